@@ -1,0 +1,189 @@
+"""``s3cours``: the one command of the course's tooling.
+
+    s3cours playground start|stop|status|env   the local S3 playground
+    s3cours build [CHAPITRE ...]                sync content/*.Rmd to notebooks/ and execute them
+    s3cours check                               drift and structure checks (no server needed)
+    s3cours test [ARGS POUR PYTEST ...]         the whole test suite, against a fresh playground
+
+Messages go to standard error; ``playground start`` and ``playground env`` print ``export``
+lines on standard output, so that ``eval "$(s3cours playground env)"`` configures a shell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from . import config, notebooks, playground, structure
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def exports(env: dict[str, str]) -> str:
+    lines = [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
+    return "\n".join(lines + [f"unset {name}" for name in playground.UNSET])
+
+
+@contextlib.contextmanager
+def private_playground(**options) -> Iterator[playground.Playground]:
+    """A playground of its own (own state folder, free port, temporary data), stopped after."""
+    with tempfile.TemporaryDirectory(prefix="s3cours-state-") as state:
+        started = playground.start(state_dir=Path(state), log=say, **options)
+        say(f"Bac à sable S3 : {started.describe()}")
+        try:
+            yield started
+        finally:
+            playground.stop(Path(state))
+
+
+def kernel_environment(started: playground.Playground) -> dict[str, str]:
+    """The process environment for notebooks and tests: the playground's S3 variables, and
+    none of the AWS settings that would send a client elsewhere."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_ENDPOINT_URL_", "AWS_PROFILE", "AWS_CONFIG_FILE"))
+           and k not in playground.UNSET}
+    env.update(started.environment())
+    env["S3COURS_SERVER"] = started.server
+    return env
+
+
+def cmd_playground(args: argparse.Namespace) -> int:
+    state = Path(args.state_dir) if args.state_dir else None
+    if args.action == "start":
+        started = playground.start(
+            args.port, args.server, host=args.host, allow_non_loopback=args.allow_non_loopback,
+            data_dir=Path(args.data_dir) if args.data_dir else None, state_dir=state,
+            build=not args.no_build, log=say,
+        )
+        for note in started.notes:
+            say(note)
+        say(f"Bac à sable S3 démarré : {started.describe()}")
+        say("Clés locales au bac à sable, sans valeur ailleurs. Pour un terminal :")
+        say('  eval "$(./cours playground env)"')
+        print(exports(started.environment()))
+    elif args.action == "stop":
+        stopped = playground.stop(state)
+        say(f"Arrêté : {stopped.describe()}" if stopped else "Aucun bac à sable en cours.")
+    elif args.action == "status":
+        running = playground.status(state)
+        say(running.describe() if running else "Aucun bac à sable en cours.")
+        return 0 if running else 1
+    elif args.action == "env":
+        print(exports(playground.load_environment(state)))
+    return 0
+
+
+def _chapters(names: list[str]) -> list[Path]:
+    sources = notebooks.sources()
+    if not names:
+        return sources
+    chosen = [s for s in sources if s.stem in names or s.name in names]
+    missing = set(names) - {s.stem for s in chosen} - {s.name for s in chosen}
+    if missing:
+        raise playground.PlaygroundError(
+            f"Chapitre(s) inconnu(s) : {sorted(missing)}. Disponibles : {[s.stem for s in sources]}"
+        )
+    return chosen
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    chapters = _chapters(args.chapters)
+    with private_playground(server=args.server) as started:
+        env = kernel_environment(started)
+        for source in chapters:
+            t0 = time.monotonic()
+            target = notebooks.build(source, env)
+            say(f"{target.relative_to(config.ROOT)} exécuté en {time.monotonic() - t0:.1f} s")
+    for orphan in notebooks.orphans():
+        say(f"Attention : {orphan.relative_to(config.ROOT)} n'a plus de source dans content/.")
+    return 0
+
+
+def cmd_check(_: argparse.Namespace) -> int:
+    failures = 0
+    for source in notebooks.sources():
+        for problem in structure.chapter_problems(source):
+            failures += 1
+            say(f"{source.relative_to(config.ROOT)} : {problem}")
+        diff = notebooks.drift(source)
+        if diff:
+            failures += 1
+            say(f"{source.relative_to(config.ROOT)} et son notebook divergent "
+                f"(relancez `./cours build`) :\n{diff}")
+    for orphan in notebooks.orphans():
+        failures += 1
+        say(f"{orphan.relative_to(config.ROOT)} n'a pas de source dans content/.")
+    say("Vérifications : rien à signaler." if not failures else f"Vérifications : {failures} problème(s).")
+    return 1 if failures else 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    t0 = time.monotonic()
+    with private_playground(server=args.server) as started:
+        env = kernel_environment(started)
+        command = [
+            sys.executable, "-m", "pytest", "tests", *map(str, sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))),
+            "--nbval", "--nbval-current-env", "--nbval-sanitize-with", "tests/sanitize.cfg",
+            "-p", "no:cacheprovider", *args.pytest_args,
+        ]
+        code = subprocess.call(command, cwd=config.ROOT, env=env)
+    say(f"Serveur S3 utilisé pour les tests : {started.server} {started.version} "
+        f"({time.monotonic() - t0:.0f} s au total)")
+    return code
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="s3cours", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = top.add_subparsers(dest="command", required=True)
+
+    pg = sub.add_parser("playground", help="le bac à sable S3 local")
+    pg.add_argument("action", choices=("start", "stop", "status", "env"))
+    pg.add_argument("--port", type=int, default=0, help="port d'écoute (0 : un port libre)")
+    pg.add_argument("--server", choices=playground.SERVERS, default="auto")
+    pg.add_argument("--host", default=config.LOOPBACK)
+    pg.add_argument("--allow-non-loopback", action="store_true",
+                    help="accepter une adresse autre que 127.0.0.1 (déconseillé)")
+    pg.add_argument("--data-dir", help="dossier de données à conserver (MinIO seulement)")
+    pg.add_argument("--state-dir", help=f"dossier d'état (défaut : {config.state_dir()})")
+    pg.add_argument("--no-build", action="store_true", help="ne pas construire MinIO avec Go")
+    pg.set_defaults(func=cmd_playground)
+
+    build = sub.add_parser("build", help="synchroniser et exécuter les notebooks")
+    build.add_argument("chapters", nargs="*", help="noms de chapitres (défaut : tous)")
+    build.add_argument("--server", choices=playground.SERVERS, default="auto")
+    build.set_defaults(func=cmd_build)
+
+    check = sub.add_parser("check", help="dérive source/notebook et structure des onglets")
+    check.set_defaults(func=cmd_check)
+
+    test = sub.add_parser("test", help="toute la suite de tests")
+    test.add_argument("--server", choices=playground.SERVERS, default="auto")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="arguments passés à pytest")
+    test.set_defaults(func=cmd_test)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except playground.PlaygroundError as exc:
+        say(f"Erreur : {exc}")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

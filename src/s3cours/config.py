@@ -1,0 +1,61 @@
+"""Fixed settings of the course: where things live, on SSP Cloud and in the local playground.
+
+Everything that a chapter, the playground or a test needs to agree on is named here once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Repository root (the folder holding ``content/`` and ``notebooks/``).
+ROOT = Path(__file__).resolve().parents[2]
+CONTENT_DIR = ROOT / "content"
+NOTEBOOKS_DIR = ROOT / "notebooks"
+TESTS_DIR = ROOT / "tests"
+
+#: Public open-data bucket of SSP Cloud; its ``diffusion/`` folder is readable by every user
+#: (Onyxia bookmarks ``s3://donnees-insee/diffusion/`` as "Données de diffusion").
+DATA_BUCKET = "donnees-insee"
+DATA_PREFIX = "diffusion/FILOSOFI/2014/"
+FILOSOFI_CSV_KEY = DATA_PREFIX + "FILOSOFI_COM.csv"
+FILOSOFI_PARQUET_KEY = DATA_PREFIX + "FILOSOFI_COM.parquet"
+
+#: Bucket the playground creates for the learner's own writes (on SSP Cloud: the personal bucket).
+LEARNER_BUCKET = "apprenant"
+
+#: Credentials of the local playground. They are LOCAL-ONLY: the playground listens on the
+#: loopback address alone, holds only generated data and is thrown away after use.
+PLAYGROUND_ACCESS_KEY = "cours-s3-local"
+PLAYGROUND_SECRET_KEY = "cours-s3-local-seulement"
+PLAYGROUND_REGION = "us-east-1"
+LOOPBACK = "127.0.0.1"
+
+#: MinIO server version built with ``go install`` when no ``minio`` is on PATH. MinIO publishes
+#: no semantic-version tags, so the Go module proxy serves it as a pseudo-version.
+MINIO_MODULE = "github.com/minio/minio"
+MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
+
+#: Environment variables a notebook reads: SSP Cloud's own names.
+S3_ENV_VARS = (
+    "AWS_S3_ENDPOINT",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+)
+
+
+def cache_dir() -> Path:
+    """Folder for things worth keeping between runs (the MinIO binary)."""
+    if os.environ.get("S3COURS_CACHE"):
+        return Path(os.environ["S3COURS_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "s3cours"
+
+
+def state_dir() -> Path:
+    """Folder holding the running playground's state file and log."""
+    if "S3COURS_STATE_DIR" in os.environ:
+        return Path(os.environ["S3COURS_STATE_DIR"])
+    return cache_dir() / "playground"

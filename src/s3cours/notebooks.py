@@ -1,0 +1,110 @@
+"""From ``content/*.Rmd`` to executed ``notebooks/*.ipynb``, and the check that they agree.
+
+The Rmarkdown source is the only hand-edited file. The build reads it with jupytext, writes
+the paired notebook, executes it with nbclient against an S3 server given by the environment,
+and strips what would differ from one run or machine to the next (execution timestamps,
+interpreter version), so that a rebuild without changes gives no diff.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+from pathlib import Path
+
+import jupytext
+import nbformat
+from nbclient import NotebookClient
+
+from . import config
+
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+#: Cell metadata that execution adds and that says nothing about the content.
+VOLATILE_CELL_METADATA = ("execution", "collapsed", "scrolled")
+
+
+def sources() -> list[Path]:
+    """Every chapter source, in order."""
+    return sorted(config.CONTENT_DIR.glob("*.Rmd"))
+
+
+def notebook_path(source: Path) -> Path:
+    return config.NOTEBOOKS_DIR / (source.stem + ".ipynb")
+
+
+def from_source(source: Path) -> nbformat.NotebookNode:
+    """The notebook jupytext makes of a source, with the course's clean metadata."""
+    nb = jupytext.read(source, fmt="Rmd")
+    nb.metadata = nbformat.from_dict({
+        "kernelspec": KERNELSPEC,
+        "language_info": {"name": "python"},
+    })
+    return nb
+
+
+def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Drop run- and machine-specific metadata from an executed notebook."""
+    nb = copy.deepcopy(nb)
+    nb.metadata = nbformat.from_dict({"kernelspec": KERNELSPEC, "language_info": {"name": "python"}})
+    for cell in nb.cells:
+        for key in VOLATILE_CELL_METADATA:
+            cell.metadata.pop(key, None)
+    return nb
+
+
+def execute(nb: nbformat.NotebookNode, env: dict[str, str], timeout: int = 600) -> nbformat.NotebookNode:
+    """Run every cell in a fresh kernel whose environment holds ``env``; stop at an error
+    unless the cell is tagged ``raises-exception``."""
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        client = NotebookClient(
+            nb, timeout=timeout, kernel_name=KERNELSPEC["name"],
+            resources={"metadata": {"path": str(config.NOTEBOOKS_DIR)}},
+        )
+        client.execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return nb
+
+
+def build(source: Path, env: dict[str, str]) -> Path:
+    """Sync one source to its notebook and execute it; return the notebook's path."""
+    target = notebook_path(source)
+    nb = clean(execute(from_source(source), env))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    return target
+
+
+def _inputs(nb: nbformat.NotebookNode) -> list[str]:
+    """A comparable text of a notebook's inputs: cell kinds, metadata and sources."""
+    lines = []
+    for index, cell in enumerate(nb.cells):
+        meta = {k: v for k, v in cell.metadata.items() if k not in VOLATILE_CELL_METADATA}
+        lines.append(f"--- cellule {index} [{cell.cell_type}] {meta}")
+        lines.extend(cell.source.splitlines())
+    return lines
+
+
+def drift(source: Path, target: Path | None = None) -> str:
+    """A diff between a source and its notebook's inputs, empty when they agree.
+
+    Unlike ``jupytext --diff`` (which exits 0 on a difference) and ``--sync`` (which trusts
+    file times), this compares contents and says what differs."""
+    target = target or notebook_path(source)
+    if not target.exists():
+        return f"{target.name} manque : lancez `./cours build`."
+    expected = _inputs(from_source(source))
+    actual = _inputs(nbformat.read(target, as_version=4))
+    diff = difflib.unified_diff(actual, expected, fromfile=target.name, tofile=source.name,
+                                lineterm="")
+    return "\n".join(diff)
+
+
+def orphans() -> list[Path]:
+    """Notebooks whose source is gone."""
+    stems = {source.stem for source in sources()}
+    return [nb for nb in sorted(config.NOTEBOOKS_DIR.glob("*.ipynb")) if nb.stem not in stems]
