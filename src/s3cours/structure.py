@@ -34,7 +34,19 @@ def quarto_markdown(source: Path) -> str:
 
 
 def pandoc_ast(markdown: str) -> dict[str, Any]:
-    return json.loads(pypandoc.convert_text(markdown, "json", format="markdown"))
+    """pandoc's AST of a markdown document; any pandoc warning (such as a ``:::`` block
+    closed implicitly) is an error."""
+    return json.loads(pypandoc.convert_text(markdown, "json", format="markdown",
+                                            extra_args=["--fail-if-warnings"]))
+
+
+def markdown_problems(markdown: str) -> list[str]:
+    """Everything wrong with a document's structure, as pandoc reads it."""
+    try:
+        blocks = pandoc_ast(markdown)["blocks"]
+    except RuntimeError as exc:
+        return [f"pandoc : {str(exc).strip()[-500:]}"]
+    return tabset_problems(blocks)
 
 
 def _text(inlines: list[dict[str, Any]]) -> str:
@@ -107,7 +119,7 @@ def tabset_problems(blocks: list[dict[str, Any]]) -> list[str]:
 
 
 def chapter_problems(source: Path) -> list[str]:
-    return tabset_problems(pandoc_ast(quarto_markdown(source))["blocks"])
+    return markdown_problems(quarto_markdown(source))
 
 
 def tabsets(source: Path) -> list[list[str]]:

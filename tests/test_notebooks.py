@@ -1,0 +1,102 @@
+"""Sources and notebooks agree, tabsets are well formed, and the checks really catch faults."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from s3cours import config, notebooks, structure
+
+SOURCES = notebooks.sources()
+IDS = [s.stem for s in SOURCES]
+
+
+def test_there_are_chapters() -> None:
+    assert SOURCES, "aucun chapitre dans content/"
+    assert not notebooks.orphans()
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=IDS)
+def test_notebook_inputs_match_source(source: Path) -> None:
+    assert notebooks.drift(source) == ""
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=IDS)
+def test_notebook_is_executed_and_clean(source: Path) -> None:
+    nb = nbformat.read(notebooks.notebook_path(source), as_version=4)
+    assert nb.metadata == {"kernelspec": notebooks.KERNELSPEC, "language_info": {"name": "python"}}
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), "non exécuté"
+    for cell in code:
+        assert "execution" not in cell.metadata
+        tags = cell.metadata.get("tags", [])
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        assert not errors or "raises-exception" in tags, cell.source[:80]
+    text = json.dumps(nb)
+    assert "/root/" not in text and "/home/" not in text, "chemin de machine dans le notebook"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=IDS)
+def test_tabsets_are_well_formed(source: Path) -> None:
+    assert structure.chapter_problems(source) == []
+
+
+def test_chapter_01_tabs() -> None:
+    assert structure.tabsets(config.CONTENT_DIR / "01_se_connecter.Rmd") == [
+        ["boto3", "s3fs", "pyarrow", "pandas"]]
+
+
+def test_drift_check_catches_a_source_edited_without_rebuild(tmp_path: Path) -> None:
+    source = tmp_path / SOURCES[0].name
+    text = SOURCES[0].read_text()
+    source.write_text(text.replace("print(", "print('modifié', ", 1))
+    diff = notebooks.drift(source, notebooks.notebook_path(SOURCES[0]))
+    added = [line for line in diff.splitlines() if line.startswith("+") and "modifié" in line]
+    assert len(added) == 1, diff
+
+
+def test_nbval_fails_on_an_output_edited_by_hand(tmp_path: Path) -> None:
+    nb = nbformat.read(notebooks.notebook_path(SOURCES[0]), as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and c.outputs
+                and c.outputs[0].output_type == "stream")
+    cell.outputs[0].text = cell.outputs[0].text.replace("Serveur S3", "Serveur S9")
+    edited = tmp_path / "edited.ipynb"
+    nbformat.write(nb, edited)
+    shutil.copy(config.TESTS_DIR / "sanitize.cfg", tmp_path)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env",
+         "--nbval-sanitize-with", "sanitize.cfg", "-p", "no:cacheprovider", edited.name],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 1, run.stdout[-2000:]
+    assert "Serveur S9" in run.stdout and "1 failed" in run.stdout
+
+
+BAD_TABSETS = {
+    "sans groupe": '::: {.panel-tabset}\n\n## boto3\n\n```{.python}\nx\n```\n\n:::\n',
+    "ordre": '::: {.panel-tabset group="lib"}\n\n## s3fs\n\n```{.python}\nx\n```\n\n'
+             '## boto3\n\n```{.python}\nx\n```\n\n:::\n',
+    "onglet vide": '::: {.panel-tabset group="lib"}\n\n## boto3\n\nRien.\n\n'
+                   '## s3fs\n\n```{.python}\nx\n```\n\n:::\n',
+    "onglet inconnu": '::: {.panel-tabset group="lib"}\n\n## Boto3\n\n```{.python}\nx\n```\n\n:::\n',
+    "non fermé": '::: {.panel-tabset group="lib"}\n\n## boto3\n\n```{.python}\nx\n```\n',
+    "doublon": '::: {.panel-tabset group="lib"}\n\n## boto3\n\n```{.python}\nx\n```\n\n'
+               '## boto3\n\n```{.python}\ny\n```\n\n:::\n',
+}
+
+
+@pytest.mark.parametrize("markdown", BAD_TABSETS.values(), ids=BAD_TABSETS.keys())
+def test_structure_check_catches(markdown: str) -> None:
+    assert structure.markdown_problems(markdown)
+
+
+def test_structure_check_accepts_the_reference_example() -> None:
+    markdown = ('::: {.panel-tabset group="lib"}\n\n## boto3\n\nTexte.\n\n```{.python}\nx\n```\n\n'
+                '## pyarrow\n\n```{.python}\ny\n```\n\n:::\n')
+    assert structure.markdown_problems(markdown) == []

@@ -1,0 +1,168 @@
+"""The local S3 playground: start, seed, stop, and a clear message for each way it can fail."""
+
+from __future__ import annotations
+
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from s3cours import config, data, playground
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex((config.LOOPBACK, port)) == 0
+
+
+def _assert_gone(started: playground.Playground) -> None:
+    assert not playground._pid_alive(started.pid), "le serveur tourne encore"
+    assert not _port_in_use(started.port), "le port est encore ouvert"
+    pattern = f"(:| -p ){started.port}( |$)"
+    leftover = subprocess.run(["pgrep", "-f", "--", pattern], capture_output=True,
+                              text=True).stdout.split()
+    assert not leftover, f"processus restants : {leftover}"
+
+
+def _listing(started: playground.Playground) -> dict[str, int]:
+    client = playground.s3_client(started.endpoint_url)
+    objects = client.list_objects_v2(Bucket=config.DATA_BUCKET)["Contents"]
+    return {o["Key"]: o["Size"] for o in objects}
+
+
+def _expected_sizes() -> dict[str, int]:
+    return {o.key: len(o.body) for o in data.course_objects()}
+
+
+@pytest.mark.parametrize("server", ["moto", "minio"])
+def test_start_seeds_and_stop_leaves_nothing(server: str, state_dir: Path) -> None:
+    started = playground.start(server=server, state_dir=state_dir, log=lambda _: None)
+    assert started.server == {"moto": "moto", "minio": "MinIO"}[server]
+    assert started.host == config.LOOPBACK
+    assert _listing(started) == _expected_sizes()
+    client = playground.s3_client(started.endpoint_url)
+    buckets = {b["Name"] for b in client.list_buckets()["Buckets"]}
+    assert buckets == {config.DATA_BUCKET, config.LEARNER_BUCKET}
+    assert playground.status(state_dir) == started
+    env = playground.load_environment(state_dir)
+    assert env["AWS_S3_ENDPOINT"] == f"127.0.0.1:{started.port}"
+    assert "AWS_SESSION_TOKEN" not in env
+
+    stopped = playground.stop(state_dir)
+    assert stopped == started
+    _assert_gone(started)
+    assert not Path(started.data_dir).exists(), "données temporaires non supprimées"
+    assert playground.status(state_dir) is None
+    assert playground.stop(state_dir) is None
+
+
+def test_second_start_is_a_clear_error_not_a_hang(state_dir: Path) -> None:
+    started = playground.start(server="moto", state_dir=state_dir, log=lambda _: None)
+    with pytest.raises(playground.PlaygroundError, match="tourne déjà"):
+        playground.start(port=started.port, server="moto", state_dir=state_dir)
+
+
+def test_busy_port_is_a_clear_error(state_dir: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind((config.LOOPBACK, 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        with pytest.raises(playground.PlaygroundError, match=f"port {port} .* déjà utilisé"):
+            playground.start(port=port, server="moto", state_dir=state_dir)
+    assert playground.status(state_dir) is None
+
+
+def test_same_port_from_another_state_dir_is_refused(state_dir: Path, tmp_path: Path) -> None:
+    started = playground.start(server="moto", state_dir=state_dir, log=lambda _: None)
+    with pytest.raises(playground.PlaygroundError, match="déjà utilisé"):
+        playground.start(port=started.port, server="moto", state_dir=tmp_path / "other")
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::"])
+def test_non_loopback_address_is_refused(host: str, state_dir: Path) -> None:
+    with pytest.raises(playground.PlaygroundError, match="boucle locale"):
+        playground.start(server="moto", host=host, state_dir=state_dir)
+
+
+def test_server_that_dies_at_start_shows_its_log(state_dir: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "minio"
+    fake.write_text("#!/bin/sh\n[ \"$1\" = --version ] && echo 'minio version FAKE' && exit 0\n"
+                    "echo 'FATAL disque illisible' >&2\nexit 3\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("S3COURS_MINIO", str(fake))
+    with pytest.raises(playground.PlaygroundError, match=r"(?s)arrêté au démarrage.*disque illisible"):
+        playground.start(server="minio", state_dir=state_dir, log=lambda _: None)
+    assert playground.status(state_dir) is None
+
+
+def test_server_that_never_answers_is_stopped_with_its_log(state_dir: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "minio"
+    fake.write_text("#!/bin/sh\n[ \"$1\" = --version ] && echo 'minio version FAKE' && exit 0\n"
+                    "echo 'en attente de quorum'\nexec sleep 600\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("S3COURS_MINIO", str(fake))
+    with pytest.raises(playground.PlaygroundError, match=r"(?s)ne répond pas.*en attente de quorum"):
+        playground.start(server="minio", state_dir=state_dir, timeout=3, log=lambda _: None)
+    leftover = subprocess.run(["pgrep", "-f", "sleep 600"], capture_output=True, text=True).stdout
+    assert not leftover.strip(), "le faux serveur n'a pas été arrêté"
+
+
+def test_minio_missing_without_build_is_a_clear_error(state_dir: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("S3COURS_MINIO", raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setenv("S3COURS_CACHE", str(state_dir / "empty-cache"))
+    with pytest.raises(playground.PlaygroundError, match="MinIO introuvable"):
+        playground.start(server="minio", state_dir=state_dir, build=False)
+
+
+def test_auto_falls_back_to_moto_and_says_why(state_dir: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("S3COURS_MINIO", raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")  # neither minio nor go
+    monkeypatch.setenv("S3COURS_CACHE", str(state_dir / "empty-cache"))
+    messages: list[str] = []
+    started = playground.start(server="auto", state_dir=state_dir, log=messages.append)
+    assert started.server == "moto"
+    assert any("repli sur moto" in m and "Go absent" in m for m in messages), messages
+
+
+def test_seeding_again_is_idempotent(session_endpoint_url: str) -> None:
+    assert playground.seed(session_endpoint_url) == []
+
+
+def test_cli_prints_exports_and_stops(tmp_path: Path) -> None:
+    state = tmp_path / "cli-state"
+    cli = [sys.executable, "-m", "s3cours.cli", "playground"]
+    started = subprocess.run([*cli, "start", "--server", "moto", "--state-dir", str(state)],
+                             capture_output=True, text=True, check=True)
+    try:
+        assert "export AWS_S3_ENDPOINT=127.0.0.1:" in started.stdout
+        assert "unset AWS_SESSION_TOKEN" in started.stdout
+        assert "moto" in started.stderr
+        again = subprocess.run([*cli, "start", "--server", "moto", "--state-dir", str(state)],
+                               capture_output=True, text=True, timeout=60)
+        assert again.returncode == 2 and "tourne déjà" in again.stderr
+        env = subprocess.run([*cli, "env", "--state-dir", str(state)],
+                             capture_output=True, text=True, check=True).stdout
+        assert env == started.stdout
+    finally:
+        stopped = subprocess.run([*cli, "stop", "--state-dir", str(state)],
+                                 capture_output=True, text=True, check=True)
+    assert "Arrêté : moto" in stopped.stderr
+    status = subprocess.run([*cli, "status", "--state-dir", str(state)],
+                            capture_output=True, text=True)
+    assert status.returncode == 1
+
+
+def test_environment_has_no_secret_but_local_keys() -> None:
+    env = playground.Playground("moto", "x", 1, config.LOOPBACK, 9, "/d", True, "/l").environment()
+    assert set(env) == {"AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
+                        "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"}
+    assert env["AWS_ACCESS_KEY_ID"] == config.PLAYGROUND_ACCESS_KEY
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9"

@@ -1,0 +1,64 @@
+"""Pinned versions: requirements.in, its lock and environment.yml say the same thing."""
+
+from __future__ import annotations
+
+import re
+from importlib.metadata import version
+
+import yaml
+
+from s3cours import config
+
+PIN = re.compile(r"^([A-Za-z0-9_.\-]+)(\[[^\]]+\])?==([^\s;\\]+)")
+#: In environment.yml only: the notebook interface that Binder and conda users need.
+UI_ONLY = {"jupyterlab"}
+
+
+def _pins(lines: list[str]) -> dict[str, str]:
+    pins = {}
+    for line in lines:
+        match = PIN.match(line.split("#")[0].strip())
+        if match:
+            pins[match.group(1).lower().replace("_", "-")] = match.group(3)
+    return pins
+
+
+def requirements_in() -> dict[str, str]:
+    lines = (config.ROOT / "requirements.in").read_text().splitlines()
+    meaningful = [line for line in lines if line.split("#")[0].strip()]
+    assert all(PIN.match(line.split("#")[0].strip()) for line in meaningful), \
+        "toute dépendance directe doit être fixée avec =="
+    return _pins(lines)
+
+
+def test_every_direct_dependency_is_in_the_lock_with_hashes() -> None:
+    lock_text = (config.ROOT / "requirements.lock").read_text()
+    lock = _pins(lock_text.splitlines())
+    for name, pinned in requirements_in().items():
+        assert lock.get(name) == pinned, f"{name}: {pinned} dans requirements.in, {lock.get(name)} dans le verrou"
+    assert lock_text.count("--hash=sha256:") >= len(lock)
+    # One version of each direct dependency for every Python >= 3.11 (no split by marker).
+    starts = [line.split("==")[0].lower() for line in lock_text.splitlines() if PIN.match(line)]
+    assert all(starts.count(name) == 1 for name in requirements_in()), "version conditionnelle"
+
+
+def test_environment_yml_has_the_same_versions() -> None:
+    env = yaml.safe_load((config.ROOT / "environment.yml").read_text())
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    pip_pins = _pins(pip)
+    assert {k: v for k, v in pip_pins.items() if k not in UI_ONLY} == requirements_in()
+    assert set(pip_pins) - set(requirements_in()) == UI_ONLY
+    names = {d.split("=")[0] for d in conda}
+    assert {"python", "minio-server", "minio-client"} <= names
+    assert all("=" in d for d in conda if d != "pip"), "version conda non fixée"
+    python = next(d for d in conda if d.startswith("python="))
+    assert python == "python=3.11"
+
+
+def test_installed_versions_are_the_locked_ones() -> None:
+    lock = _pins((config.ROOT / "requirements.lock").read_text().splitlines())
+    for name in ("boto3", "botocore", "aiobotocore", "s3fs", "fsspec", "pyarrow", "pandas",
+                 "snakemake", "snakemake-storage-plugin-s3", "duckdb", "polars", "moto", "nbval"):
+        assert version(name) == lock[name], name
+    assert not lock["s3fs"].startswith("0."), "s3fs 0.x : le verrou a été résolu sans contrainte"

@@ -1,0 +1,74 @@
+"""The setup cell every chapter starts with: it finds the S3 endpoint (SSP Cloud's variables
+if set, else the local playground) and says which one it uses. The cell is taken from the
+sources themselves, so what is tested is what learners run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from s3cours import notebooks, playground
+
+VARIABLES = ("AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
+             "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
+             "S3COURS_STATE_DIR")
+
+
+def setup_cells() -> list[str]:
+    cells = []
+    for source in notebooks.sources():
+        code = [c.source for c in notebooks.from_source(source).cells if c.cell_type == "code"]
+        cells.append(next(c for c in code if "AWS_S3_ENDPOINT" in c))
+    return cells
+
+
+def run_setup(capsys: pytest.CaptureFixture[str]) -> tuple[dict, str]:
+    namespace: dict = {}
+    exec(setup_cells()[0], namespace)  # noqa: S102 - the chapter's own code
+    return namespace, capsys.readouterr().out
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_every_chapter_has_the_same_setup_cell() -> None:
+    cells = setup_cells()
+    assert len(cells) == len(notebooks.sources())
+    assert len(set(cells)) == 1
+
+
+def test_sspcloud_variables_win(clean_env: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    clean_env.setenv("AWS_S3_ENDPOINT", "minio.lab.sspcloud.fr")
+    clean_env.setenv("AWS_ACCESS_KEY_ID", "K")
+    clean_env.setenv("AWS_SECRET_ACCESS_KEY", "S")
+    clean_env.setenv("AWS_SESSION_TOKEN", "T")
+    namespace, out = run_setup(capsys)
+    assert namespace["ENDPOINT_URL"] == "https://minio.lab.sspcloud.fr"
+    assert "Serveur S3 : https://minio.lab.sspcloud.fr" in out
+    assert "Identifiants trouvés : True" in out
+    assert os.environ["AWS_SESSION_TOKEN"] == "T"
+
+
+def test_without_variables_the_running_playground_is_used(
+        clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], state_dir: Path) -> None:
+    started = playground.start(server="moto", state_dir=state_dir, log=lambda _: None)
+    clean_env.setenv("S3COURS_STATE_DIR", str(state_dir))
+    clean_env.setenv("AWS_SESSION_TOKEN", "jeton-perime-d-une-autre-session")
+    namespace, out = run_setup(capsys)
+    assert namespace["ENDPOINT_URL"] == started.endpoint_url
+    assert "(bac à sable local)" in out
+    assert "AWS_SESSION_TOKEN" not in os.environ
+
+
+def test_without_variables_nor_playground_the_message_says_what_to_do(
+        clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    clean_env.setenv("S3COURS_STATE_DIR", str(tmp_path / "nothing"))
+    with pytest.raises(playground.PlaygroundError, match=r"(?s)Aucun serveur S3.*playground start"):
+        run_setup(capsys)

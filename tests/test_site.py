@@ -1,0 +1,34 @@
+"""The Quarto website configuration: it renders the executed notebooks, never re-executes."""
+
+from __future__ import annotations
+
+import yaml
+
+from s3cours import config, notebooks
+
+
+def quarto() -> dict:
+    return yaml.safe_load((config.ROOT / "_quarto.yml").read_text())
+
+
+def test_site_renders_executed_notebooks_without_execution() -> None:
+    conf = quarto()
+    assert conf["project"]["type"] == "website"
+    assert conf["project"]["render"] == ["index.qmd", "notebooks/*.ipynb"]
+    assert conf["execute"]["enabled"] is False
+    assert conf["lang"] == "fr"
+    assert (config.ROOT / "index.qmd").exists()
+
+
+def test_sidebar_lists_every_chapter_in_order() -> None:
+    contents = quarto()["website"]["sidebar"]["contents"]
+    expected = [f"notebooks/{s.stem}.ipynb" for s in notebooks.sources()]
+    assert [c for c in contents if c.startswith("notebooks/")] == expected
+    for entry in contents:
+        assert (config.ROOT / entry).exists(), entry
+
+
+def test_index_links_every_chapter() -> None:
+    index = (config.ROOT / "index.qmd").read_text()
+    for source in notebooks.sources():
+        assert f"(notebooks/{source.stem}.ipynb)" in index
