@@ -100,3 +100,11 @@ def test_structure_check_accepts_the_reference_example() -> None:
     markdown = ('::: {.panel-tabset group="lib"}\n\n## boto3\n\nTexte.\n\n```{.python}\nx\n```\n\n'
                 '## pyarrow\n\n```{.python}\ny\n```\n\n:::\n')
     assert structure.markdown_problems(markdown) == []
+
+
+def test_cell_ids_do_not_change_from_one_build_to_the_next() -> None:
+    first, second = (notebooks.from_source(SOURCES[0]) for _ in range(2))
+    ids = [c.id for c in first.cells]
+    assert ids == [c.id for c in second.cells] and len(set(ids)) == len(ids)
+    stored = nbformat.read(notebooks.notebook_path(SOURCES[0]), as_version=4)
+    assert [c.id for c in stored.cells] == ids

@@ -53,7 +53,6 @@ def kernel_environment(started: playground.Playground) -> dict[str, str]:
            if not k.startswith(("AWS_ENDPOINT_URL_", "AWS_PROFILE", "AWS_CONFIG_FILE"))
            and k not in playground.UNSET}
     env.update(started.environment())
-    env["S3COURS_SERVER"] = started.server
     return env
 
 
@@ -98,7 +97,15 @@ def _chapters(names: list[str]) -> list[Path]:
 
 def cmd_build(args: argparse.Namespace) -> int:
     chapters = _chapters(args.chapters)
-    with private_playground(server=args.server) as started:
+    # The port shows in the outputs: a fixed one keeps rebuilds free of diffs.
+    port = config.DEFAULT_PORT
+    try:
+        playground.check_port_free(config.LOOPBACK, port)
+    except playground.PlaygroundError:
+        say(f"Port {port} occupé (un bac à sable déjà lancé ?) : port libre pris au hasard, "
+            "les sorties qui l'affichent changeront.")
+        port = 0
+    with private_playground(server=args.server, port=port) as started:
         env = kernel_environment(started)
         for source in chapters:
             t0 = time.monotonic()
@@ -149,7 +156,8 @@ def parser() -> argparse.ArgumentParser:
 
     pg = sub.add_parser("playground", help="le bac à sable S3 local")
     pg.add_argument("action", choices=("start", "stop", "status", "env"))
-    pg.add_argument("--port", type=int, default=0, help="port d'écoute (0 : un port libre)")
+    pg.add_argument("--port", type=int, default=config.DEFAULT_PORT,
+                    help=f"port d'écoute (défaut : {config.DEFAULT_PORT} ; 0 : un port libre)")
     pg.add_argument("--server", choices=playground.SERVERS, default="auto")
     pg.add_argument("--host", default=config.LOOPBACK)
     pg.add_argument("--allow-non-loopback", action="store_true",

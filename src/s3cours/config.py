@@ -30,6 +30,8 @@ PLAYGROUND_ACCESS_KEY = "cours-s3-local"
 PLAYGROUND_SECRET_KEY = "cours-s3-local-seulement"
 PLAYGROUND_REGION = "us-east-1"
 LOOPBACK = "127.0.0.1"
+#: Port of ``./cours playground start`` and of the notebook build (a stable URL in outputs).
+DEFAULT_PORT = 9900
 
 #: MinIO server version built with ``go install`` when no ``minio`` is on PATH. MinIO publishes
 #: no semantic-version tags, so the Go module proxy serves it as a pseudo-version.

@@ -9,6 +9,7 @@ interpreter version), so that a rebuild without changes gives no diff.
 from __future__ import annotations
 
 import copy
+import hashlib
 import difflib
 import os
 from pathlib import Path
@@ -33,6 +34,19 @@ def notebook_path(source: Path) -> Path:
     return config.NOTEBOOKS_DIR / (source.stem + ".ipynb")
 
 
+def _stable_ids(nb: nbformat.NotebookNode) -> None:
+    """Cell ids drawn from the cells' contents (nbformat draws them at random), so that
+    rebuilding an unchanged source gives an identical notebook."""
+    seen: set[str] = set()
+    for cell in nb.cells:
+        digest = hashlib.sha1(f"{cell.cell_type}\0{cell.source}".encode()).hexdigest()
+        cell_id, n = digest[:8], 1
+        while cell_id in seen:
+            cell_id, n = f"{digest[:8]}-{n}", n + 1
+        seen.add(cell_id)
+        cell.id = cell_id
+
+
 def from_source(source: Path) -> nbformat.NotebookNode:
     """The notebook jupytext makes of a source, with the course's clean metadata."""
     nb = jupytext.read(source, fmt="Rmd")
@@ -40,6 +54,7 @@ def from_source(source: Path) -> nbformat.NotebookNode:
         "kernelspec": KERNELSPEC,
         "language_info": {"name": "python"},
     })
+    _stable_ids(nb)
     return nb
 
 

@@ -211,7 +211,7 @@ def _free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
-def _check_port_free(host: str, port: int) -> None:
+def check_port_free(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
             sock.bind((host, port))
@@ -296,7 +296,7 @@ def start(
             "Arrêtez-le d'abord avec `./cours playground stop`."
         )
     if port:
-        _check_port_free(host, port)
+        check_port_free(host, port)
     else:
         port = _free_port(host)
 
