@@ -90,13 +90,18 @@ def test_non_loopback_address_is_refused(host: str, state_dir: Path) -> None:
         playground.start(server="moto", host=host, state_dir=state_dir)
 
 
-def test_server_that_dies_at_start_shows_its_log(state_dir: Path, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def _fake_minio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, behaviour: str) -> None:
+    """Put a fake ``minio`` in place: it answers ``--version``, then does ``behaviour``."""
     fake = tmp_path / "minio"
     fake.write_text("#!/bin/sh\n[ \"$1\" = --version ] && echo 'minio version FAKE' && exit 0\n"
-                    "echo 'FATAL disque illisible' >&2\nexit 3\n")
+                    + behaviour)
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("S3COURS_MINIO", str(fake))
+
+
+def test_server_that_dies_at_start_shows_its_log(state_dir: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_minio(tmp_path, monkeypatch, "echo 'FATAL disque illisible' >&2\nexit 3\n")
     with pytest.raises(playground.PlaygroundError, match=r"(?s)arrêté au démarrage.*disque illisible"):
         playground.start(server="minio", state_dir=state_dir, log=lambda _: None)
     assert playground.status(state_dir) is None
@@ -104,11 +109,7 @@ def test_server_that_dies_at_start_shows_its_log(state_dir: Path, tmp_path: Path
 
 def test_server_that_never_answers_is_stopped_with_its_log(state_dir: Path, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = tmp_path / "minio"
-    fake.write_text("#!/bin/sh\n[ \"$1\" = --version ] && echo 'minio version FAKE' && exit 0\n"
-                    "echo 'en attente de quorum'\nexec sleep 600\n")
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("S3COURS_MINIO", str(fake))
+    _fake_minio(tmp_path, monkeypatch, "echo 'en attente de quorum'\nexec sleep 600\n")
     with pytest.raises(playground.PlaygroundError, match=r"(?s)ne répond pas.*en attente de quorum"):
         playground.start(server="minio", state_dir=state_dir, timeout=3, log=lambda _: None)
     leftover = subprocess.run(["pgrep", "-f", "sleep 600"], capture_output=True, text=True).stdout

@@ -135,18 +135,16 @@ def cmd_check(_: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    t0 = time.monotonic()
     with private_playground(server=args.server) as started:
-        env = kernel_environment(started)
+        # Said before pytest runs, so that pytest's summary stays the last line.
+        say(f"Serveur S3 utilisé pour les tests : {started.server} {started.version}")
         command = [
-            sys.executable, "-m", "pytest", "tests", *map(str, sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))),
+            sys.executable, "-m", "pytest", "tests",
+            *map(str, sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))),
             "--nbval", "--nbval-current-env", "--nbval-sanitize-with", "tests/sanitize.cfg",
             "-p", "no:cacheprovider", *args.pytest_args,
         ]
-        code = subprocess.call(command, cwd=config.ROOT, env=env)
-    say(f"Serveur S3 utilisé pour les tests : {started.server} {started.version} "
-        f"({time.monotonic() - t0:.0f} s au total)")
-    return code
+        return subprocess.call(command, cwd=config.ROOT, env=kernel_environment(started))
 
 
 def parser() -> argparse.ArgumentParser:
