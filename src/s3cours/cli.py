@@ -3,7 +3,7 @@
     s3cours playground start|stop|status|env   the local S3 playground
     s3cours build [CHAPITRE ...]                sync content/*.Rmd to notebooks/ and execute them
     s3cours check                               drift and structure checks (no server needed)
-    s3cours test [ARGS POUR PYTEST ...]         the whole test suite, against a fresh playground
+    s3cours test [-- ARGS POUR PYTEST ...]      the whole test suite, against a fresh playground
 
 Messages go to standard error; ``playground start`` and ``playground env`` print ``export``
 lines on standard output, so that ``eval "$(s3cours playground env)"`` configures a shell.
@@ -175,7 +175,8 @@ def parser() -> argparse.ArgumentParser:
 
     test = sub.add_parser("test", help="toute la suite de tests")
     test.add_argument("--server", choices=playground.SERVERS, default="auto")
-    test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="arguments passés à pytest")
+    test.add_argument("pytest_args", nargs="*",
+                      help="arguments passés à pytest, après -- (ex. : ./cours test -- -k stack)")
     test.set_defaults(func=cmd_test)
     return top
 
