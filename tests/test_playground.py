@@ -159,6 +159,7 @@ def test_cli_prints_exports_and_stops(tmp_path: Path) -> None:
         stopped = subprocess.run([*cli, "stop", "--state-dir", str(state)],
                                  capture_output=True, text=True, check=True)
     assert "Arrêté : moto" in stopped.stderr
+    assert stopped.stdout.startswith("unset AWS_S3_ENDPOINT ")
     status = subprocess.run([*cli, "status", "--state-dir", str(state)],
                             capture_output=True, text=True)
     assert status.returncode == 1

@@ -52,8 +52,17 @@ def test_sspcloud_variables_win(clean_env: pytest.MonkeyPatch,
     namespace, out = run_setup(capsys)
     assert namespace["ENDPOINT_URL"] == "https://minio.lab.sspcloud.fr"
     assert "Serveur S3 : https://minio.lab.sspcloud.fr" in out
-    assert "Identifiants trouvés : True" in out
+    assert "Identifiants trouvés : oui" in out
     assert os.environ["AWS_SESSION_TOKEN"] == "T"
+
+
+@pytest.mark.parametrize("value", ["https://minio.lab.sspcloud.fr", "https://minio.lab.sspcloud.fr/"])
+def test_a_scheme_put_in_the_endpoint_by_mistake_is_dropped(
+        value: str, clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    clean_env.setenv("AWS_S3_ENDPOINT", value)
+    namespace, out = run_setup(capsys)
+    assert namespace["ENDPOINT_URL"] == "https://minio.lab.sspcloud.fr"
+    assert "Identifiants trouvés : NON" in out
 
 
 def test_without_variables_the_running_playground_is_used(

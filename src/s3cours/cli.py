@@ -1,12 +1,13 @@
-"""``s3cours``: the one command of the course's tooling.
+"""Outillage du cours « Python et S3 » (appelé par ./cours).
 
-    s3cours playground start|stop|status|env   the local S3 playground
-    s3cours build [CHAPITRE ...]                sync content/*.Rmd to notebooks/ and execute them
-    s3cours check                               drift and structure checks (no server needed)
-    s3cours test [-- ARGS POUR PYTEST ...]      the whole test suite, against a fresh playground
+    playground start|stop|status|env   le bac à sable S3 local
+    build [CHAPITRE ...]               content/*.Rmd -> notebooks/*.ipynb, exécutés
+    check                              dérive source/notebook et structure, sans serveur
+    test [-- ARGUMENTS POUR PYTEST]    toute la suite de tests, contre un bac à sable neuf
 
-Messages go to standard error; ``playground start`` and ``playground env`` print ``export``
-lines on standard output, so that ``eval "$(s3cours playground env)"`` configures a shell.
+Les messages vont sur la sortie d'erreur ; ``playground start``, ``env`` et ``stop``
+écrivent sur la sortie standard des lignes ``export``/``unset`` pour un terminal :
+eval "$(./cours playground env)".
 """
 
 from __future__ import annotations
@@ -67,12 +68,15 @@ def cmd_playground(args: argparse.Namespace) -> int:
         for note in started.notes:
             say(note)
         say(f"Bac à sable S3 démarré : {started.describe()}")
+        option = f" --state-dir {shlex.quote(args.state_dir)}" if args.state_dir else ""
         say("Clés locales au bac à sable, sans valeur ailleurs. Pour un terminal :")
-        say('  eval "$(./cours playground env)"')
+        say(f'  eval "$(./cours playground env{option})"')
         print(exports(started.environment()))
     elif args.action == "stop":
         stopped = playground.stop(state)
         say(f"Arrêté : {stopped.describe()}" if stopped else "Aucun bac à sable en cours.")
+        say('Pour vider les variables du terminal : eval "$(./cours playground stop)"')
+        print("unset " + " ".join(playground.VARIABLES))
     elif args.action == "status":
         running = playground.status(state)
         say(running.describe() if running else "Aucun bac à sable en cours.")

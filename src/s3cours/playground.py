@@ -33,6 +33,9 @@ LOG_FILE = "server.log"
 SERVERS = ("auto", "minio", "moto")
 #: Variables that must not be set while using the playground.
 UNSET = ("AWS_SESSION_TOKEN",)
+#: Variables the playground sets (unset them after ``stop``).
+VARIABLES = ("AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+             "AWS_DEFAULT_REGION")
 
 
 class PlaygroundError(RuntimeError):
@@ -117,12 +120,14 @@ def load_environment(state_dir: Path | None = None) -> dict[str, str]:
     playground = status(state_dir)
     if playground is None:
         raise PlaygroundError(
-            "Aucun serveur S3 configuré : la variable AWS_S3_ENDPOINT est vide et le bac à "
+            "Aucun serveur S3 configuré : la variable AWS_S3_ENDPOINT est absente et le bac à "
             "sable local du cours ne tourne pas.\n"
-            "- Sur SSP Cloud, les variables sont posées au lancement du service : relancez-le "
-            "si elles ont disparu.\n"
-            "- Sur votre poste : lancez `./cours playground start` à la racine du dépôt, "
-            "puis relancez cette cellule."
+            "- Sur le SSP Cloud, les variables sont définies au lancement du service : "
+            "relancez-le si elles ont disparu.\n"
+            "- Sur votre poste : lancez `./cours playground start` à la racine du dépôt, puis "
+            "relancez la cellule (dans un terminal : eval \"$(./cours playground env)\").\n"
+            "- Autre serveur (AWS…) : exportez AWS_S3_ENDPOINT (l'hôte, sans https://), "
+            "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY et AWS_DEFAULT_REGION."
         )
     return playground.environment()
 
@@ -177,8 +182,9 @@ def _minio_version(binary: Path) -> str:
                          check=False, timeout=30).stdout
     first = out.splitlines()[0] if out else "?"
     if "DEVELOPMENT.GOGET" in first:
-        # A `go install` build carries no release name: say which module version it is.
-        return f"{config.MINIO_VERSION} (go install)"
+        # A `go install` build carries no release name: give the date of its sources.
+        stamp = config.MINIO_VERSION.split("-")[1]
+        return f"(sources du {stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}, go install)"
     return first.split(" version ")[-1].strip()
 
 
