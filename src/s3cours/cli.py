@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import os
 import shlex
 import subprocess
@@ -99,22 +100,37 @@ def _chapters(names: list[str]) -> list[Path]:
     return chosen
 
 
+@contextlib.contextmanager
+def build_lock() -> Iterator[None]:
+    """One build at a time on a machine: builds share the fixed port that their outputs show."""
+    path = config.cache_dir() / "build.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say("Une autre construction est en cours sur cette machine : attente…")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     chapters = _chapters(args.chapters)
-    # The port shows in the outputs: a fixed one keeps rebuilds free of diffs.
-    port = config.DEFAULT_PORT
-    try:
-        playground.check_port_free(config.LOOPBACK, port)
-    except playground.PlaygroundError:
-        say(f"Port {port} occupé (un bac à sable déjà lancé ?) : port libre pris au hasard, "
-            "les sorties qui l'affichent changeront.")
-        port = 0
-    with private_playground(server=args.server, port=port) as started:
-        env = kernel_environment(started)
-        for source in chapters:
-            t0 = time.monotonic()
-            target = notebooks.build(source, env)
-            say(f"{target.relative_to(config.ROOT)} exécuté en {time.monotonic() - t0:.1f} s")
+    with build_lock():
+        # The port shows in the outputs: a fixed one keeps rebuilds free of diffs.
+        port = config.DEFAULT_PORT
+        try:
+            playground.check_port_free(config.LOOPBACK, port)
+        except playground.PlaygroundError:
+            say(f"Port {port} occupé (un bac à sable déjà lancé ?) : port libre pris au hasard, "
+                "les sorties qui l'affichent changeront.")
+            port = 0
+        with private_playground(server=args.server, port=port) as started:
+            env = kernel_environment(started)
+            for source in chapters:
+                t0 = time.monotonic()
+                target = notebooks.build(source, env)
+                say(f"{target.relative_to(config.ROOT)} exécuté en {time.monotonic() - t0:.1f} s")
     for orphan in notebooks.orphans():
         say(f"Attention : {orphan.relative_to(config.ROOT)} n'a plus de source dans content/.")
     return 0
