@@ -171,3 +171,32 @@ def test_environment_has_no_secret_but_local_keys() -> None:
                         "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"}
     assert env["AWS_ACCESS_KEY_ID"] == config.PLAYGROUND_ACCESS_KEY
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9"
+
+
+def test_non_loopback_needs_an_explicit_request() -> None:
+    playground.check_host("127.0.0.1")
+    playground.check_host("::1")
+    playground.check_host("0.0.0.0", allow_non_loopback=True)  # asked for: no error
+
+
+def test_data_dir_survives_a_restart_with_minio(state_dir: Path, tmp_path: Path) -> None:
+    if playground.find_minio() is None and shutil.which("go") is None:
+        pytest.skip("ni MinIO ni Go sur cette machine")
+    data_dir = tmp_path / "donnees"
+    first = playground.start(server="minio", data_dir=data_dir, state_dir=state_dir,
+                             log=lambda _: None)
+    playground.s3_client(first.endpoint_url).put_object(
+        Bucket=config.LEARNER_BUCKET, Key="persistant.txt", Body=b"toujours la")
+    playground.stop(state_dir)
+    assert data_dir.exists(), "un dossier de données choisi ne doit pas être supprimé"
+    second = playground.start(server="minio", data_dir=data_dir, state_dir=state_dir,
+                              log=lambda _: None)
+    body = playground.s3_client(second.endpoint_url).get_object(
+        Bucket=config.LEARNER_BUCKET, Key="persistant.txt")["Body"].read()
+    assert body == b"toujours la"
+
+
+def test_moto_says_it_cannot_keep_data(state_dir: Path, tmp_path: Path) -> None:
+    started = playground.start(server="moto", data_dir=tmp_path / "d", state_dir=state_dir,
+                               log=lambda _: None)
+    assert any("mémoire" in note for note in started.notes)

@@ -27,6 +27,10 @@ from pathlib import Path
 from . import config, notebooks, playground, structure
 
 
+#: Warnings that are errors when raised by a notebook's own code.
+NOTEBOOK_WARNINGS = ("DeprecationWarning", "FutureWarning")
+
+
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -55,6 +59,8 @@ def kernel_environment(started: playground.Playground) -> dict[str, str]:
            if not k.startswith(("AWS_ENDPOINT_URL_", "AWS_PROFILE", "AWS_CONFIG_FILE"))
            and k not in playground.UNSET}
     env.update(started.environment())
+    # The course's own calls (code run in a notebook) must raise no deprecation warning.
+    env["PYTHONWARNINGS"] = ",".join(f"error::{w}:__main__" for w in NOTEBOOK_WARNINGS)
     return env
 
 
