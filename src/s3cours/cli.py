@@ -4,6 +4,7 @@
     build [CHAPITRE ...]               content/*.Rmd -> notebooks/*.ipynb, exécutés
     check                              dérive source/notebook et structure, sans serveur
     test [-- ARGUMENTS POUR PYTEST]    toute la suite de tests, contre un bac à sable neuf
+    classroom [--learners N]           une classe : chaque chapitre par N apprenants à la fois
 
 Les messages vont sur la sortie d'erreur ; ``playground start``, ``env`` et ``stop``
 écrivent sur la sortie standard des lignes ``export``/``unset`` pour un terminal :
@@ -173,6 +174,17 @@ def cmd_test(args: argparse.Namespace) -> int:
         return subprocess.call(command, cwd=config.ROOT, env=kernel_environment(started))
 
 
+def cmd_classroom(args: argparse.Namespace) -> int:
+    from . import classroom
+
+    with private_playground(server=args.server) as started:
+        report = classroom.run(started, kernel_environment(started), args.learners, args.workers)
+    for problem in report.problems:
+        say(f"- {problem}")
+    say(report.summary())
+    return 1 if report.problems else 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="s3cours", description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -204,6 +216,11 @@ def parser() -> argparse.ArgumentParser:
     test.add_argument("pytest_args", nargs="*",
                       help="arguments passés à pytest, après -- (ex. : ./cours test -- -k stack)")
     test.set_defaults(func=cmd_test)
+    room = sub.add_parser("classroom", help="tous les chapitres par N apprenants à la fois")
+    room.add_argument("--learners", type=int, default=20)
+    room.add_argument("--workers", type=int, default=6, help="noyaux en parallèle")
+    room.add_argument("--server", choices=playground.SERVERS, default="auto")
+    room.set_defaults(func=cmd_classroom)
     return top
 
 
