@@ -1,0 +1,101 @@
+"""Short French explanations of the S3 errors learners meet, whatever the library.
+
+boto3, s3fs and pyarrow raise different exception types for the same fault, but the S3
+error code or the network symptom always appears in the message (``SignatureDoesNotMatch``,
+``SIGNATURE_DOES_NOT_MATCH``, ``wrong version number``…). :func:`diagnose` recognises them;
+:func:`install` makes a Jupyter kernel print the explanation under each such traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What is wrong, and what to do about it."""
+
+    what: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"➜ {self.what}\n  À faire : {self.fix}"
+
+
+_REFRESH = ("sur le SSP Cloud, lancez un nouveau service ou recopiez des identifiants frais "
+            "depuis Mon compte › Connexion au stockage")
+
+#: (pattern looked for in the exception's text, diagnosis), most specific first.
+RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), diagnosis) for pattern, diagnosis in (
+        (r"ExpiredToken|InvalidTokenId|TokenRefreshRequired|security token included in the request is invalid",
+         Diagnosis("Le jeton de session (AWS_SESSION_TOKEN) est expiré ou invalide.",
+                   f"{_REFRESH} ; hors SSP Cloud, videz AWS_SESSION_TOKEN si vos clés sont permanentes.")),
+        (r"SignatureDoesNotMatch|SIGNATURE_DOES_NOT_MATCH",
+         Diagnosis("La clé secrète (AWS_SECRET_ACCESS_KEY) ne correspond pas à la clé d'accès.",
+                   f"vérifiez la variable (copie incomplète, espace en trop) ; {_REFRESH}.")),
+        (r"InvalidAccessKeyId|INVALID_ACCESS_KEY_ID",
+         Diagnosis("Le serveur ne connaît pas cette clé d'accès (AWS_ACCESS_KEY_ID).",
+                   f"vérifiez la clé et le serveur visé (AWS_S3_ENDPOINT) ; {_REFRESH}.")),
+        (r"wrong version number|WRONG_VERSION_NUMBER|SSL connect error|curlCode: 35",
+         Diagnosis("Connexion chiffrée (https) vers un serveur qui ne parle que http.",
+                   "utilisez http:// pour ce serveur (le bac à sable local est en http, le SSP "
+                   "Cloud en https).")),
+        (r"CERTIFICATE_VERIFY_FAILED|certificate verify failed",
+         Diagnosis("Le certificat du serveur n'est pas reconnu.",
+                   "vérifiez l'adresse du serveur ; ne désactivez pas la vérification.")),
+        (r"NoSuchBucket|specified bucket does not exist",
+         Diagnosis("Ce bucket n'existe pas sur ce serveur.",
+                   "vérifiez son nom (sans s3:// ni /) et le serveur visé.")),
+        (r"NoSuchKey|specified key does not exist|Path does not exist|FileNotFoundError",
+         Diagnosis("Aucun objet à cette clé.",
+                   "listez le préfixe pour voir les clés qui existent (majuscules, extension).")),
+        (r"AccessDenied|ACCESS_DENIED|Access Denied|\b403\b|Forbidden",
+         Diagnosis("Accès refusé : ces identifiants n'ont pas de droit sur ce bucket ou cette clé.",
+                   "écrivez dans votre propre bucket ; pour lire, vérifiez le chemin ; "
+                   f"si tout refuse, {_REFRESH}.")),
+        (r"Could not connect to the endpoint|Connection refused|curlCode: 7|Cannot connect to host"
+         r"|Could not connect to server|Connect timeout|Name or service not known",
+         Diagnosis("Le serveur S3 ne répond pas : il est arrêté, ou l'adresse est fausse.",
+                   "vérifiez AWS_S3_ENDPOINT ; en local, relancez le bac à sable avec "
+                   "`./cours playground start`.")),
+    )
+)
+
+
+def _texts(exc: BaseException) -> str:
+    """The exception's type names and messages, with its causes."""
+    parts, seen, current = [], set(), exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        parts.append(f"{type(current).__name__}: {current}")
+        current = current.__cause__ or current.__context__
+    return "\n".join(parts)
+
+
+def diagnose(exc: BaseException) -> Diagnosis | None:
+    """The explanation of an S3 error, or None if it is not one we know."""
+    text = _texts(exc)
+    for pattern, diagnosis in RULES:
+        if pattern.search(text):
+            return diagnosis
+    return None
+
+
+def install(shell=None) -> None:
+    """Print the explanation under the traceback of every recognised error in this kernel."""
+    if shell is None:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    if shell is None:
+        return
+
+    def handler(self, etype, value, tb, tb_offset=None):  # noqa: ANN001 - IPython's signature
+        self.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        diagnosis = diagnose(value)
+        if diagnosis is not None:
+            print(diagnosis)
+
+    shell.set_custom_exc((Exception,), handler)

@@ -1,0 +1,135 @@
+"""Every fault a learner meets gets a short explanation, whatever the library; a failed
+upload leaves no partial object."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import boto3
+import pytest
+import s3fs
+from botocore.config import Config
+from pyarrow import fs as pafs
+
+from s3cours import config, diagnostic, playground
+
+FAST = {"connect_timeout": 3, "read_timeout": 3, "retries": {"max_attempts": 1}}
+
+
+def listers(url: str, secret: str, token: str | None) -> dict[str, Callable[[], object]]:
+    """The same listing with each library, with the given endpoint and credentials."""
+    key = os.environ["AWS_ACCESS_KEY_ID"]
+    client = boto3.client("s3", endpoint_url=url, aws_access_key_id=key, region_name="us-east-1",
+                          aws_secret_access_key=secret, aws_session_token=token,
+                          config=Config(**FAST))
+    fs = s3fs.S3FileSystem(endpoint_url=url, key=key, secret=secret, token=token,
+                           skip_instance_cache=True, config_kwargs=FAST)
+    arrow = pafs.S3FileSystem(endpoint_override=url, access_key=key, secret_key=secret,
+                              session_token=token, region="us-east-1", connect_timeout=3,
+                              request_timeout=3,
+                              retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=1))
+    return {
+        "boto3": lambda: client.list_objects_v2(Bucket=config.DATA_BUCKET),
+        "s3fs": lambda: fs.ls(f"{config.DATA_BUCKET}/diffusion", refresh=True),
+        "pyarrow": lambda: arrow.get_file_info(pafs.FileSelector(f"{config.DATA_BUCKET}/diffusion")),
+    }
+
+
+def diagnosis_of(call: Callable[[], object]) -> str:
+    with pytest.raises(Exception) as caught:
+        call()
+    found = diagnostic.diagnose(caught.value)
+    assert found is not None, f"{type(caught.value).__name__}: {caught.value}"
+    return found.what
+
+
+LIBRARIES = ("boto3", "s3fs", "pyarrow")
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_wrong_secret(library: str, session_endpoint_url: str) -> None:
+    call = listers(session_endpoint_url, "mauvais-secret", None)[library]
+    assert "clé secrète" in diagnosis_of(call)
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_invalid_or_expired_session_token(library: str, session_endpoint_url: str) -> None:
+    call = listers(session_endpoint_url, os.environ["AWS_SECRET_ACCESS_KEY"], "jeton-expire")[library]
+    assert "jeton de session" in diagnosis_of(call)
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_https_on_an_http_endpoint(library: str, session_endpoint_url: str) -> None:
+    url = session_endpoint_url.replace("http://", "https://")
+    call = listers(url, os.environ["AWS_SECRET_ACCESS_KEY"], None)[library]
+    assert "https" in diagnosis_of(call)
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_server_stopped_mid_notebook(library: str, state_dir: Path) -> None:
+    started = playground.start(server="moto", state_dir=state_dir, log=lambda _: None)
+    calls = listers(started.endpoint_url, config.PLAYGROUND_SECRET_KEY, None)
+    calls[library]()  # works while the server runs
+    playground.stop(state_dir)
+    assert "ne répond pas" in diagnosis_of(calls[library])
+
+
+def test_missing_key_and_bucket(session_endpoint_url: str) -> None:
+    client = boto3.client("s3", endpoint_url=session_endpoint_url)
+    fs = s3fs.S3FileSystem(endpoint_url=session_endpoint_url, skip_instance_cache=True)
+    key = lambda: client.get_object(Bucket=config.DATA_BUCKET, Key="absent.csv")  # noqa: E731
+    assert "Aucun objet" in diagnosis_of(key)
+    assert "Aucun objet" in diagnosis_of(lambda: fs.open(f"{config.DATA_BUCKET}/absent.csv").read())
+    assert "bucket n'existe pas" in diagnosis_of(lambda: client.list_objects_v2(Bucket="absent"))
+    assert "bucket n'existe pas" in diagnosis_of(lambda: fs.ls("absent"))
+
+
+def test_unknown_errors_are_left_alone() -> None:
+    assert diagnostic.diagnose(ValueError("rien à voir")) is None
+
+
+def test_a_failed_upload_leaves_no_partial_object(session_endpoint_url: str) -> None:
+    from boto3.s3.transfer import TransferConfig
+
+    part_sent = threading.Event()
+
+    class Interrupted(io.RawIOBase):
+        """A 12 MiB source whose reading fails after 6 MiB (disk error, lost network share)."""
+
+        def __init__(self) -> None:
+            self.position = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:  # noqa: ANN001
+            if self.position > 6 * 2**20:
+                part_sent.wait(30)  # fail only once a first part is on the server
+                raise OSError("lecture interrompue")
+            size = min(len(buffer), 12 * 2**20 - self.position)
+            buffer[:size] = b"x" * size
+            self.position += size
+            return size
+
+    client = boto3.client("s3", endpoint_url=session_endpoint_url)
+    parts: list[int] = []
+
+    def uploaded(**_: object) -> None:
+        parts.append(1)
+        part_sent.set()
+
+    client.meta.events.register("after-call.s3.UploadPart", uploaded)
+    key = "tests/televersement-interrompu.bin"
+    small_parts = TransferConfig(multipart_threshold=5 * 2**20, multipart_chunksize=5 * 2**20,
+                                 max_concurrency=1)
+    with pytest.raises(OSError, match="lecture interrompue"):
+        client.upload_fileobj(Interrupted(), config.LEARNER_BUCKET, key, Config=small_parts)
+    assert parts, "l'interruption doit survenir après l'envoi d'au moins une partie"
+    listed = client.list_objects_v2(Bucket=config.LEARNER_BUCKET, Prefix=key).get("Contents", [])
+    assert listed == [], "objet partiel visible"
+    pending = client.list_multipart_uploads(Bucket=config.LEARNER_BUCKET, Prefix=key)
+    assert pending.get("Uploads", []) == [], "parties orphelines laissées sur le serveur"
