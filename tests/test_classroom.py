@@ -37,3 +37,20 @@ def test_the_classroom_check_sees_faults(room: playground.Playground, tmp_path: 
                            chapters=[edited])
     assert sum("sorties de edited.ipynb différentes" in p for p in report.problems) == 2
     assert any("hors de tout préfixe" in p and "commun.csv" in p for p in report.problems)
+
+
+def test_every_notebook_run_twice_gives_the_same_outputs_and_objects(
+        room: playground.Playground) -> None:
+    env = {**cli.kernel_environment(room), classroom.LEARNER_VARIABLE: "eleve-idem"}
+    client = playground.s3_client(room.endpoint_url)
+    for path in sorted(config.NOTEBOOKS_DIR.glob("*.ipynb")):
+        runs = []
+        for _ in range(2):
+            nb = notebooks.execute(nbformat.read(path, as_version=4), env)
+            snapshot = {bucket: classroom.objects(client, bucket)
+                        for bucket in (config.DATA_BUCKET, config.LEARNER_BUCKET)}
+            runs.append((classroom.output_texts(nb, "eleve-idem"), snapshot))
+        assert runs[0][0] == runs[1][0], f"{path.name} : sorties différentes au 2e passage"
+        assert runs[0][1] == runs[1][1], f"{path.name} : objets différents au 2e passage"
+        committed = classroom.output_texts(nbformat.read(path, as_version=4))
+        assert runs[0][0] == committed, f"{path.name} : sorties différentes de celles publiées"

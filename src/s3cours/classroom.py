@@ -91,7 +91,8 @@ class Report:
                 f"{self.objects_checked} objets vérifiés, {len(self.problems)} problème(s)")
 
 
-def _objects(client, bucket: str) -> dict[str, tuple[int, str]]:
+def objects(client, bucket: str) -> dict[str, tuple[int, str]]:
+    """Every object of a bucket: key -> (size, ETag)."""
     found = {}
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for obj in page.get("Contents", []):
@@ -106,7 +107,7 @@ def run(started: playground.Playground, env: dict[str, str], learners: int = 20,
     names = [f"eleve-{i:02d}" for i in range(1, learners + 1)]
     report = Report(learners, len(chapters))
     client = playground.s3_client(started.endpoint_url)
-    shared_before = _objects(client, config.DATA_BUCKET)
+    shared_before = objects(client, config.DATA_BUCKET)
 
     baseline = _memory_used()
     peak = [baseline]
@@ -137,11 +138,11 @@ def run(started: playground.Playground, env: dict[str, str], learners: int = 20,
     report.peak_extra_memory = peak[0] - baseline
 
     # Shared data untouched.
-    if _objects(client, config.DATA_BUCKET) != shared_before:
+    if objects(client, config.DATA_BUCKET) != shared_before:
         report.problems.append(f"les données partagées de {config.DATA_BUCKET} ont changé")
     report.objects_checked += len(shared_before)
     # Learners' objects: each under its own prefix, the same keys for everyone.
-    learner_objects = _objects(client, config.LEARNER_BUCKET)
+    learner_objects = objects(client, config.LEARNER_BUCKET)
     report.objects_checked += len(learner_objects)
     per_learner: dict[str, set[str]] = {name: set() for name in names}
     for key in learner_objects:
