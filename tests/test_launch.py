@@ -300,3 +300,14 @@ def test_init_script_refuses_a_wrong_chapter_and_touches_nothing(
 def test_init_script_without_a_repository_says_so(tmp_path: Path) -> None:
     run = run_init(tmp_path / "home", "01_se_connecter")
     assert run.returncode == 2 and "dépôt du cours inconnu" in run.stderr
+
+
+def test_drift_check_catches_badges_made_for_another_repository(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "_quarto.yml"
+    site.write_text(launch.SITE_CONFIG.read_text().replace(REPO.url, "https://github.com/ailleurs/cours"))
+    monkeypatch.setattr(launch, "SITE_CONFIG", site)
+    diff = notebooks.drift(notebooks.sources()[0])
+    changed = [line for line in diff.splitlines() if line.startswith(("+", "-"))
+               and not line.startswith(("+++", "---"))]
+    assert len(changed) == 2 and "github.com/ailleurs/cours" in changed[1], diff

@@ -45,8 +45,9 @@ class Repository:
         return f"https://raw.githubusercontent.com/{self.owner}/{self.name}/{self.branch}/{path}"
 
 
-def repository(site_config: Path = SITE_CONFIG) -> Repository:
+def repository(site_config: Path | None = None) -> Repository:
     """The repository setting, read from ``_quarto.yml``."""
+    site_config = site_config or SITE_CONFIG
     website = yaml.safe_load(site_config.read_text())["website"]
     match = REPO_URL.match(website.get("repo-url", ""))
     if not match:
