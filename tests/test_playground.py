@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import stat
@@ -109,10 +110,13 @@ def test_server_that_dies_at_start_shows_its_log(state_dir: Path, tmp_path: Path
 
 def test_server_that_never_answers_is_stopped_with_its_log(state_dir: Path, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    _fake_minio(tmp_path, monkeypatch, "echo 'en attente de quorum'\nexec sleep 600\n")
+    # A duration of its own (600.<pid>), so that the same test run elsewhere on the machine
+    # at the same time is not mistaken for a leftover.
+    sleeper = f"sleep 600.{os.getpid()}"
+    _fake_minio(tmp_path, monkeypatch, f"echo 'en attente de quorum'\nexec {sleeper}\n")
     with pytest.raises(playground.PlaygroundError, match=r"(?s)ne répond pas.*en attente de quorum"):
         playground.start(server="minio", state_dir=state_dir, timeout=3, log=lambda _: None)
-    leftover = subprocess.run(["pgrep", "-f", "sleep 600"], capture_output=True, text=True).stdout
+    leftover = subprocess.run(["pgrep", "-f", sleeper], capture_output=True, text=True).stdout
     assert not leftover.strip(), "le faux serveur n'a pas été arrêté"
 
 

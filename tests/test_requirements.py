@@ -62,3 +62,18 @@ def test_installed_versions_are_the_locked_ones() -> None:
                  "snakemake", "snakemake-storage-plugin-s3", "duckdb", "polars", "moto", "nbval"):
         assert version(name) == lock[name], name
     assert not lock["s3fs"].startswith("0."), "s3fs 0.x : le verrou a été résolu sans contrainte"
+
+
+def test_package_extras_have_the_locked_versions() -> None:
+    import tomllib
+
+    extras = tomllib.loads((config.ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    pinned = requirements_in()
+    for name, requirements in extras.items():
+        pins = _pins(requirements)
+        assert len(pins) == len(requirements), f"{name} : version non fixée"
+        for package, version_ in pins.items():
+            assert pinned.get(package) == version_, f"{name} : {package}=={version_}"
+    assert set(extras) == {"chapitres", "bac-a-sable"}
+    assert "moto" in _pins(extras["bac-a-sable"])

