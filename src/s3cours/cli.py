@@ -4,6 +4,7 @@
     build [CHAPITRE ...]               content/*.Rmd -> notebooks/*.ipynb, exécutés
     check                              dérive source/notebook et structure, sans serveur
     test [-- ARGUMENTS POUR PYTEST]    toute la suite de tests, contre un bac à sable neuf
+    bench [--communes N]               octets et requêtes de chaque bibliothèque, mesurés
 
 Les messages vont sur la sortie d'erreur ; ``playground start``, ``env`` et ``stop``
 écrivent sur la sortie standard des lignes ``export``/``unset`` pour un terminal :
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import fcntl
 import os
 import shlex
@@ -24,7 +26,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import config, notebooks, playground, structure
+from . import bench, config, notebooks, playground, structure
+from .counting_proxy import CountingProxy
 
 
 def say(message: str) -> None:
@@ -167,6 +170,26 @@ def cmd_test(args: argparse.Namespace) -> int:
         return subprocess.call(command, cwd=config.ROOT, env=kernel_environment(started))
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.communes < 100:
+        raise playground.PlaygroundError("--communes : au moins 100 communes.")
+    t0 = time.monotonic()
+    with private_playground(server=args.server) as started:
+        say(f"Génération et dépôt de {args.communes} communes (CSV, Parquet, Parquet partitionné)…")
+        source = bench.upload(started.endpoint_url, args.communes)
+        with CountingProxy(started.endpoint_url) as proxy:
+            relayed = dataclasses.replace(source, endpoint_url=proxy.url)
+            results = bench.measure(proxy, relayed)
+        client = playground.s3_client(started.endpoint_url)
+        sizes = {case: client.head_object(Bucket=source.bucket, Key=key)["ContentLength"]
+                 for case, key in (("csv", source.csv_key), ("parquet", source.parquet_key))}
+        print(f"Banc d'essai : {args.communes} communes générées, serveur {started.server} "
+              f"{started.version}")
+        print(bench.report(results, sizes))
+    say(f"Durée totale : {time.monotonic() - t0:.0f} s")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="s3cours", description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -198,6 +221,11 @@ def parser() -> argparse.ArgumentParser:
     test.add_argument("pytest_args", nargs="*",
                       help="arguments passés à pytest, après -- (ex. : ./cours test -- -k stack)")
     test.set_defaults(func=cmd_test)
+    bench_parser = sub.add_parser("bench", help="octets et requêtes de chaque bibliothèque")
+    bench_parser.add_argument("--communes", type=int, default=bench.DEFAULT_COMMUNES,
+                              help=f"taille des données générées (défaut : {bench.DEFAULT_COMMUNES})")
+    bench_parser.add_argument("--server", choices=playground.SERVERS, default="auto")
+    bench_parser.set_defaults(func=cmd_bench)
     return top
 
 
