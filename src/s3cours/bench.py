@@ -331,8 +331,9 @@ def upload(endpoint_url: str, n_communes: int, department: str = "75") -> Source
 
 def report(results: list[Measure], sizes: dict[str, int]) -> str:
     """The benchmark's printed report: sizes, then bytes, requests and times per case."""
-    lines = [f"Objets : CSV {sizes['csv']:,} octets, Parquet {sizes['parquet']:,} octets "
-             f"(rapport {sizes['parquet'] / sizes['csv']:.2f}).".replace(",", " ")]
+    csv, parquet = (f"{sizes[k]:,}".replace(",", " ") for k in ("csv", "parquet"))
+    lines = [f"Objets : CSV {csv} octets, Parquet {parquet} octets "
+             f"({sizes['parquet'] / sizes['csv']:.0%} du CSV)."]
     for what, title in (("bytes", "Octets reçus du serveur"), ("requests", "Requêtes HTTP"),
                         ("seconds", "Durée (s, varie d'une exécution à l'autre)")):
         frame = table(results, what)
