@@ -108,3 +108,10 @@ def test_cell_ids_do_not_change_from_one_build_to_the_next() -> None:
     assert ids == [c.id for c in second.cells] and len(set(ids)) == len(ids)
     stored = nbformat.read(notebooks.notebook_path(SOURCES[0]), as_version=4)
     assert [c.id for c in stored.cells] == ids
+
+
+def test_chapter_03_tabs() -> None:
+    assert structure.tabsets(config.CONTENT_DIR / "03_parquet.Rmd") == [
+        ["boto3", "s3fs", "pyarrow", "pandas", "polars", "duckdb"],
+        ["pyarrow", "polars"],
+        ["boto3", "s3fs", "pyarrow", "pandas", "polars", "duckdb"]]

@@ -6,6 +6,7 @@
     liens CHAPITRE                     les badges de lancement d'un chapitre (markdown)
     test [-- ARGUMENTS POUR PYTEST]    toute la suite de tests, contre un bac à sable neuf
     classroom [--learners N]           une classe : chaque chapitre par N apprenants à la fois
+    bench [--communes N]               octets et requêtes de chaque bibliothèque, mesurés
 
 Les messages vont sur la sortie d'erreur ; ``playground start``, ``env`` et ``stop``
 écrivent sur la sortie standard des lignes ``export``/``unset`` pour un terminal :
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import fcntl
 import os
 import shlex
@@ -26,7 +28,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import config, launch, notebooks, playground, structure
+from . import bench, config, launch, notebooks, playground, structure
+from .counting_proxy import CountingProxy
 
 
 #: Warnings that are errors when raised by a notebook's own code.
@@ -192,6 +195,26 @@ def cmd_classroom(args: argparse.Namespace) -> int:
     return 1 if report.problems else 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.communes < 100:
+        raise playground.PlaygroundError("--communes : au moins 100 communes.")
+    t0 = time.monotonic()
+    with private_playground(server=args.server) as started:
+        say(f"Génération et dépôt de {args.communes} communes (CSV, Parquet, Parquet partitionné)…")
+        source = bench.upload(started.endpoint_url, args.communes)
+        with CountingProxy(started.endpoint_url) as proxy:
+            relayed = dataclasses.replace(source, endpoint_url=proxy.url)
+            results = bench.measure(proxy, relayed)
+        client = playground.s3_client(started.endpoint_url)
+        sizes = {case: client.head_object(Bucket=source.bucket, Key=key)["ContentLength"]
+                 for case, key in (("csv", source.csv_key), ("parquet", source.parquet_key))}
+        print(f"Banc d'essai : {args.communes} communes générées, serveur {started.server} "
+              f"{started.version}")
+        print(bench.report(results, sizes))
+    say(f"Durée totale : {time.monotonic() - t0:.0f} s")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="s3cours", description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -232,6 +255,11 @@ def parser() -> argparse.ArgumentParser:
     room.add_argument("--workers", type=int, default=6, help="noyaux en parallèle")
     room.add_argument("--server", choices=playground.SERVERS, default="auto")
     room.set_defaults(func=cmd_classroom)
+    bench_parser = sub.add_parser("bench", help="octets et requêtes de chaque bibliothèque")
+    bench_parser.add_argument("--communes", type=int, default=bench.DEFAULT_COMMUNES,
+                              help=f"taille des données générées (défaut : {bench.DEFAULT_COMMUNES})")
+    bench_parser.add_argument("--server", choices=playground.SERVERS, default="auto")
+    bench_parser.set_defaults(func=cmd_bench)
     return top
 
 

@@ -1,0 +1,345 @@
+"""What each library downloads to read the course data: requests and bytes, measured the
+same way for every library by a counting relay (:mod:`s3cours.counting_proxy`).
+
+Four cases, each read into memory by each library: the whole CSV, the whole Parquet file,
+two columns of the Parquet file, and one partition (one department) of a Parquet dataset
+partitioned by department. The chapter "Parquet sur S3" calls :func:`measure` on the
+playground's data; ``./cours bench`` does the same on a larger generated table.
+
+Request and byte counts depend only on the data and on the pinned library versions; wall
+times depend on the machine and vary from run to run.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .counting_proxy import CountingProxy
+
+LIBRARIES = ("boto3", "s3fs", "pyarrow", "pandas", "polars", "duckdb")
+CASES = {
+    "csv": "CSV entier",
+    "parquet": "Parquet entier",
+    "colonnes": "Parquet, 2 colonnes",
+    "partition": "Parquet, 1 partition",
+}
+#: The two columns read in the "colonnes" case: median income and poverty rate.
+TWO_COLUMNS = ["MED14", "TP6014"]
+#: Name of the partition column (the department, derived from CODGEO).
+PARTITION = "DEP"
+
+
+def department_of(codgeo: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The department of each commune code: 3 characters overseas (97x), else 2."""
+    return pc.if_else(pc.starts_with(codgeo, "97"), pc.utf8_slice_codeunits(codgeo, 0, 3),
+                      pc.utf8_slice_codeunits(codgeo, 0, 2))
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the measured data lives. ``dataset`` is ``bucket/prefix`` of a Parquet dataset
+    partitioned by :data:`PARTITION` (hive layout: ``DEP=75/…``)."""
+
+    endpoint_url: str
+    region: str
+    access_key: str
+    secret_key: str
+    bucket: str
+    csv_key: str
+    parquet_key: str
+    dataset: str
+    department: str
+
+    @property
+    def endpoint(self) -> str:
+        return self.endpoint_url.split("://", 1)[1]
+
+
+def duckdb_connection(endpoint: str, region: str, access_key: str, secret_key: str,
+                      use_ssl: bool = False, session_token: str | None = None):
+    """A duckdb connection that reads ``s3://`` through the httpfs extension installed from
+    PyPI (``duckdb-extension-httpfs``): nothing is downloaded at run time."""
+    import duckdb
+    from duckdb_extensions import extension_importer
+
+    con = duckdb.connect()
+    extension_importer.import_extension("httpfs", con=con)
+    con.sql("LOAD httpfs")
+    token = ", SESSION_TOKEN $token" if session_token else ""
+    con.execute(
+        f"CREATE SECRET s3 (TYPE s3, KEY_ID $key, SECRET $secret, ENDPOINT $endpoint, "
+        f"URL_STYLE 'path', USE_SSL {str(use_ssl).lower()}, REGION $region{token})",
+        {"key": access_key, "secret": secret_key, "endpoint": endpoint, "region": region,
+         **({"token": session_token} if session_token else {})},
+    )
+    return con
+
+
+# --------------------------------------------------------------------------- the readers
+# Each reader builds its own client (nothing cached from a previous read) and returns the
+# number of rows it read.
+
+
+def _boto3(src: Source, case: str) -> int:
+    import boto3
+    import pyarrow.parquet as pq
+
+    s3 = boto3.client("s3", endpoint_url=src.endpoint_url, region_name=src.region,
+                      aws_access_key_id=src.access_key, aws_secret_access_key=src.secret_key)
+
+    def get(key: str, bucket: str = src.bucket) -> io.BytesIO:
+        return io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    if case == "csv":
+        return len(pd.read_csv(get(src.csv_key), sep=";", dtype={"CODGEO": "string"}))
+    if case == "parquet":
+        return pq.read_table(get(src.parquet_key)).num_rows
+    if case == "colonnes":  # no projection: the whole object comes, then columns are chosen
+        return pq.read_table(get(src.parquet_key), columns=TWO_COLUMNS).num_rows
+    bucket, prefix = src.dataset.split("/", 1)
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/{PARTITION}={src.department}/")
+    return sum(pq.read_table(get(o["Key"], bucket)).num_rows for o in listing.get("Contents", []))
+
+
+def _s3fs(src: Source, case: str) -> int:
+    import pyarrow.parquet as pq
+    import s3fs
+
+    # No read-ahead cache: pyarrow asks for exactly the byte ranges it needs.
+    fs = s3fs.S3FileSystem(endpoint_url=src.endpoint_url, key=src.access_key,
+                           secret=src.secret_key, default_cache_type="none",
+                           skip_instance_cache=True)
+    if case == "csv":
+        with fs.open(f"{src.bucket}/{src.csv_key}", cache_type="readahead") as f:
+            return len(pd.read_csv(f, sep=";", dtype={"CODGEO": "string"}))
+    if case == "parquet":
+        return pq.read_table(f"{src.bucket}/{src.parquet_key}", filesystem=fs).num_rows
+    if case == "colonnes":
+        return pq.read_table(f"{src.bucket}/{src.parquet_key}", columns=TWO_COLUMNS,
+                             filesystem=fs).num_rows
+    folder = f"{src.dataset}/{PARTITION}={src.department}"
+    return pq.read_table(folder, filesystem=fs).num_rows
+
+
+def _pyarrow(src: Source, case: str) -> int:
+    import pyarrow.csv as pacsv
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+    from pyarrow import fs as pafs
+
+    fs = pafs.S3FileSystem(endpoint_override=src.endpoint_url, region=src.region,
+                           access_key=src.access_key, secret_key=src.secret_key)
+    if case == "csv":
+        with fs.open_input_stream(f"{src.bucket}/{src.csv_key}") as f:
+            return pacsv.read_csv(f, parse_options=pacsv.ParseOptions(delimiter=";")).num_rows
+    if case == "parquet":
+        return pq.read_table(f"{src.bucket}/{src.parquet_key}", filesystem=fs).num_rows
+    if case == "colonnes":
+        return pq.read_table(f"{src.bucket}/{src.parquet_key}", columns=TWO_COLUMNS,
+                             filesystem=fs).num_rows
+    dataset = ds.dataset(src.dataset, filesystem=fs, format="parquet",
+                         partitioning=ds.partitioning(pa.schema([(PARTITION, pa.string())]),
+                                                      flavor="hive"))
+    return dataset.to_table(filter=ds.field(PARTITION) == src.department).num_rows
+
+
+def _pandas(src: Source, case: str) -> int:
+    # skip_instance_cache: a fresh s3fs, without the listings an earlier read cached.
+    options = {"endpoint_url": src.endpoint_url, "key": src.access_key,
+               "secret": src.secret_key, "skip_instance_cache": True}
+    if case == "csv":
+        return len(pd.read_csv(f"s3://{src.bucket}/{src.csv_key}", sep=";",
+                               dtype={"CODGEO": "string"}, storage_options=options))
+    options["default_cache_type"] = "none"
+    if case == "parquet":
+        return len(pd.read_parquet(f"s3://{src.bucket}/{src.parquet_key}",
+                                   storage_options=options))
+    if case == "colonnes":
+        return len(pd.read_parquet(f"s3://{src.bucket}/{src.parquet_key}",
+                                   columns=TWO_COLUMNS, storage_options=options))
+    return len(pd.read_parquet(f"s3://{src.dataset}", filters=[(PARTITION, "==", src.department)],
+                               partitioning=_hive(), storage_options=options))
+
+
+def _hive():
+    import pyarrow.dataset as ds
+
+    return ds.partitioning(pa.schema([(PARTITION, pa.string())]), flavor="hive")
+
+
+def _polars(src: Source, case: str) -> int:
+    import polars as pl
+
+    options = {"aws_endpoint_url": src.endpoint_url, "aws_region": src.region,
+               "aws_allow_http": str(src.endpoint_url.startswith("http://")).lower(),
+               "aws_access_key_id": src.access_key, "aws_secret_access_key": src.secret_key}
+    if case == "csv":
+        return pl.scan_csv(f"s3://{src.bucket}/{src.csv_key}", separator=";",
+                           schema_overrides={"CODGEO": pl.String},
+                           storage_options=options).collect().height
+    if case == "parquet":
+        return pl.scan_parquet(f"s3://{src.bucket}/{src.parquet_key}",
+                               storage_options=options).collect().height
+    if case == "colonnes":
+        return pl.scan_parquet(f"s3://{src.bucket}/{src.parquet_key}",
+                               storage_options=options).select(TWO_COLUMNS).collect().height
+    return (pl.scan_parquet(f"s3://{src.dataset}/", hive_partitioning=True,
+                            hive_schema={PARTITION: pl.String}, storage_options=options)
+            .filter(pl.col(PARTITION) == src.department).collect().height)
+
+
+def _duckdb(src: Source, case: str) -> int:
+    con = duckdb_connection(src.endpoint, src.region, src.access_key, src.secret_key,
+                            use_ssl=src.endpoint_url.startswith("https://"))
+    # One thread: with several, two threads may both fetch the last row group (its range is
+    # also part of a larger read ahead), depending on timing, and the count varies.
+    con.sql("SET threads = 1")
+    try:
+        if case == "csv":
+            query = f"SELECT * FROM read_csv('s3://{src.bucket}/{src.csv_key}', delim=';', " \
+                    "types={'CODGEO': 'VARCHAR'})"
+        elif case == "parquet":
+            query = f"SELECT * FROM read_parquet('s3://{src.bucket}/{src.parquet_key}')"
+        elif case == "colonnes":
+            query = (f"SELECT {', '.join(TWO_COLUMNS)} "
+                     f"FROM read_parquet('s3://{src.bucket}/{src.parquet_key}')")
+        else:
+            query = (f"SELECT * FROM read_parquet('s3://{src.dataset}/*/*.parquet', "
+                     f"hive_partitioning=true, hive_types={{'{PARTITION}': VARCHAR}}) "
+                     f"WHERE {PARTITION} = '{src.department}'")
+        return len(con.sql(query).fetchall())
+    finally:
+        con.close()
+
+
+READERS: dict[str, Callable[[Source, str], int]] = {
+    "boto3": _boto3, "s3fs": _s3fs, "pyarrow": _pyarrow, "pandas": _pandas,
+    "polars": _polars, "duckdb": _duckdb,
+}
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+@dataclass(frozen=True)
+class Measure:
+    library: str
+    case: str
+    rows: int
+    requests: int
+    bytes: int
+    seconds: float
+
+
+def measure(proxy: CountingProxy, src: Source, libraries=LIBRARIES, cases=tuple(CASES)
+            ) -> list[Measure]:
+    """Read each case with each library through ``proxy``; ``src.endpoint_url`` must be the
+    proxy's URL. Requests and bytes are counted by the proxy, time by the clock."""
+    results = []
+    for library in libraries:
+        for case in cases:
+            proxy.reset()
+            started = time.perf_counter()
+            rows = READERS[library](src, case)
+            seconds = time.perf_counter() - started
+            count = proxy.count()
+            results.append(Measure(library, case, rows, count.requests, count.bytes, seconds))
+    return results
+
+
+def table(results: list[Measure], what: str = "bytes") -> pd.DataFrame:
+    """One row per library, one column per case: ``bytes``, ``requests`` or ``seconds``."""
+    frame = pd.DataFrame([{"bibliothèque": m.library, "cas": CASES[m.case],
+                           what: getattr(m, what)} for m in results])
+    wide = frame.pivot(index="bibliothèque", columns="cas", values=what)
+    order = [lib for lib in LIBRARIES if lib in wide.index]
+    return wide.loc[order, [c for c in CASES.values() if c in wide.columns]]
+
+
+def ratios(results: list[Measure]) -> pd.Series:
+    """Bytes of the two-column Parquet read over bytes of the whole CSV, per library."""
+    octets = table(results)
+    return (octets[CASES["colonnes"]] / octets[CASES["csv"]]).rename("2 colonnes / CSV")
+
+
+def plot(results: list[Measure]):
+    """A bar chart of the megabytes received, per library and case, as a PNG image that a
+    notebook shows once (drawn without pyplot, so no figure is left open to show twice)."""
+    import numpy as np
+    from IPython.display import Image
+    from matplotlib.figure import Figure
+
+    megaoctets = table(results) / 1e6
+    fig = Figure(figsize=(9, 4), layout="tight")
+    ax = fig.add_subplot()
+    positions = np.arange(len(megaoctets.index))
+    width = 0.8 / len(megaoctets.columns)
+    for i, case in enumerate(megaoctets.columns):
+        ax.bar(positions + (i - (len(megaoctets.columns) - 1) / 2) * width, megaoctets[case],
+               width, label=case)
+    ax.set_xticks(positions, megaoctets.index)
+    ax.set_ylabel("Mo reçus du serveur")
+    ax.set_title("Octets téléchargés pour lire les mêmes données")
+    ax.legend(fontsize="small")
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=96, metadata={"Software": None})
+    return Image(data=png.getvalue(), format="png")
+
+
+# --------------------------------------------------------------------------- the benchmark
+
+#: Default size of ``./cours bench``: about 6 times the course file, in well under a minute.
+DEFAULT_COMMUNES = 200_000
+BENCH_BUCKET = "apprenant"
+BENCH_PREFIX = "bench/"
+
+
+def upload(endpoint_url: str, n_communes: int, department: str = "75") -> Source:
+    """Generate ``n_communes`` communes, upload them as CSV, Parquet and a Parquet dataset
+    partitioned by department to the playground at ``endpoint_url``; return their places."""
+    import pyarrow.dataset as ds
+    from pyarrow import fs as pafs
+
+    from . import config, data, playground
+
+    frame = data.generate(n_communes=n_communes)
+    client = playground.s3_client(endpoint_url, timeout=60)
+    csv_key, parquet_key = BENCH_PREFIX + "FILOSOFI_COM.csv", BENCH_PREFIX + "FILOSOFI_COM.parquet"
+    client.put_object(Bucket=BENCH_BUCKET, Key=csv_key, Body=data.to_csv_bytes(frame))
+    client.put_object(Bucket=BENCH_BUCKET, Key=parquet_key, Body=data.to_parquet_bytes(frame))
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.append_column(PARTITION, department_of(table.column("CODGEO")))
+    fs = pafs.S3FileSystem(endpoint_override=endpoint_url, region=config.PLAYGROUND_REGION,
+                           access_key=config.PLAYGROUND_ACCESS_KEY,
+                           secret_key=config.PLAYGROUND_SECRET_KEY)
+    dataset = f"{BENCH_BUCKET}/{BENCH_PREFIX}par_departement"
+    ds.write_dataset(table, dataset, filesystem=fs, format="parquet",
+                     partitioning=[PARTITION], partitioning_flavor="hive",
+                     existing_data_behavior="delete_matching", use_threads=False,
+                     create_dir=False)
+    return Source(endpoint_url, config.PLAYGROUND_REGION, config.PLAYGROUND_ACCESS_KEY,
+                  config.PLAYGROUND_SECRET_KEY, BENCH_BUCKET, csv_key, parquet_key, dataset,
+                  department)
+
+
+def report(results: list[Measure], sizes: dict[str, int]) -> str:
+    """The benchmark's printed report: sizes, then bytes, requests and times per case."""
+    csv, parquet = (f"{sizes[k]:,}".replace(",", " ") for k in ("csv", "parquet"))
+    lines = [f"Objets : CSV {csv} octets, Parquet {parquet} octets "
+             f"({sizes['parquet'] / sizes['csv']:.0%} du CSV)."]
+    for what, title in (("bytes", "Octets reçus du serveur"), ("requests", "Requêtes HTTP"),
+                        ("seconds", "Durée (s, varie d'une exécution à l'autre)")):
+        frame = table(results, what)
+        if what == "seconds":
+            frame = frame.round(2)
+        lines += ["", f"{title} :", frame.to_string()]
+    lines += ["", "Octets de 2 colonnes Parquet / octets du CSV entier :",
+              ratios(results).map("{:.1%}".format).to_string()]
+    return "\n".join(lines)
