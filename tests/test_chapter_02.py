@@ -5,6 +5,7 @@ the 2020 page's defects left anywhere in the repository."""
 from __future__ import annotations
 
 import configparser
+import json
 import re
 import subprocess
 from collections import defaultdict
@@ -38,7 +39,8 @@ def _tabs_by_section() -> dict[str, set[str]]:
     section = ""
     for block in structure.pandoc_ast(structure.quarto_markdown(SOURCE))["blocks"]:
         if block["t"] == "Header" and block["c"][0] == 2:
-            section = structure._text(block["c"][2])
+            # pandoc makes typographic apostrophes of the straight ones.
+            section = structure._text(block["c"][2]).replace("\u2019", "'")
         elif block["t"] == "Div" and structure.TABSET_CLASS in block["c"][0][1]:
             found[section] |= {structure._text(child["c"][2]) for child in block["c"][1]
                                if child["t"] == "Header" and child["c"][0] == 2}
@@ -128,9 +130,10 @@ def test_exercises_have_collapsed_executed_solutions() -> None:
 
 def test_no_secret_in_any_notebook_output() -> None:
     for path in sorted(config.NOTEBOOKS_DIR.glob("*.ipynb")):
-        text = path.read_text()
-        assert config.PLAYGROUND_SECRET_KEY not in text, path.name
-        assert "MC_HOST_s3=" not in text and "@127.0.0.1" not in text, path.name
+        nb = nbformat.read(path, as_version=4)
+        outputs = json.dumps([c.outputs for c in nb.cells if c.cell_type == "code"])
+        assert config.PLAYGROUND_SECRET_KEY not in outputs, path.name
+        assert "@127.0.0.1" not in outputs, path.name  # the value of MC_HOST_s3
 
 
 # --------------------------------------------------------------------------- repeatability

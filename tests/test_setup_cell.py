@@ -13,7 +13,7 @@ from s3cours import config, notebooks, playground
 
 VARIABLES = ("AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
              "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
-             "S3COURS_STATE_DIR", "AWS_WORKING_DIRECTORY_PATH", "S3COURS_APPRENANT")
+             "S3COURS_STATE_DIR", "AWS_WORKING_DIRECTORY_PATH", "S3COURS_APPRENANT", "MC_HOST_s3")
 
 
 def setup_cells() -> list[str]:
