@@ -138,46 +138,58 @@ def load_environment(state_dir: Path | None = None) -> dict[str, str]:
 # --------------------------------------------------------------------------- servers
 
 
+def find_tool(variable: str, command: str, cached: Path) -> Path | None:
+    """A binary of the course's tooling: ``$variable``, ``command`` on PATH, or ``cached``."""
+    explicit = os.environ.get(variable)
+    if explicit:
+        return Path(explicit)
+    on_path = shutil.which(command)
+    if on_path:
+        return Path(on_path)
+    return cached if cached.exists() else None
+
+
+def go_install(module: str, version: str, command: str, target: Path, label: str,
+               log=print) -> Path:
+    """Build ``module@version`` with ``go install`` and keep its ``command`` as ``target``.
+
+    MinIO and its client ship as source only: ``go install`` is their documented install."""
+    go = shutil.which("go")
+    if go is None:
+        raise PlaygroundError(f"{label} introuvable et Go absent : impossible de le construire.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="s3cours-gobin-") as gobin:
+        spec = f"{module}@{version}"
+        log(f"Construction de {label} ({spec}) avec go install : quelques minutes la 1re fois…")
+        started = time.monotonic()
+        result = subprocess.run(
+            [go, "install", spec],
+            env={**os.environ, "GOBIN": gobin, "CGO_ENABLED": "0"},
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            raise PlaygroundError(
+                f"`go install {spec}` a échoué (code {result.returncode}) :\n"
+                + (result.stderr or result.stdout).strip()[-3000:]
+            )
+        shutil.move(str(Path(gobin) / command), target)
+        log(f"{label} construit en {time.monotonic() - started:.0f} s : {target}")
+    return target
+
+
 def _minio_binary_path() -> Path:
     return config.cache_dir() / "bin" / f"minio-{config.MINIO_VERSION}"
 
 
 def find_minio() -> Path | None:
     """A MinIO server binary: ``$S3COURS_MINIO``, ``minio`` on PATH, or the cached build."""
-    explicit = os.environ.get("S3COURS_MINIO")
-    if explicit:
-        return Path(explicit)
-    on_path = shutil.which("minio")
-    if on_path:
-        return Path(on_path)
-    cached = _minio_binary_path()
-    return cached if cached.exists() else None
+    return find_tool("S3COURS_MINIO", "minio", _minio_binary_path())
 
 
 def build_minio(log=print) -> Path:
     """Build MinIO with ``go install`` into the cache; return the binary's path."""
-    go = shutil.which("go")
-    if go is None:
-        raise PlaygroundError("MinIO introuvable et Go absent : impossible de le construire.")
-    target = _minio_binary_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="s3cours-gobin-") as gobin:
-        module = f"{config.MINIO_MODULE}@{config.MINIO_VERSION}"
-        log(f"Construction de MinIO ({module}) avec go install : quelques minutes la 1re fois…")
-        started = time.monotonic()
-        result = subprocess.run(
-            [go, "install", module],
-            env={**os.environ, "GOBIN": gobin, "CGO_ENABLED": "0"},
-            capture_output=True, text=True, check=False,
-        )
-        if result.returncode != 0:
-            raise PlaygroundError(
-                f"`go install {module}` a échoué (code {result.returncode}) :\n"
-                + (result.stderr or result.stdout).strip()[-3000:]
-            )
-        shutil.move(str(Path(gobin) / "minio"), target)
-        log(f"MinIO construit en {time.monotonic() - started:.0f} s : {target}")
-    return target
+    return go_install(config.MINIO_MODULE, config.MINIO_VERSION, "minio",
+                      _minio_binary_path(), "MinIO", log)
 
 
 def _minio_version(binary: Path) -> str:
