@@ -172,9 +172,10 @@ def test_cli_prints_exports_and_stops(tmp_path: Path) -> None:
 def test_environment_has_no_secret_but_local_keys() -> None:
     env = playground.Playground("moto", "x", 1, config.LOOPBACK, 9, "/d", True, "/l").environment()
     assert set(env) == {"AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
-                        "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"}
+                        "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "MC_HOST_s3"}
     assert env["AWS_ACCESS_KEY_ID"] == config.PLAYGROUND_ACCESS_KEY
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9"
+    assert env["MC_HOST_s3"] == "http://cours-s3-local:cours-s3-local-seulement@127.0.0.1:9"
 
 
 def test_non_loopback_needs_an_explicit_request() -> None:

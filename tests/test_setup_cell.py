@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from s3cours import notebooks, playground
+from s3cours import config, notebooks, playground
 
 VARIABLES = ("AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
              "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
-             "S3COURS_STATE_DIR")
+             "S3COURS_STATE_DIR", "AWS_WORKING_DIRECTORY_PATH", "S3COURS_APPRENANT", "MC_HOST_s3")
 
 
 def setup_cells() -> list[str]:
@@ -132,3 +132,58 @@ def test_elsewhere_without_variables_nothing_is_installed_nor_started(
     with pytest.raises(playground.PlaygroundError, match="Aucun serveur S3"):
         run_setup(capsys)
     assert playground.status(tmp_path / "state") is None
+
+
+# --------------------------------------------------------------------------- where to write
+
+
+@pytest.mark.parametrize(("working_directory", "bucket", "prefix"), [
+    ("jdupont/", "jdupont", "cours-python-s3/"),
+    ("jdupont", "jdupont", "cours-python-s3/"),
+    ("projet-x/equipe/", "projet-x", "equipe/cours-python-s3/"),
+])
+def test_on_sspcloud_learners_write_in_their_working_directory(
+        working_directory: str, bucket: str, prefix: str,
+        clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    clean_env.setenv("AWS_S3_ENDPOINT", "minio.lab.sspcloud.fr")
+    clean_env.setenv("AWS_WORKING_DIRECTORY_PATH", working_directory)
+    clean_env.setenv("S3COURS_APPRENANT", "ignore-hors-du-bac-a-sable")
+    namespace, out = run_setup(capsys)
+    assert (namespace["MON_BUCKET"], namespace["MON_PREFIXE"]) == (bucket, prefix)
+    assert f"Vos écritures : s3://{bucket}/{prefix}" in out
+
+
+def test_without_a_working_directory_the_cell_says_what_to_set(
+        clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    clean_env.setenv("AWS_S3_ENDPOINT", "s3.eu-west-3.amazonaws.com")
+    namespace, out = run_setup(capsys)
+    assert namespace["MON_BUCKET"] == ""
+    assert "définissez AWS_WORKING_DIRECTORY_PATH" in out
+
+
+@pytest.mark.parametrize(("learner", "prefix"), [(None, "moi/cours-python-s3/"),
+                                                 ("alice", "alice/cours-python-s3/"),
+                                                 ("/bob/", "bob/cours-python-s3/")])
+def test_on_the_playground_each_learner_has_a_folder_of_the_learner_bucket(
+        learner: str | None, prefix: str,
+        clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    clean_env.setenv("AWS_S3_ENDPOINT", "127.0.0.1:9900")
+    clean_env.setenv("AWS_WORKING_DIRECTORY_PATH", "ignore-en-local/")
+    if learner is not None:
+        clean_env.setenv(config.LEARNER_VARIABLE, learner)
+    namespace, out = run_setup(capsys)
+    assert namespace["MON_BUCKET"] == config.LEARNER_BUCKET
+    assert namespace["MON_PREFIXE"] == prefix
+    assert prefix.startswith(config.DEFAULT_LEARNER) or learner
+
+
+def test_the_cell_never_prints_keys(clean_env: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    secrets = {"AWS_ACCESS_KEY_ID": "CLE-ACCES-SECRETE", "AWS_SECRET_ACCESS_KEY": "CLE-SECRETE",
+               "AWS_SESSION_TOKEN": "JETON-SECRET"}
+    where = {"AWS_S3_ENDPOINT": "minio.lab.sspcloud.fr", "AWS_WORKING_DIRECTORY_PATH": "jdupont/"}
+    for name, value in {**secrets, **where}.items():
+        clean_env.setenv(name, value)
+    _, out = run_setup(capsys)
+    assert "Vos écritures : s3://jdupont/cours-python-s3/" in out
+    assert not any(value in out for value in secrets.values()), out

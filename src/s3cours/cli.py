@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import bench, config, launch, notebooks, playground, structure
+from . import bench, config, launch, mc, notebooks, playground, structure
 from .counting_proxy import CountingProxy
 
 
@@ -58,14 +58,19 @@ def private_playground(**options) -> Iterator[playground.Playground]:
 
 
 def kernel_environment(started: playground.Playground) -> dict[str, str]:
-    """The process environment for notebooks and tests: the playground's S3 variables, and
-    none of the AWS settings that would send a client elsewhere."""
+    """The process environment for notebooks and tests: the playground's S3 variables (with
+    the ``mc`` alias ``s3``), the course's ``mc`` first on PATH, and none of the AWS settings
+    that would send a client elsewhere."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AWS_ENDPOINT_URL_", "AWS_PROFILE", "AWS_CONFIG_FILE"))
+           if not k.startswith(("AWS_ENDPOINT_URL_", "AWS_PROFILE", "AWS_CONFIG_FILE", "MC_HOST_"))
            and k not in playground.UNSET}
     env.update(started.environment())
     # The course's own calls (code run in a notebook) must raise no deprecation warning.
     env["PYTHONWARNINGS"] = ",".join(f"error::{w}:__main__" for w in NOTEBOOK_WARNINGS)
+    try:
+        env["PATH"] = f"{mc.path_dir(say)}{os.pathsep}{env.get('PATH', '')}"
+    except playground.PlaygroundError as exc:
+        say(f"Les onglets mc échoueront : {exc}")
     return env
 
 

@@ -43,6 +43,15 @@ MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
 ACTIONLINT_PACKAGE = "github.com/rhysd/actionlint/cmd/actionlint"
 ACTIONLINT_VERSION = "v1.7.12"
 
+#: MinIO client ``mc`` built with ``go install`` when none is on PATH (same reason).
+MC_MODULE = "github.com/minio/mc"
+MC_VERSION = "v0.0.0-20250313080218-cf909e1063a9"
+
+#: Environment variable naming the learner on a shared playground: each learner writes under
+#: ``apprenant/<name>/`` (default below), so that a classroom can share one server.
+LEARNER_VARIABLE = "S3COURS_APPRENANT"
+DEFAULT_LEARNER = "moi"
+
 #: Environment variables a notebook reads: SSP Cloud's own names.
 S3_ENV_VARS = (
     "AWS_S3_ENDPOINT",

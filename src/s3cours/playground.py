@@ -35,7 +35,7 @@ SERVERS = ("auto", "minio", "moto")
 UNSET = ("AWS_SESSION_TOKEN",)
 #: Variables the playground sets (unset them after ``stop``).
 VARIABLES = ("AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-             "AWS_DEFAULT_REGION")
+             "AWS_DEFAULT_REGION", "MC_HOST_s3")
 
 
 class PlaygroundError(RuntimeError):
@@ -77,6 +77,9 @@ class Playground:
             "AWS_ACCESS_KEY_ID": config.PLAYGROUND_ACCESS_KEY,
             "AWS_SECRET_ACCESS_KEY": config.PLAYGROUND_SECRET_KEY,
             "AWS_DEFAULT_REGION": config.PLAYGROUND_REGION,
+            # The alias ``s3`` of the MinIO client, as SSP Cloud's images define it.
+            "MC_HOST_s3": (f"http://{config.PLAYGROUND_ACCESS_KEY}:"
+                           f"{config.PLAYGROUND_SECRET_KEY}@{self.endpoint}"),
         }
 
     def describe(self) -> str:
