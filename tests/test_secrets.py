@@ -83,3 +83,4 @@ def test_no_secret_and_no_local_key_in_notebook_outputs() -> None:
                 assert not findings(text), (path.name, findings(text))
                 # Outputs never show keys at all, not even the local ones.
                 assert config.PLAYGROUND_SECRET_KEY not in text, path.name
+                assert "@127.0.0.1" not in text, path.name  # the value of MC_HOST_s3

@@ -184,7 +184,10 @@ def cmd_test(args: argparse.Namespace) -> int:
             sys.executable, "-m", "pytest", "tests",
             *map(str, sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))),
             "--nbval", "--nbval-current-env", "--nbval-sanitize-with", "tests/sanitize.cfg",
-            "-p", "no:cacheprovider", *args.pytest_args,
+            "-p", "no:cacheprovider",
+            # The 20-learner classroom takes minutes on two cores: asked for with --classe.
+            *([] if args.classe else ["-m", "not classroom"]),
+            *args.pytest_args,
         ]
         return subprocess.call(command, cwd=config.ROOT, env=kernel_environment(started))
 
@@ -252,6 +255,8 @@ def parser() -> argparse.ArgumentParser:
 
     test = sub.add_parser("test", help="toute la suite de tests")
     test.add_argument("--server", choices=playground.SERVERS, default="auto")
+    test.add_argument("--classe", action="store_true",
+                      help="ajouter la classe de 20 apprenants (test marqué classroom, long)")
     test.add_argument("pytest_args", nargs="*",
                       help="arguments passés à pytest, après -- (ex. : ./cours test -- -k stack)")
     test.set_defaults(func=cmd_test)
