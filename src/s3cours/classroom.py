@@ -21,7 +21,7 @@ import nbformat
 
 from . import config, notebooks, playground
 
-LEARNER_VARIABLE = "S3COURS_APPRENANT"
+LEARNER_VARIABLE = config.LEARNER_VARIABLE
 
 
 def sanitizers() -> list[tuple[re.Pattern[str], str]]:

@@ -52,15 +52,6 @@ MC_VERSION = "v0.0.0-20250313080218-cf909e1063a9"
 LEARNER_VARIABLE = "S3COURS_APPRENANT"
 DEFAULT_LEARNER = "moi"
 
-#: Environment variables a notebook reads: SSP Cloud's own names.
-S3_ENV_VARS = (
-    "AWS_S3_ENDPOINT",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_DEFAULT_REGION",
-)
-
 
 def cache_dir() -> Path:
     """Folder for things worth keeping between runs (the MinIO binary)."""
