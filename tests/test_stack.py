@@ -46,3 +46,14 @@ def test_polars_reads_s3(session_endpoint_url: str) -> None:
                "aws_region": os.environ["AWS_DEFAULT_REGION"]}
     frame = pl.scan_parquet(PARQUET, storage_options=options).select("CODGEO").collect()
     assert frame.height == 34000
+
+
+def test_installed_libraries_are_compiled_to_bytecode() -> None:
+    """`./cours` compiles the environment once: a process started where PYTHONDONTWRITEBYTECODE
+    is set (as on some CI machines) would otherwise recompile every module it imports, which
+    made the classroom run twice as slow."""
+    import importlib.util
+    import snakemake
+
+    source = Path(snakemake.__file__)
+    assert Path(importlib.util.cache_from_source(str(source))).exists(), source
