@@ -1,10 +1,13 @@
 """A classroom on one S3 server: every chapter run by many learners at once.
 
-Each learner is a distinct identity (``S3COURS_APPRENANT``) running every chapter notebook
-in a fresh kernel against the same playground. The run checks that every learner gets the
+Each learner is a distinct identity (``S3COURS_APPRENANT``) running every chapter notebook,
+in order and each in a fresh kernel, against the same playground, while the other learners do
+the same. The run checks that every learner gets the
 same outputs (sanitized as nbval does, the learner's name replaced), that learners' objects stay
 under their own prefix with the same set of keys for everyone, and that the shared course
-data is unchanged. It reports wall time and peak memory; it asserts no timing.
+data is unchanged. Then the first learner runs every chapter a second time: same outputs, and
+the server holds exactly the same objects (idempotence). It reports wall time and peak memory;
+it asserts no timing.
 """
 
 from __future__ import annotations
@@ -58,13 +61,28 @@ def output_texts(nb: nbformat.NotebookNode, learner: str | None = None) -> list[
     return texts
 
 
-def _run_one(args: tuple[str, str, dict[str, str]]) -> tuple[str, str, float, list[str]]:
-    """Run one chapter for one learner (in a worker process)."""
-    notebook, learner, env = args
+def _run_one(notebook: str, learner: str, env: dict[str, str]) -> tuple[float, list[str]]:
+    """Run one chapter for one learner: its duration and sanitized outputs."""
     nb = nbformat.read(notebook, as_version=4)
     started = time.monotonic()
     notebooks.execute(nb, {**env, LEARNER_VARIABLE: learner})
-    return notebook, learner, time.monotonic() - started, output_texts(nb, learner)
+    return time.monotonic() - started, output_texts(nb, learner)
+
+
+def _follow_course(args: tuple[list[str], str, dict[str, str]]
+                   ) -> tuple[str, list[tuple[str, float, list[str]]]]:
+    """One learner runs every chapter in order, as in a course (in a worker process)."""
+    chapters, learner, env = args
+    return learner, [(notebook, *_run_one(notebook, learner, env)) for notebook in chapters]
+
+
+def _difference(what: str, texts: list[str], reference: list[str]) -> str:
+    """A problem line: the first code cell whose outputs differ, both versions."""
+    first = next((i for i, (a, b) in enumerate(zip(texts, reference)) if a != b),
+                 min(len(texts), len(reference)))
+    got = texts[first] if first < len(texts) else "(cellule absente)"
+    want = reference[first] if first < len(reference) else "(cellule absente)"
+    return f"{what} (cellule de code n° {first + 1}) :\n{got[:400]}\nau lieu de :\n{want[:400]}"
 
 
 def _memory_used() -> int:
@@ -80,13 +98,16 @@ class Report:
     runs: int = 0
     wall_seconds: float = 0.0
     slowest_run: float = 0.0
+    rerun_seconds: float = 0.0
     peak_extra_memory: int = 0
     objects_checked: int = 0
     problems: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"{self.learners} apprenants x {self.notebooks} chapitres = {self.runs} exécutions "
+        return (f"{self.learners} apprenants x {self.notebooks} chapitres en parallèle "
                 f"en {self.wall_seconds:.0f} s (la plus longue : {self.slowest_run:.0f} s), "
+                f"puis le 1er apprenant une 2e fois en {self.rerun_seconds:.0f} s "
+                f"({self.runs} exécutions en tout), "
                 f"mémoire en plus au pic : {self.peak_extra_memory / 2**20:.0f} Mio, "
                 f"{self.objects_checked} objets vérifiés, {len(self.problems)} problème(s)")
 
@@ -100,9 +121,35 @@ def objects(client, bucket: str) -> dict[str, tuple[int, str]]:
     return found
 
 
+def _rerun_first_learner(client, chapters: list[Path], learner: str, env: dict[str, str],
+                         expected: dict[str, list[str]], report: Report) -> None:
+    """Idempotence: the first learner runs every chapter a second time, one after the other;
+    outputs must equal the first pass and the server must hold exactly the same objects."""
+    buckets = (config.DATA_BUCKET, config.LEARNER_BUCKET)
+    before = {bucket: objects(client, bucket) for bucket in buckets}
+    for notebook in map(str, chapters):
+        _, texts = _run_one(notebook, learner, env)
+        report.runs += 1
+        if texts != expected[notebook]:
+            report.problems.append(_difference(
+                f"{learner} : sorties de {Path(notebook).name} différentes au 2e passage",
+                texts, expected[notebook]))
+    after = {bucket: objects(client, bucket) for bucket in buckets}
+    for bucket in buckets:
+        added = sorted(after[bucket].keys() - before[bucket].keys())
+        gone = sorted(before[bucket].keys() - after[bucket].keys())
+        changed = sorted(k for k in after[bucket].keys() & before[bucket].keys()
+                         if after[bucket][k] != before[bucket][k])
+        for what, keys in (("en plus", added), ("en moins", gone), ("modifiés", changed)):
+            if keys:
+                report.problems.append(f"{bucket} : objets {what} après le 2e passage de "
+                                       f"{learner} : {', '.join(keys[:5])}")
+
+
 def run(started: playground.Playground, env: dict[str, str], learners: int = 20,
-        workers: int = 6, chapters: list[Path] | None = None) -> Report:
-    """Run every chapter for ``learners`` learners, ``workers`` kernels at a time."""
+        workers: int = 5, chapters: list[Path] | None = None) -> Report:
+    """Run every chapter for ``learners`` learners, ``workers`` learners at a time, each
+    going through the chapters in order."""
     chapters = chapters or sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
     names = [f"eleve-{i:02d}" for i in range(1, learners + 1)]
     report = Report(learners, len(chapters))
@@ -119,23 +166,22 @@ def run(started: playground.Playground, env: dict[str, str], learners: int = 20,
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    jobs = [(str(nb), name, env) for name in names for nb in chapters]
+    jobs = [([str(nb) for nb in chapters], name, env) for name in names]
     # The reference is the first learner's run: byte counts of listings depend on the length
     # of the learner's prefix, so outputs are compared between learners of equal-length names.
     expected: dict[str, list[str]] = {}
     t0 = time.monotonic()
     try:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            for notebook, learner, seconds, texts in pool.map(_run_one, jobs):
-                report.runs += 1
-                report.slowest_run = max(report.slowest_run, seconds)
-                reference = expected.setdefault(notebook, texts)
-                if texts != reference:
-                    first = next(i for i, (a, b) in enumerate(zip(texts, reference)) if a != b)
-                    report.problems.append(
-                        f"{learner} : sorties de {Path(notebook).name} différentes de celles de "
-                        f"{names[0]} (cellule de code n° {first + 1}) :\n{texts[first][:400]}\n"
-                        f"au lieu de :\n{reference[first][:400]}")
+            for learner, runs in pool.map(_follow_course, jobs):
+                for notebook, seconds, texts in runs:
+                    report.runs += 1
+                    report.slowest_run = max(report.slowest_run, seconds)
+                    reference = expected.setdefault(notebook, texts)
+                    if texts != reference:
+                        report.problems.append(_difference(
+                            f"{learner} : sorties de {Path(notebook).name} différentes de "
+                            f"celles de {names[0]}", texts, reference))
     except Exception as exc:  # noqa: BLE001 - reported, not hidden
         report.problems.append(f"exécution interrompue : {exc}")
     finally:
@@ -143,6 +189,10 @@ def run(started: playground.Playground, env: dict[str, str], learners: int = 20,
         sampler.join()
     report.wall_seconds = time.monotonic() - t0
     report.peak_extra_memory = peak[0] - baseline
+    if len(expected) == len(chapters):
+        t1 = time.monotonic()
+        _rerun_first_learner(client, chapters, names[0], env, expected, report)
+        report.rerun_seconds = time.monotonic() - t1
 
     # Shared data untouched.
     if objects(client, config.DATA_BUCKET) != shared_before:
