@@ -4,7 +4,7 @@
     build [CHAPITRE ...]               content/*.Rmd -> notebooks/*.ipynb, exécutés
     check                              dérive source/notebook et structure, sans serveur
     liens CHAPITRE                     les badges de lancement d'un chapitre (markdown)
-    test [-- ARGUMENTS POUR PYTEST]    toute la suite de tests, contre un bac à sable neuf
+    test [--rapide] [-- ARGS PYTEST]   toute la suite de tests, contre un bac à sable neuf
     classroom [--learners N]           une classe : chaque chapitre par N apprenants à la fois
     bench [--communes N]               octets et requêtes de chaque bibliothèque, mesurés
 
@@ -185,8 +185,8 @@ def cmd_test(args: argparse.Namespace) -> int:
             *map(str, sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))),
             "--nbval", "--nbval-current-env", "--nbval-sanitize-with", "tests/sanitize.cfg",
             "-p", "no:cacheprovider",
-            # The 20-learner classroom takes minutes on two cores: asked for with --classe.
-            *([] if args.classe else ["-m", "not classroom"]),
+            # The 20-learner classroom is part of the suite; --rapide leaves it out.
+            *(["-m", "not classroom"] if args.rapide else []),
             *args.pytest_args,
         ]
         return subprocess.call(command, cwd=config.ROOT, env=kernel_environment(started))
@@ -255,14 +255,15 @@ def parser() -> argparse.ArgumentParser:
 
     test = sub.add_parser("test", help="toute la suite de tests")
     test.add_argument("--server", choices=playground.SERVERS, default="auto")
-    test.add_argument("--classe", action="store_true",
-                      help="ajouter la classe de 20 apprenants (test marqué classroom, long)")
+    test.add_argument("--rapide", action="store_true",
+                      help="sans la classe de 20 apprenants (test marqué classroom, le plus long)")
     test.add_argument("pytest_args", nargs="*",
                       help="arguments passés à pytest, après -- (ex. : ./cours test -- -k stack)")
     test.set_defaults(func=cmd_test)
     room = sub.add_parser("classroom", help="tous les chapitres par N apprenants à la fois")
     room.add_argument("--learners", type=int, default=20)
-    room.add_argument("--workers", type=int, default=6, help="noyaux en parallèle")
+    room.add_argument("--workers", type=int, default=5,
+                      help="apprenants en même temps (chacun suit les chapitres dans l'ordre)")
     room.add_argument("--server", choices=playground.SERVERS, default="auto")
     room.set_defaults(func=cmd_classroom)
     bench_parser = sub.add_parser("bench", help="octets et requêtes de chaque bibliothèque")
