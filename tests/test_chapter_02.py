@@ -147,3 +147,16 @@ def test_no_leftover_of_the_2020_page(forbidden: str) -> None:
     hits = [p.relative_to(config.ROOT) for p in files
             if p.exists() and forbidden.lower().encode() in p.read_bytes().lower()]
     assert not hits, f"« {forbidden} » dans {hits}"
+
+
+def test_every_failing_cell_is_followed_by_its_explanation() -> None:
+    """The troubleshooting cells fail on purpose; under each error, the explanation that the
+    setup cell wires in (what is wrong, what to do) is part of the published outputs."""
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    failing = [c for c in nb.cells if "raises-exception" in c.metadata.get("tags", [])]
+    assert len(failing) >= 9
+    for cell in failing:
+        kinds = [o.output_type for o in cell.outputs]
+        assert kinds[:1] == ["error"] and kinds[1:] == ["stream"], (cell.source[:80], kinds)
+        assert cell.outputs[1].text.startswith("➜ ") and "À faire : " in cell.outputs[1].text, (
+            cell.source[:80], cell.outputs[1].text)

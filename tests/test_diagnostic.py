@@ -10,12 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import boto3
+import nbformat
 import pytest
 import s3fs
 from botocore.config import Config
 from pyarrow import fs as pafs
 
-from s3cours import config, diagnostic, playground
+from s3cours import config, diagnostic, notebooks, playground
 
 FAST = {"connect_timeout": 3, "read_timeout": 3, "retries": {"max_attempts": 1}}
 
@@ -133,3 +134,29 @@ def test_a_failed_upload_leaves_no_partial_object(session_endpoint_url: str) -> 
     assert listed == [], "objet partiel visible"
     pending = client.list_multipart_uploads(Bucket=config.LEARNER_BUCKET, Prefix=key)
     assert pending.get("Uploads", []) == [], "parties orphelines laissées sur le serveur"
+
+
+def test_the_setup_cell_makes_the_kernel_explain_s3_errors_and_only_them(
+        session_endpoint_url: str) -> None:
+    """In a real kernel, after the chapters' own setup cell: an S3 error is followed by its
+    explanation; a local file error or a Python mistake is shown as usual, with nothing added."""
+    setup = next(c.source for c in notebooks.from_source(notebooks.sources()[0]).cells
+                 if c.cell_type == "code" and "AWS_S3_ENDPOINT" in c.source)
+    cells = [setup,
+             "s3 = boto3.client('s3', endpoint_url='http://127.0.0.1:1', region_name='us-east-1',\n"
+             "                  config=Config(retries={'total_max_attempts': 1}))\n"
+             "s3.list_objects_v2(Bucket='donnees-insee')",
+             "open('/nulle/part/FILOSOFI_COM.csv')",
+             "1 / 0"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import boto3\nfrom botocore.config import Config")] + [
+        nbformat.v4.new_code_cell(code, metadata={"tags": ["raises-exception"]} if i else {})
+        for i, code in enumerate(cells)])
+    nb.metadata["kernelspec"] = notebooks.KERNELSPEC
+    notebooks.execute(nb, dict(os.environ))
+    outputs = [cell.outputs for cell in nb.cells[2:]]
+    assert [[o.output_type for o in out] for out in outputs] == [
+        ["error", "stream"], ["error"], ["error"]]
+    assert outputs[0][0].ename == "EndpointConnectionError"
+    assert "ne répond pas" in outputs[0][1].text and "À faire" in outputs[0][1].text
+    assert [out[0].ename for out in outputs[1:]] == ["FileNotFoundError", "ZeroDivisionError"]

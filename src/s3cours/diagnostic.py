@@ -3,12 +3,15 @@
 boto3, s3fs and pyarrow raise different exception types for the same fault, but the S3
 error code or the network symptom always appears in the message (``SignatureDoesNotMatch``,
 ``SIGNATURE_DOES_NOT_MATCH``, ``wrong version number``…). :func:`diagnose` recognises them;
-:func:`install` makes a Jupyter kernel print the explanation under each such traceback.
+:func:`install` (called by every chapter's setup cell when the course's tooling is installed)
+makes a Jupyter kernel print the explanation under each traceback that comes from an S3
+library.
 """
 
 from __future__ import annotations
 
 import re
+import traceback
 from dataclasses import dataclass
 
 
@@ -49,7 +52,7 @@ RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
          Diagnosis("Ce bucket n'existe pas sur ce serveur.",
                    "vérifiez son nom (sans s3:// ni /) et le serveur visé.")),
         (r"NoSuchKey|specified key does not exist|Path does not exist|FileNotFoundError",
-         Diagnosis("Aucun objet à cette clé.",
+         Diagnosis("Aucun objet à cette clé (ou aucun fichier à ce chemin).",
                    "listez le préfixe pour voir les clés qui existent (majuscules, extension).")),
         (r"AccessDenied|ACCESS_DENIED|Access Denied|\b403\b|Forbidden",
          Diagnosis("Accès refusé : ces identifiants n'ont pas de droit sur ce bucket ou cette clé.",
@@ -83,8 +86,27 @@ def diagnose(exc: BaseException) -> Diagnosis | None:
     return None
 
 
-def install(shell=None) -> None:
-    """Print the explanation under the traceback of every recognised error in this kernel."""
+#: Top-level packages whose frames mark an error as coming from an S3 call.
+S3_LIBRARIES = ("boto3", "botocore", "s3transfer", "s3fs", "aiobotocore", "fsspec", "pyarrow",
+                "polars")
+
+
+def from_s3_library(exc: BaseException) -> bool:
+    """Whether the error, or one it was raised from, went through an S3 library."""
+    seen, current = set(), exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        for frame, _ in traceback.walk_tb(current.__traceback__):
+            if str(frame.f_globals.get("__name__", "")).split(".")[0] in S3_LIBRARIES:
+                return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def install(shell=None) -> None:  # noqa: ANN001 - an IPython shell
+    """Print the explanation under the traceback of every recognised S3 error in this kernel.
+
+    Other errors (a local file, a typo in Python) are shown as usual, with nothing added."""
     if shell is None:
         from IPython import get_ipython
 
@@ -94,7 +116,7 @@ def install(shell=None) -> None:
 
     def handler(self, etype, value, tb, tb_offset=None):  # noqa: ANN001 - IPython's signature
         self.showtraceback((etype, value, tb), tb_offset=tb_offset)
-        diagnosis = diagnose(value)
+        diagnosis = diagnose(value) if from_s3_library(value) else None
         if diagnosis is not None:
             print(diagnosis)
 
