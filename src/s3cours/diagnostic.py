@@ -34,7 +34,9 @@ RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), diagnosis) for pattern, diagnosis in (
         (r"ExpiredToken|InvalidTokenId|TokenRefreshRequired|security token included in the request is invalid",
          Diagnosis("Le jeton de session (AWS_SESSION_TOKEN) est expiré ou invalide.",
-                   f"{_REFRESH} ; hors SSP Cloud, videz AWS_SESSION_TOKEN si vos clés sont permanentes.")),
+                   "remplacez ensemble clé d'accès, clé secrète et jeton ; "
+                   f"{_REFRESH} ; hors SSP Cloud, avec des clés permanentes, videz "
+                   "AWS_SESSION_TOKEN.")),
         (r"SignatureDoesNotMatch|SIGNATURE_DOES_NOT_MATCH",
          Diagnosis("La clé secrète (AWS_SECRET_ACCESS_KEY) ne correspond pas à la clé d'accès.",
                    f"vérifiez la variable (copie incomplète, espace en trop) ; {_REFRESH}.")),
@@ -43,8 +45,9 @@ RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
                    f"vérifiez la clé et le serveur visé (AWS_S3_ENDPOINT) ; {_REFRESH}.")),
         (r"wrong version number|WRONG_VERSION_NUMBER|SSL connect error|curlCode: 35",
          Diagnosis("Connexion chiffrée (https) vers un serveur qui ne parle que http.",
-                   "utilisez http:// pour ce serveur (le bac à sable local est en http, le SSP "
-                   "Cloud en https).")),
+                   "vérifiez l'adresse et le port (AWS_S3_ENDPOINT, sans http:// ni https://) : "
+                   "un serveur sur votre machine se joint en http://, les autres en https://, "
+                   "et la cellule de préparation choisit ainsi.")),
         (r"CERTIFICATE_VERIFY_FAILED|certificate verify failed",
          Diagnosis("Le certificat du serveur n'est pas reconnu.",
                    "vérifiez l'adresse du serveur ; ne désactivez pas la vérification.")),
