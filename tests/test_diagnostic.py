@@ -140,9 +140,7 @@ def test_the_setup_cell_makes_the_kernel_explain_s3_errors_and_only_them(
         session_endpoint_url: str) -> None:
     """In a real kernel, after the chapters' own setup cell: an S3 error is followed by its
     explanation; a local file error or a Python mistake is shown as usual, with nothing added."""
-    setup = next(c.source for c in notebooks.from_source(notebooks.sources()[0]).cells
-                 if c.cell_type == "code" and "AWS_S3_ENDPOINT" in c.source)
-    cells = [setup,
+    cells = [notebooks.setup_cell(notebooks.sources()[0]),
              "s3 = boto3.client('s3', endpoint_url='http://127.0.0.1:1', region_name='us-east-1',\n"
              "                  config=Config(retries={'total_max_attempts': 1}))\n"
              "s3.list_objects_v2(Bucket='donnees-insee')",

@@ -17,11 +17,7 @@ VARIABLES = ("AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
 
 
 def setup_cells() -> list[str]:
-    cells = []
-    for source in notebooks.sources():
-        code = [c.source for c in notebooks.from_source(source).cells if c.cell_type == "code"]
-        cells.append(next(c for c in code if "AWS_S3_ENDPOINT" in c))
-    return cells
+    return [notebooks.setup_cell(source) for source in notebooks.sources()]
 
 
 def run_setup(capsys: pytest.CaptureFixture[str]) -> tuple[dict, str]:

@@ -53,6 +53,12 @@ def launch_cell(source: Path) -> nbformat.NotebookNode:
     return nbformat.v4.new_markdown_cell(launch.badges_markdown(notebook))
 
 
+def setup_cell(source: Path) -> str:
+    """The code of a chapter's setup cell (the one that reads ``AWS_S3_ENDPOINT``)."""
+    return next(c.source for c in from_source(source).cells
+                if c.cell_type == "code" and "AWS_S3_ENDPOINT" in c.source)
+
+
 def from_source(source: Path) -> nbformat.NotebookNode:
     """The notebook jupytext makes of a source, with the course's clean metadata, and the
     generated launch badges as its first cell after the front matter (so that they are
