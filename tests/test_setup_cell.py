@@ -1,6 +1,7 @@
 """The setup cell every chapter starts with: it finds the S3 endpoint (SSP Cloud's variables
-if set, else the local playground) and says which one it uses. The cell is taken from the
-sources themselves, so what is tested is what learners run."""
+if set, else the local playground's), says which one it uses, where the learner writes (from
+AWS_WORKING_DIRECTORY_PATH, on every server) and where the course data is read. The cell is
+taken from the sources themselves, so what is tested is what learners run."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from s3cours import config, notebooks, playground
+from s3cours import config, course_data, notebooks, playground
 
 VARIABLES = ("AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
              "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
@@ -33,28 +34,75 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
+@pytest.fixture
+def located(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    """No server behind these endpoints: where the data is read is answered without asking
+    one (``tests/test_course_data.py`` asks real ones); the calls are recorded."""
+    calls: list[tuple] = []
+
+    def locate(*args: object) -> tuple[str, str]:
+        calls.append(args)
+        print(f"Données du cours : s3://{args[0]}/{args[1]}")
+        return args[0], args[1]  # type: ignore[return-value]
+
+    monkeypatch.setattr(course_data, "locate", locate)
+    return calls
+
+
 def test_every_chapter_has_the_same_setup_cell() -> None:
     cells = setup_cells()
     assert len(cells) == len(notebooks.sources())
     assert len(set(cells)) == 1
 
 
-def test_sspcloud_variables_win(clean_env: pytest.MonkeyPatch,
+def test_sspcloud_variables_win(clean_env: pytest.MonkeyPatch, located: list,
                                 capsys: pytest.CaptureFixture[str]) -> None:
     clean_env.setenv("AWS_S3_ENDPOINT", "minio.lab.sspcloud.fr")
     clean_env.setenv("AWS_ACCESS_KEY_ID", "K")
     clean_env.setenv("AWS_SECRET_ACCESS_KEY", "S")
     clean_env.setenv("AWS_SESSION_TOKEN", "T")
+    clean_env.setenv("AWS_WORKING_DIRECTORY_PATH", "jdupont/")
     namespace, out = run_setup(capsys)
     assert namespace["ENDPOINT_URL"] == "https://minio.lab.sspcloud.fr"
-    assert "Serveur S3 : https://minio.lab.sspcloud.fr" in out
-    assert "Identifiants trouvés : oui" in out
+    assert out.splitlines() == [
+        "Serveur S3 : https://minio.lab.sspcloud.fr",
+        "Identifiants trouvés : oui",
+        "Vos écritures : s3://jdupont/cours-python-s3/",
+        f"Données du cours : s3://{config.DATA_BUCKET}/{config.DATA_PREFIX}",
+    ]
     assert os.environ["AWS_SESSION_TOKEN"] == "T"
+    assert located == [(config.DATA_BUCKET, config.DATA_PREFIX, "jdupont", "cours-python-s3/",
+                        "https://minio.lab.sspcloud.fr")]
+    assert (namespace["BUCKET"], namespace["PREFIXE"]) == (config.DATA_BUCKET, config.DATA_PREFIX)
+
+
+@pytest.mark.parametrize(("endpoint", "endpoint_url", "expected"), [
+    # AWS_ENDPOINT_URL, when set (SSP Cloud sets it), gives the scheme: even on loopback.
+    ("127.0.0.1:9000", "https://127.0.0.1:9000", "https://127.0.0.1:9000"),
+    ("minio.lab.sspcloud.fr", "https://minio.lab.sspcloud.fr/", "https://minio.lab.sspcloud.fr"),
+    ("127.0.0.1:9000", "http://127.0.0.1:9000", "http://127.0.0.1:9000"),
+    # Without it: https, but http for a server on this machine.
+    ("127.0.0.1:9000", None, "http://127.0.0.1:9000"),
+    ("localhost:9000", None, "http://localhost:9000"),
+    ("s3.eu-west-3.amazonaws.com", None, "https://s3.eu-west-3.amazonaws.com"),
+])
+def test_the_scheme_comes_from_aws_endpoint_url_when_it_is_set(
+        endpoint: str, endpoint_url: str | None, expected: str, located: list,
+        clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    clean_env.setenv("AWS_S3_ENDPOINT", endpoint)
+    if endpoint_url:
+        clean_env.setenv("AWS_ENDPOINT_URL", endpoint_url)
+    else:
+        clean_env.delenv("AWS_ENDPOINT_URL", raising=False)
+    namespace, out = run_setup(capsys)
+    assert namespace["ENDPOINT_URL"] == expected
+    assert f"Serveur S3 : {expected}\n" in out
 
 
 @pytest.mark.parametrize("value", ["https://minio.lab.sspcloud.fr", "https://minio.lab.sspcloud.fr/"])
 def test_a_scheme_put_in_the_endpoint_by_mistake_is_dropped(
-        value: str, clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        value: str, clean_env: pytest.MonkeyPatch, located: list,
+        capsys: pytest.CaptureFixture[str]) -> None:
     clean_env.setenv("AWS_S3_ENDPOINT", value)
     namespace, out = run_setup(capsys)
     assert namespace["ENDPOINT_URL"] == "https://minio.lab.sspcloud.fr"
@@ -68,8 +116,13 @@ def test_without_variables_the_running_playground_is_used(
     clean_env.setenv("AWS_SESSION_TOKEN", "jeton-perime-d-une-autre-session")
     namespace, out = run_setup(capsys)
     assert namespace["ENDPOINT_URL"] == started.endpoint_url
-    assert "(bac à sable local)" in out
-    assert "AWS_SESSION_TOKEN" not in os.environ
+    given = playground.load_environment(state_dir)
+    for name in ("AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_WORKING_DIRECTORY_PATH"):
+        assert os.environ.get(name) == given.get(name), name
+    if "AWS_SESSION_TOKEN" in given:  # the playground's own (temporary) credentials
+        assert os.environ["AWS_SESSION_TOKEN"] != "jeton-perime-d-une-autre-session"
+    # The course data is there, and read where it is.
+    assert f"Données du cours : s3://{config.DATA_BUCKET}/{config.DATA_PREFIX}" in out
 
 
 def test_without_variables_nor_playground_the_message_says_what_to_do(
@@ -105,7 +158,7 @@ def test_on_colab_without_variables_it_installs_the_course_and_starts_moto(
         running = playground.status(state)
         assert running is not None and running.server == "moto"
         assert namespace["ENDPOINT_URL"] == running.endpoint_url
-        assert "(bac à sable local)" in out
+        assert f"Serveur S3 : {running.endpoint_url}" in out
         repo = launch.repository()
         assert calls == [[sys.executable, "-m", "pip", "install", "--quiet",
                           f"s3cours[chapitres,bac-a-sable] @ git+{repo.url}@{repo.branch}"]]
@@ -133,47 +186,44 @@ def test_elsewhere_without_variables_nothing_is_installed_nor_started(
 # --------------------------------------------------------------------------- where to write
 
 
+@pytest.mark.parametrize("endpoint", ["minio.lab.sspcloud.fr", "127.0.0.1:9900"])
 @pytest.mark.parametrize(("working_directory", "bucket", "prefix"), [
     ("jdupont/", "jdupont", "cours-python-s3/"),
     ("jdupont", "jdupont", "cours-python-s3/"),
     ("projet-x/equipe/", "projet-x", "equipe/cours-python-s3/"),
+    ("eleve-03/", "eleve-03", "cours-python-s3/"),
 ])
-def test_on_sspcloud_learners_write_in_their_working_directory(
-        working_directory: str, bucket: str, prefix: str,
+def test_learners_write_in_their_working_directory_on_every_server(
+        endpoint: str, working_directory: str, bucket: str, prefix: str, located: list,
         clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    clean_env.setenv("AWS_S3_ENDPOINT", "minio.lab.sspcloud.fr")
+    """One code path: on SSP Cloud and on the playground alike, the learner's space is
+    AWS_WORKING_DIRECTORY_PATH (the playground sets it for each of its learners)."""
+    clean_env.setenv("AWS_S3_ENDPOINT", endpoint)
     clean_env.setenv("AWS_WORKING_DIRECTORY_PATH", working_directory)
-    clean_env.setenv("S3COURS_APPRENANT", "ignore-hors-du-bac-a-sable")
+    clean_env.setenv("S3COURS_APPRENANT", "sans-effet-sur-l-espace")
     namespace, out = run_setup(capsys)
     assert (namespace["MON_BUCKET"], namespace["MON_PREFIXE"]) == (bucket, prefix)
     assert f"Vos écritures : s3://{bucket}/{prefix}" in out
+    assert located[0][2:4] == (bucket, prefix)
+
+
+def test_the_setup_cell_has_one_code_path() -> None:
+    cell = setup_cells()[0]
+    assert "LEARNER_BUCKET" not in cell and "S3COURS_APPRENANT" not in cell
+    assert cell.count('os.environ.get("AWS_WORKING_DIRECTORY_PATH"') == 1
+    assert "\nif LOCAL" not in cell and "MON_BUCKET = " not in cell
 
 
 def test_without_a_working_directory_the_cell_says_what_to_set(
-        clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        clean_env: pytest.MonkeyPatch, located: list,
+        capsys: pytest.CaptureFixture[str]) -> None:
     clean_env.setenv("AWS_S3_ENDPOINT", "s3.eu-west-3.amazonaws.com")
     namespace, out = run_setup(capsys)
     assert namespace["MON_BUCKET"] == ""
     assert "définissez AWS_WORKING_DIRECTORY_PATH" in out
 
 
-@pytest.mark.parametrize(("learner", "prefix"), [(None, "moi/cours-python-s3/"),
-                                                 ("alice", "alice/cours-python-s3/"),
-                                                 ("/bob/", "bob/cours-python-s3/")])
-def test_on_the_playground_each_learner_has_a_folder_of_the_learner_bucket(
-        learner: str | None, prefix: str,
-        clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    clean_env.setenv("AWS_S3_ENDPOINT", "127.0.0.1:9900")
-    clean_env.setenv("AWS_WORKING_DIRECTORY_PATH", "ignore-en-local/")
-    if learner is not None:
-        clean_env.setenv(config.LEARNER_VARIABLE, learner)
-    namespace, out = run_setup(capsys)
-    assert namespace["MON_BUCKET"] == config.LEARNER_BUCKET
-    assert namespace["MON_PREFIXE"] == prefix
-    assert prefix.startswith(config.DEFAULT_LEARNER) or learner
-
-
-def test_the_cell_never_prints_keys(clean_env: pytest.MonkeyPatch,
+def test_the_cell_never_prints_keys(clean_env: pytest.MonkeyPatch, located: list,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     secrets = {"AWS_ACCESS_KEY_ID": "CLE-ACCES-SECRETE", "AWS_SECRET_ACCESS_KEY": "CLE-SECRETE",
                "AWS_SESSION_TOKEN": "JETON-SECRET"}

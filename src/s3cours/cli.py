@@ -7,6 +7,7 @@
     test [--rapide] [-- ARGS PYTEST]   toute la suite de tests, contre un bac à sable neuf
     classroom [--learners N]           une classe : chaque chapitre par N apprenants à la fois
     bench [--communes N]               octets et requêtes de chaque bibliothèque, mesurés
+    donnees publier [--vers s3://…]    publie les données du cours à leur place partagée
 
 Les messages vont sur la sortie d'erreur ; ``playground start``, ``env`` et ``stop``
 écrivent sur la sortie standard des lignes ``export``/``unset`` pour un terminal :
@@ -223,6 +224,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data(args: argparse.Namespace) -> int:
+    from . import course_data
+
+    try:
+        if args.action == "publier":
+            destination = args.vers or "s3://{}/{}".format(*course_data.shared_location())
+            say(f"Publication des données du cours vers {destination} (identifiants de "
+                "l'environnement)…")
+            course_data.publish(destination, log=print)
+    except course_data.CourseDataError as exc:
+        raise playground.PlaygroundError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - an S3 error: said in French, with what to do
+        from .diagnostic import diagnose
+
+        found = diagnose(exc)
+        if found is None:
+            raise
+        raise playground.PlaygroundError(f"{exc}\n{found}") from None
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="s3cours", description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -271,6 +293,19 @@ def parser() -> argparse.ArgumentParser:
                               help=f"taille des données générées (défaut : {bench.DEFAULT_COMMUNES})")
     bench_parser.add_argument("--server", choices=playground.SERVERS, default="auto")
     bench_parser.set_defaults(func=cmd_bench)
+    data_parser = sub.add_parser(
+        "donnees", help="les données du cours (publier : les déposer à leur place partagée)",
+        description="Dépose les données du cours (générées, mêmes octets que les chapitres "
+                    "vérifient par SHA-256) à leur place partagée, ou à l'adresse --vers. "
+                    "Identifiants et serveur lus dans l'environnement seulement "
+                    "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, "
+                    "AWS_ENDPOINT_URL ou AWS_S3_ENDPOINT). Ne renvoie rien de déjà à jour, "
+                    "ne supprime rien.")
+    data_parser.add_argument("action", choices=("publier",))
+    data_parser.add_argument("--vers", metavar="s3://BUCKET/PRÉFIXE/",
+                             help="destination (défaut : le réglage du cours, "
+                                  "s3://{}/{})".format(config.DATA_BUCKET, config.DATA_PREFIX))
+    data_parser.set_defaults(func=cmd_data)
     return top
 
 

@@ -1,20 +1,30 @@
-"""A counting relay between S3 clients and the local playground: how many requests each
-library sends, and how many bytes the server sends back.
+"""A counting relay between S3 clients and an S3 server: how many requests each library
+sends, and how many bytes the server sends back.
 
 Every library is measured the same way: its endpoint is pointed at the relay, which listens
-on the loopback address only, forwards each request unchanged to the server (``Host``
-header included, so request signatures stay valid) and counts the requests and the bytes of
-the response bodies. The relay runs in daemon threads: it stops with :meth:`stop`, at the
-end of a ``with`` block, or with the process that started it.
+on the loopback address only (plain http), forwards each request to the server, and counts
+the requests and the bytes of the response bodies. The relay runs in daemon threads: it
+stops with :meth:`stop`, at the end of a ``with`` block, or with the process that started it.
 
-It relays plain HTTP to a server on the loopback address (the playground). A remote server
-such as SSP Cloud's checks the signature against its own host name and is reached in
-HTTPS: measure against the playground instead.
+It works with any S3 server, local or remote, http or https. A client signs its request
+(AWS Signature Version 4) for the address it talks to, the relay's; a server checks the
+signature against the ``Host`` header it receives, and a remote one (SSP Cloud behind its
+web front end, AWS) routes requests by that header too. So the relay re-signs each request
+for the server's own address, with the same credentials (the environment's, those the
+measured clients use), the same method, path, query, headers and body: only ``Host`` and
+the signature change, and what is counted is what the client asked for. Over https, the
+server's certificate is checked, with ``AWS_CA_BUNDLE`` or ``SSL_CERT_FILE`` when set.
+Uploads signed chunk by chunk (``STREAMING-AWS4-HMAC-SHA256-PAYLOAD``) cannot be re-signed
+and are refused: the course only measures reads.
 """
 
 from __future__ import annotations
 
+import hashlib
 import http.client
+import os
+import re
+import ssl
 import threading
 import urllib.parse
 from dataclasses import dataclass
@@ -47,20 +57,63 @@ class Count:
     exchanges: tuple[Exchange, ...]
 
 
-class CountingProxy:
-    """A counting relay on ``127.0.0.1`` towards ``upstream`` (``http://127.0.0.1:PORT``)."""
+#: Payload hashes a client may announce that are not the SHA-256 of the body.
+UNSIGNED_PAYLOADS = {"UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"}
+_REGION = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/")
 
-    def __init__(self, upstream: str, timeout: float = 60) -> None:
+
+def _aws_quote(text: str, safe: str = "") -> str:
+    """URI-encode as Signature Version 4 does (unreserved characters left as they are)."""
+    return urllib.parse.quote(text, safe=safe + "-_.~")
+
+
+def canonical_target(target: str) -> str:
+    """The request target in the one encoding the server will compute back: path segments
+    and query parameters decoded then encoded as SigV4 does, parameters sorted."""
+    path, _, query = target.partition("?")
+    path = _aws_quote(urllib.parse.unquote(path), safe="/")
+    pairs = sorted((_aws_quote(urllib.parse.unquote(k)), _aws_quote(urllib.parse.unquote(v)))
+                   for k, _, v in (p.partition("=") for p in query.split("&") if p))
+    return path + ("?" + "&".join(f"{k}={v}" for k, v in pairs) if pairs else "")
+
+
+def _environment_credentials():  # noqa: ANN202 - botocore credentials
+    from botocore.credentials import Credentials
+
+    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if not key or not secret:
+        return None
+    return Credentials(key, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
+
+
+class CountingProxy:
+    """A counting relay on ``127.0.0.1`` towards the S3 server ``upstream`` (an URL).
+
+    ``credentials`` (botocore ``Credentials``) re-sign the requests; by default, those of the
+    environment (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``)."""
+
+    def __init__(self, upstream: str, timeout: float = 60, credentials=None) -> None:  # noqa: ANN001
         parts = urllib.parse.urlsplit(upstream)
-        if parts.scheme != "http" or parts.hostname not in (config.LOOPBACK, "localhost"):
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(
-                f"Le relais de comptage ne sert que le bac à sable local (http://127.0.0.1:…), "
-                f"pas {upstream} : un serveur distant vérifie la signature des requêtes avec "
-                "son propre nom d'hôte et se joint en https."
+                f"Adresse de serveur S3 invalide pour le relais : {upstream!r} "
+                "(attendu : http://hôte:port ou https://hôte)."
             )
+        self.upstream_scheme = parts.scheme
         self.upstream_host = parts.hostname
-        self.upstream_port = parts.port or 80
+        default_port = 443 if parts.scheme == "https" else 80
+        self.upstream_port = parts.port or default_port
+        #: The Host header the server expects (no port when it is the scheme's default).
+        self.upstream_netloc = (parts.hostname if self.upstream_port == default_port
+                                else f"{parts.hostname}:{self.upstream_port}")
+        if ":" in parts.hostname:  # an IPv6 literal
+            self.upstream_netloc = parts.netloc
+        self.credentials = credentials or _environment_credentials()
         self.timeout = timeout
+        self._tls = None
+        if parts.scheme == "https":
+            cafile = os.environ.get("AWS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE") or None
+            self._tls = ssl.create_default_context(cafile=cafile)
         self._lock = threading.Lock()
         self._exchanges: list[Exchange] = []
         self._server = ThreadingHTTPServer((config.LOOPBACK, 0), self._handler_class())
@@ -106,6 +159,37 @@ class CountingProxy:
         with self._lock:
             self._exchanges.append(exchange)
 
+    def _signed(self, method: str, target: str, headers: dict[str, str],
+                body: bytes) -> dict[str, str]:
+        """The headers to send upstream: ``Host`` set to the server's, and, for a signed
+        request, a new SigV4 signature for it (same credentials, region and payload hash)."""
+        headers = {**headers, "Host": self.upstream_netloc}
+        authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+        if not authorization.startswith("AWS4-HMAC-SHA256") or self.credentials is None:
+            return headers  # unsigned (or not SigV4): forwarded as it is, with the server's Host
+        from botocore.auth import S3SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        announced = next((v for k, v in headers.items()
+                          if k.lower() == "x-amz-content-sha256"), "")
+        if announced.startswith("STREAMING-AWS4-HMAC-SHA256"):
+            raise ValueError("envoi signé morceau par morceau : le relais ne sait pas le re-signer")
+        payload = announced if announced in UNSIGNED_PAYLOADS else hashlib.sha256(body).hexdigest()
+        match = _REGION.search(authorization)
+        region = match.group(1) if match else os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+        drop = {"authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"}
+        request = AWSRequest(method=method,
+                             url=f"{self.upstream_scheme}://{self.upstream_netloc}{target}",
+                             data=body,
+                             headers={k: v for k, v in headers.items() if k.lower() not in drop})
+
+        class Signer(S3SigV4Auth):
+            def payload(self, request) -> str:  # noqa: ANN001 - the hash announced, or the body's
+                return payload
+
+        Signer(self.credentials, "s3", region).add_auth(request)
+        return dict(request.headers.items())
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
 
@@ -131,14 +215,25 @@ class CountingProxy:
 
             def _relay(self) -> None:
                 body = self._body()
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in HOP_BY_HOP and k.lower() != "host"}
                 if body or self.command in ("PUT", "POST"):
                     headers["Content-Length"] = str(len(body))
-                upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port,
-                                                      timeout=proxy.timeout)
+                target = canonical_target(self.path)
                 try:
-                    # skip_host: the client's own Host header is sent, as it was signed.
-                    upstream.putrequest(self.command, self.path, skip_host=True,
+                    headers = proxy._signed(self.command, target, headers, body)
+                except ValueError as exc:
+                    self.send_error(501, str(exc))
+                    return
+                if proxy._tls is not None:
+                    upstream = http.client.HTTPSConnection(
+                        proxy.upstream_host, proxy.upstream_port, timeout=proxy.timeout,
+                        context=proxy._tls)
+                else:
+                    upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port,
+                                                          timeout=proxy.timeout)
+                try:
+                    upstream.putrequest(self.command, target, skip_host=True,
                                         skip_accept_encoding=True)
                     for name, value in headers.items():
                         upstream.putheader(name, value)

@@ -57,6 +57,18 @@ RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
         (r"NoSuchKey|specified key does not exist|Path does not exist|FileNotFoundError",
          Diagnosis("Aucun objet à cette clé (ou aucun fichier à ce chemin).",
                    "listez le préfixe pour voir les clés qui existent (majuscules, extension).")),
+        # A HEAD request (metadata, the start of a download, pandas' first look at a file) gets
+        # a 403 with no body, hence no error code: a wrong secret and a missing right look the
+        # same. botocore says "(403) when calling the HeadObject operation: Forbidden",
+        # pyarrow "ACCESS_DENIED during HeadObject operation: No response body".
+        (r"\(403\) when calling the Head\w+ operation|during Head\w+ operation: No response body",
+         Diagnosis("Refus 403 sans motif : une requête HEAD (métadonnées, début d'un "
+                   "téléchargement ou d'une lecture) ne reçoit pas de code d'erreur. Deux causes "
+                   "possibles : une clé secrète ou un jeton faux, ou un droit qui vous manque "
+                   "sur ce bucket ou cette clé.",
+                   "listez le même chemin (ou lisez-le avec get_object) : le message nommera la "
+                   "cause (SignatureDoesNotMatch, ExpiredToken, AccessDenied…) ; pour écrire, "
+                   f"visez votre propre bucket ; si tout refuse, {_REFRESH}.")),
         (r"AccessDenied|ACCESS_DENIED|Access Denied|\b403\b|Forbidden",
          Diagnosis("Accès refusé : ces identifiants n'ont pas de droit sur ce bucket ou cette clé.",
                    "écrivez dans votre propre bucket ; pour lire, vérifiez le chemin ; "

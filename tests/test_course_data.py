@@ -1,0 +1,183 @@
+"""The course data wherever the learner is: one setting says where the shared copy lives,
+every chapter agrees with it, and when the shared copy cannot be read from here the chapter
+reads a copy placed once in the learner's own space (the same bytes, checked by SHA-256)."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from s3cours import config, course_data, data, notebooks
+
+
+def _assigned_location(cell: str) -> tuple[str, str]:
+    """The literal ``BUCKET, PREFIXE = "...", "..."`` of a setup cell."""
+    for node in ast.walk(ast.parse(cell)):
+        if (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Tuple)
+                and [t.id for t in node.targets[0].elts] == ["BUCKET", "PREFIXE"]
+                and isinstance(node.value, ast.Tuple)):
+            return tuple(ast.literal_eval(v) for v in node.value.elts)  # type: ignore[return-value]
+    raise AssertionError("pas d'affectation BUCKET, PREFIXE = ... dans la cellule de préparation")
+
+
+@pytest.mark.parametrize("source", notebooks.sources(), ids=lambda p: p.stem)
+def test_every_chapter_names_the_one_setting(source) -> None:  # noqa: ANN001
+    cell = notebooks.setup_cell(source)
+    assert _assigned_location(cell) == course_data.shared_location() == (
+        config.DATA_BUCKET, config.DATA_PREFIX)
+    assert "trouver_les_donnees(BUCKET, PREFIXE, MON_BUCKET, MON_PREFIXE" in cell
+    # Nothing else in the chapter names the shared bucket in code: it reads BUCKET/PREFIXE.
+    code = "\n".join(c.source for c in notebooks.from_source(source).cells
+                     if c.cell_type == "code" and c.source != cell)
+    assert config.DATA_BUCKET not in code and config.DATA_PREFIX not in code
+
+
+def test_the_shipped_digests_are_those_of_the_generated_data() -> None:
+    generated = {o.key.rsplit("/", 1)[-1]: hashlib.sha256(o.body).hexdigest()
+                 for o in data.course_objects()}
+    assert generated == data.SHA256
+
+
+# --------------------------------------------------------------------------- against a server
+
+
+def _learner_space() -> tuple[str, str]:
+    """The learner's bucket (AWS_WORKING_DIRECTORY_PATH on the twin) and a fresh prefix."""
+    bucket = os.environ.get("AWS_WORKING_DIRECTORY_PATH", "").strip("/").split("/")[0]
+    return bucket or config.LEARNER_BUCKET, f"tests/donnees-{uuid.uuid4().hex[:8]}/"
+
+
+@pytest.fixture
+def client(session_endpoint_url: str):  # noqa: ANN201
+    return boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or session_endpoint_url,
+                        region_name="us-east-1")
+
+
+@pytest.fixture
+def space(client) -> Iterator[tuple[str, str]]:  # noqa: ANN001
+    """A fresh prefix in the learner's bucket; what the test placed there is deleted after."""
+    bucket, prefix = _learner_space()
+    yield bucket, prefix
+    for name in data.SHA256:
+        for key in (prefix + name, prefix + course_data.COPY_FOLDER + name):
+            client.delete_object(Bucket=bucket, Key=key)
+
+
+def test_present_shared_copy_is_read_where_it_is(client, space, capsys) -> None:  # noqa: ANN001
+    bucket, prefix = space
+    found = course_data.locate(config.DATA_BUCKET, config.DATA_PREFIX, bucket, prefix,
+                               client.meta.endpoint_url)
+    assert found == (config.DATA_BUCKET, config.DATA_PREFIX)
+    assert capsys.readouterr().out == (
+        f"Données du cours : s3://{config.DATA_BUCKET}/{config.DATA_PREFIX}\n")
+    listed = client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    assert listed == [], "rien ne doit être copié quand la copie partagée est lisible"
+
+
+@pytest.mark.parametrize("shared", [
+    (config.DATA_BUCKET, "diffusion/VIDE/"),  # an empty prefix
+    ("bucket-qui-n-existe-pas", "diffusion/FILOSOFI/2014/"),  # no such bucket
+])
+def test_absent_shared_copy_gives_a_checked_copy_in_the_learner_space_once(
+        shared: tuple[str, str], client, space, capsys,  # noqa: ANN001
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(config, "DATA_BUCKET", shared[0])
+    monkeypatch.setattr(config, "DATA_PREFIX", shared[1])
+    bucket, prefix = space
+    found = course_data.locate(*shared, bucket, prefix, client.meta.endpoint_url)
+    assert found == (bucket, prefix + course_data.COPY_FOLDER)
+    message = capsys.readouterr().out
+    assert message.count("\n") == 1 and "n'est pas lisible d'ici" in message
+    assert f"s3://{bucket}/{prefix}{course_data.COPY_FOLDER}" in message
+    for name, digest in data.SHA256.items():
+        body = client.get_object(Bucket=bucket, Key=found[1] + name)["Body"].read()
+        assert hashlib.sha256(body).hexdigest() == digest
+    # Re-run: the copy is right, nothing is uploaded again.
+    assert [p.uploaded for p in course_data.place(client, *found)] == [False, False]
+    assert course_data.locate(*shared, bucket, prefix, client.meta.endpoint_url) == found
+
+
+def test_a_damaged_copy_is_replaced_and_nothing_else_is_touched(client, space) -> None:  # noqa: ANN001
+    bucket, prefix = space
+    neighbour = prefix + "voisin.txt"
+    client.put_object(Bucket=bucket, Key=prefix + "FILOSOFI_COM.csv", Body=b"abime")
+    client.put_object(Bucket=bucket, Key=neighbour, Body=b"pas au cours")
+    try:
+        assert [p.uploaded for p in course_data.place(client, bucket, prefix)] == [True, True]
+        keys = {o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]}
+        assert keys == {neighbour} | {prefix + name for name in data.SHA256}
+    finally:
+        client.delete_object(Bucket=bucket, Key=neighbour)
+
+
+def test_a_wrong_secret_is_not_mistaken_for_absent_data(client, space) -> None:  # noqa: ANN001
+    bad = boto3.client("s3", endpoint_url=client.meta.endpoint_url, region_name="us-east-1",
+                       aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+                       aws_secret_access_key="pas-la-bonne-cle",
+                       aws_session_token=os.environ.get("AWS_SESSION_TOKEN"))
+    with pytest.raises(ClientError, match="SignatureDoesNotMatch"):
+        course_data.holds_course_data(bad, config.DATA_BUCKET, config.DATA_PREFIX)
+
+
+def test_generated_bytes_that_differ_from_the_shipped_digests_are_refused(
+        client, space, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    monkeypatch.setitem(data.SHA256, "FILOSOFI_COM.csv", "0" * 64)
+    with pytest.raises(course_data.CourseDataError, match="versions de numpy, pandas ou pyarrow"):
+        course_data.place(client, *space)
+
+
+def test_without_a_space_of_ones_own_the_message_says_what_to_set(
+        client, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(config, "DATA_PREFIX", "diffusion/VIDE/")
+    with pytest.raises(course_data.CourseDataError, match="AWS_WORKING_DIRECTORY_PATH"):
+        course_data.locate(config.DATA_BUCKET, "diffusion/VIDE/", "", "cours-python-s3/",
+                           client.meta.endpoint_url)
+
+
+def test_a_chapter_that_disagrees_with_the_setting_is_told() -> None:
+    with pytest.raises(course_data.CourseDataError, match="mettez le chapitre à jour"):
+        course_data.locate("autre-bucket", config.DATA_PREFIX, "moi", "cours-python-s3/")
+
+
+# --------------------------------------------------------------------------- ./cours donnees publier
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "s3cours.cli", "donnees", *args],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_publish_command_uploads_once_with_environment_credentials(client, space) -> None:  # noqa: ANN001
+    bucket, prefix = space
+    env = {**os.environ, "AWS_SHARED_CREDENTIALS_FILE": "/nulle/part"}
+    first = _cli("publier", "--vers", f"s3://{bucket}/{prefix}", env=env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count(": envoyé") == 2
+    again = _cli("publier", "--vers", f"s3://{bucket}/{prefix}", env=env)
+    assert again.returncode == 0 and again.stdout.count("rien envoyé") == 2, again.stdout
+    for name, digest in data.SHA256.items():
+        body = client.get_object(Bucket=bucket, Key=prefix + name)["Body"].read()
+        assert hashlib.sha256(body).hexdigest() == digest
+
+
+def test_publish_command_refuses_without_credentials_or_with_a_bad_address() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    missing = _cli("publier", "--vers", "s3://quelque-part/", env=env)
+    assert missing.returncode == 2 and "AWS_ACCESS_KEY_ID" in missing.stderr
+    bad = _cli("publier", "--vers", "donnees-insee/diffusion", env=dict(os.environ))
+    assert bad.returncode == 2 and "s3://bucket/préfixe/" in bad.stderr
+
+
+def test_publish_defaults_to_the_setting() -> None:
+    assert course_data.parse_url(f"s3://{config.DATA_BUCKET}/{config.DATA_PREFIX}") == (
+        course_data.shared_location())
+    assert course_data.parse_url("s3://b/p") == ("b", "p/")
