@@ -96,7 +96,7 @@ def test_absent_shared_copy_gives_a_checked_copy_in_the_learner_space_once(
     found = course_data.locate(*shared, bucket, prefix, client.meta.endpoint_url)
     assert found == (bucket, prefix + course_data.COPY_FOLDER)
     message = capsys.readouterr().out
-    assert message.count("\n") == 1 and "n'est pas lisible d'ici" in message
+    assert message.count("\n") == 1 and "ne sont pas lisibles d'ici" in message
     assert f"s3://{bucket}/{prefix}{course_data.COPY_FOLDER}" in message
     for name, digest in data.SHA256.items():
         body = client.get_object(Bucket=bucket, Key=found[1] + name)["Body"].read()
