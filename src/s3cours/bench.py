@@ -325,14 +325,14 @@ def upload(endpoint_url: str, n_communes: int, department: str = "75") -> Source
     table = table.append_column(PARTITION, department_of(table.column("CODGEO")))
     fs = pafs.S3FileSystem(endpoint_override=endpoint_url, region=config.PLAYGROUND_REGION,
                            access_key=config.PLAYGROUND_ACCESS_KEY,
-                           secret_key=config.PLAYGROUND_SECRET_KEY)
+                           secret_key=playground.admin_secret())
     dataset = f"{BENCH_BUCKET}/{BENCH_PREFIX}par_departement"
     ds.write_dataset(table, dataset, filesystem=fs, format="parquet",
                      partitioning=[PARTITION], partitioning_flavor="hive",
                      existing_data_behavior="delete_matching", use_threads=False,
                      create_dir=False)
     return Source(endpoint_url, config.PLAYGROUND_REGION, config.PLAYGROUND_ACCESS_KEY,
-                  config.PLAYGROUND_SECRET_KEY, BENCH_BUCKET, csv_key, parquet_key, dataset,
+                  playground.admin_secret(), BENCH_BUCKET, csv_key, parquet_key, dataset,
                   department)
 
 
