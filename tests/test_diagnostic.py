@@ -53,7 +53,8 @@ LIBRARIES = ("boto3", "s3fs", "pyarrow")
 
 @pytest.mark.parametrize("library", LIBRARIES)
 def test_wrong_secret(library: str, session_endpoint_url: str) -> None:
-    call = listers(session_endpoint_url, "mauvais-secret", None)[library]
+    # With the environment's token: temporary keys (the twin's learner) need theirs.
+    call = listers(session_endpoint_url, "mauvais-secret", os.environ.get("AWS_SESSION_TOKEN"))[library]
     assert "clé secrète" in diagnosis_of(call)
 
 
@@ -82,9 +83,12 @@ def test_server_stopped_mid_notebook(library: str, state_dir: Path) -> None:
 def test_missing_key_and_bucket(session_endpoint_url: str) -> None:
     client = boto3.client("s3", endpoint_url=session_endpoint_url)
     fs = s3fs.S3FileSystem(endpoint_url=session_endpoint_url, skip_instance_cache=True)
-    key = lambda: client.get_object(Bucket=config.DATA_BUCKET, Key="absent.csv")  # noqa: E731
+    # Under diffusion/, where a learner may list: a missing key is told as such (elsewhere in
+    # the bucket, the server says AccessDenied, as S3 does to whom may not list).
+    absent = config.DATA_PREFIX + "absent.csv"
+    key = lambda: client.get_object(Bucket=config.DATA_BUCKET, Key=absent)  # noqa: E731
     assert "Aucun objet" in diagnosis_of(key)
-    assert "Aucun objet" in diagnosis_of(lambda: fs.open(f"{config.DATA_BUCKET}/absent.csv").read())
+    assert "Aucun objet" in diagnosis_of(lambda: fs.open(f"{config.DATA_BUCKET}/{absent}").read())
     assert "bucket n'existe pas" in diagnosis_of(lambda: client.list_objects_v2(Bucket="absent"))
     assert "bucket n'existe pas" in diagnosis_of(lambda: fs.ls("absent"))
 
@@ -158,3 +162,62 @@ def test_the_setup_cell_makes_the_kernel_explain_s3_errors_and_only_them(
     assert outputs[0][0].ename == "EndpointConnectionError"
     assert "ne répond pas" in outputs[0][1].text and "À faire" in outputs[0][1].text
     assert [out[0].ename for out in outputs[1:]] == ["FileNotFoundError", "ZeroDivisionError"]
+
+
+# --------------------------------------------------------------------------- 403 on HEAD
+
+def head_readers(url: str, secret: str) -> dict[str, Callable[[str, str], object]]:
+    """Each library's call that starts with a HEAD request, on ``bucket``/``key``."""
+    import pandas as pd
+
+    key_id, token = os.environ["AWS_ACCESS_KEY_ID"], os.environ.get("AWS_SESSION_TOKEN")
+    client = boto3.client("s3", endpoint_url=url, aws_access_key_id=key_id, region_name="us-east-1",
+                          aws_secret_access_key=secret, aws_session_token=token,
+                          config=Config(**FAST))
+    fs = s3fs.S3FileSystem(endpoint_url=url, key=key_id, secret=secret, token=token,
+                           skip_instance_cache=True, config_kwargs=FAST)
+    arrow = pafs.S3FileSystem(endpoint_override=url, access_key=key_id, secret_key=secret,
+                              session_token=token, region="us-east-1",
+                              retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=1))
+    options = {"endpoint_url": url, "key": key_id, "secret": secret, "token": token,
+               "skip_instance_cache": True}
+    return {
+        "boto3 head_object": lambda b, k: client.head_object(Bucket=b, Key=k),
+        "boto3 download_file": lambda b, k: client.download_file(b, k, os.devnull),
+        "s3fs info": lambda b, k: fs.info(f"{b}/{k}"),
+        "pyarrow get_file_info": lambda b, k: arrow.get_file_info(f"{b}/{k}"),
+        "pandas read_csv": lambda b, k: pd.read_csv(f"s3://{b}/{k}", storage_options=options),
+    }
+
+
+HEAD_CALLS = tuple(head_readers("http://127.0.0.1:1", "x"))
+
+
+def _both_causes(what: str) -> None:
+    assert "sans motif" in what and "clé secrète ou un jeton faux" in what, what
+    assert "droit qui vous manque" in what, what
+
+
+@pytest.mark.parametrize("call", HEAD_CALLS)
+def test_a_403_on_head_with_a_wrong_secret_names_both_causes(
+        call: str, session_endpoint_url: str) -> None:
+    """The case a learner met: a wrong secret on a HEAD was explained as a missing right."""
+    read = head_readers(session_endpoint_url, "mauvais-secret")[call]
+    _both_causes(diagnosis_of(lambda: read(config.DATA_BUCKET, config.FILOSOFI_CSV_KEY)))
+
+
+@pytest.mark.parametrize("call", HEAD_CALLS)
+def test_a_403_on_head_for_a_missing_right_names_both_causes(
+        call: str, session_endpoint_url: str) -> None:
+    """A learner under Onyxia's policy may read ``donnees-insee`` only under ``diffusion/``."""
+    if not os.environ.get("AWS_SESSION_TOKEN"):
+        pytest.fail("Ce test demande les identifiants d'un apprenant (lancez `./cours test`).")
+    read = head_readers(session_endpoint_url, os.environ["AWS_SECRET_ACCESS_KEY"])[call]
+    _both_causes(diagnosis_of(lambda: read(config.DATA_BUCKET, "hors-diffusion/FILOSOFI_COM.csv")))
+
+
+def test_a_403_with_an_error_code_keeps_its_precise_explanation(session_endpoint_url: str) -> None:
+    """A request with a body in its answer (a list) still says which cause it is."""
+    lister = listers(session_endpoint_url, "mauvais-secret", os.environ.get("AWS_SESSION_TOKEN"))
+    assert "clé secrète" in diagnosis_of(lister["boto3"])
+    assert "sans motif" not in diagnosis_of(lister["boto3"])

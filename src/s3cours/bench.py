@@ -74,12 +74,14 @@ def duckdb_connection(endpoint: str, region: str, access_key: str, secret_key: s
     con = duckdb.connect()
     extension_importer.import_extension("httpfs", con=con)
     con.sql("LOAD httpfs")
-    token = ", SESSION_TOKEN $token" if session_token else ""
+    # SESSION_TOKEN said even when empty: duckdb would otherwise take AWS_SESSION_TOKEN from
+    # the environment, which may belong to other keys than these.
     con.execute(
         f"CREATE SECRET s3 (TYPE s3, KEY_ID $key, SECRET $secret, ENDPOINT $endpoint, "
-        f"URL_STYLE 'path', USE_SSL {str(use_ssl).lower()}, REGION $region{token})",
+        f"URL_STYLE 'path', USE_SSL {str(use_ssl).lower()}, REGION $region, "
+        "SESSION_TOKEN $token)",
         {"key": access_key, "secret": secret_key, "endpoint": endpoint, "region": region,
-         **({"token": session_token} if session_token else {})},
+         "token": session_token or ""},
     )
     return con
 
@@ -185,7 +187,9 @@ def _polars(src: Source, case: str) -> int:
     options = {"aws_endpoint_url": src.endpoint_url, "aws_region": src.region,
                "aws_allow_http": str(src.endpoint_url.startswith("http://")).lower(),
                "aws_access_key_id": src.access_key, "aws_secret_access_key": src.secret_key,
-               **({"aws_session_token": src.session_token} if src.session_token else {})}
+               # Said even when empty: polars would otherwise take AWS_SESSION_TOKEN from the
+               # environment, which belongs to other keys than these.
+               "aws_session_token": src.session_token or ""}
     if case == "csv":
         return pl.scan_csv(f"s3://{src.bucket}/{src.csv_key}", separator=";",
                            schema_overrides={"CODGEO": pl.String},

@@ -13,7 +13,10 @@ web front end, AWS) routes requests by that header too. So the relay re-signs ea
 for the server's own address, with the same credentials (the environment's, those the
 measured clients use), the same method, path, query, headers and body: only ``Host`` and
 the signature change, and what is counted is what the client asked for. Over https, the
-server's certificate is checked, with ``AWS_CA_BUNDLE`` or ``SSL_CERT_FILE`` when set.
+server's certificate is checked, with ``AWS_CA_BUNDLE`` or ``SSL_CERT_FILE`` when set. A
+request signed with other keys than the relay's is forwarded with its own ``Host`` and
+signature, which only a server that does not route by name accepts (a MinIO reached
+directly, as ``./cours bench`` does with the playground's administrator keys).
 Uploads signed chunk by chunk (``STREAMING-AWS4-HMAC-SHA256-PAYLOAD``) cannot be re-signed
 and are refused: the course only measures reads.
 """
@@ -59,7 +62,7 @@ class Count:
 
 #: Payload hashes a client may announce that are not the SHA-256 of the body.
 UNSIGNED_PAYLOADS = {"UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"}
-_REGION = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/")
+_CREDENTIAL = re.compile(r"Credential=([^/]+)/\d{8}/([^/]+)/")
 
 
 def _aws_quote(text: str, safe: str = "") -> str:
@@ -160,13 +163,18 @@ class CountingProxy:
             self._exchanges.append(exchange)
 
     def _signed(self, method: str, target: str, headers: dict[str, str],
-                body: bytes) -> dict[str, str]:
-        """The headers to send upstream: ``Host`` set to the server's, and, for a signed
-        request, a new SigV4 signature for it (same credentials, region and payload hash)."""
-        headers = {**headers, "Host": self.upstream_netloc}
+                body: bytes, client_host: str) -> dict[str, str]:
+        """The headers to send upstream. A request signed (SigV4) with the relay's credentials
+        gets ``Host`` set to the server's and a new signature for it (same credentials,
+        region and payload hash). Any other request keeps the client's ``Host`` and
+        signature, which a server that does not route by name (a MinIO reached directly)
+        still accepts."""
         authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
-        if not authorization.startswith("AWS4-HMAC-SHA256") or self.credentials is None:
-            return headers  # unsigned (or not SigV4): forwarded as it is, with the server's Host
+        match = _CREDENTIAL.search(authorization)
+        if (not authorization.startswith("AWS4-HMAC-SHA256") or match is None
+                or self.credentials is None or match.group(1) != self.credentials.access_key):
+            return {**headers, "Host": client_host}
+        headers = {**headers, "Host": self.upstream_netloc}
         from botocore.auth import S3SigV4Auth
         from botocore.awsrequest import AWSRequest
 
@@ -175,8 +183,7 @@ class CountingProxy:
         if announced.startswith("STREAMING-AWS4-HMAC-SHA256"):
             raise ValueError("envoi signé morceau par morceau : le relais ne sait pas le re-signer")
         payload = announced if announced in UNSIGNED_PAYLOADS else hashlib.sha256(body).hexdigest()
-        match = _REGION.search(authorization)
-        region = match.group(1) if match else os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+        region = match.group(2)
         drop = {"authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"}
         request = AWSRequest(method=method,
                              url=f"{self.upstream_scheme}://{self.upstream_netloc}{target}",
@@ -221,7 +228,10 @@ class CountingProxy:
                     headers["Content-Length"] = str(len(body))
                 target = canonical_target(self.path)
                 try:
-                    headers = proxy._signed(self.command, target, headers, body)
+                    headers = proxy._signed(self.command, target, headers, body,
+                                            self.headers.get("Host", proxy.upstream_netloc))
+                    if headers["Host"] != proxy.upstream_netloc:
+                        target = self.path  # the client's signature: its own target, as sent
                 except ValueError as exc:
                     self.send_error(501, str(exc))
                     return
