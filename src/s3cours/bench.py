@@ -56,7 +56,7 @@ class Source:
     parquet_key: str
     dataset: str
     department: str
-    #: Session token of temporary credentials (SSP Cloud, the twin's learners), else None.
+    #: A learner's temporary credentials carry a token (the playground's, like SSP Cloud's).
     session_token: str | None = None
 
     @property
@@ -312,9 +312,12 @@ BENCH_BUCKET = "apprenant"
 BENCH_PREFIX = "bench/"
 
 
-def upload(endpoint_url: str, n_communes: int, department: str = "75") -> Source:
+def upload(endpoint_url: str, n_communes: int, department: str = "75",
+           learner: dict[str, str] | None = None) -> Source:
     """Generate ``n_communes`` communes, upload them as CSV, Parquet and a Parquet dataset
-    partitioned by department to the playground at ``endpoint_url``; return their places."""
+    partitioned by department to the playground at ``endpoint_url``; return their places,
+    to be read with the ``learner``'s variables (``Playground.environment()``: temporary
+    credentials, as on SSP Cloud) when given, else the admin's."""
     import pyarrow.dataset as ds
     from pyarrow import fs as pafs
 
@@ -335,6 +338,10 @@ def upload(endpoint_url: str, n_communes: int, department: str = "75") -> Source
                      partitioning=[PARTITION], partitioning_flavor="hive",
                      existing_data_behavior="delete_matching", use_threads=False,
                      create_dir=False)
+    if learner:
+        return Source(endpoint_url, config.PLAYGROUND_REGION, learner["AWS_ACCESS_KEY_ID"],
+                      learner["AWS_SECRET_ACCESS_KEY"], BENCH_BUCKET, csv_key, parquet_key,
+                      dataset, department, learner["AWS_SESSION_TOKEN"])
     return Source(endpoint_url, config.PLAYGROUND_REGION, config.PLAYGROUND_ACCESS_KEY,
                   playground.admin_secret(), BENCH_BUCKET, csv_key, parquet_key, dataset,
                   department)
