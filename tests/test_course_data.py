@@ -58,8 +58,9 @@ def _learner_space() -> tuple[str, str]:
 
 @pytest.fixture
 def client(session_endpoint_url: str):  # noqa: ANN201
-    return boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or session_endpoint_url,
-                        region_name="us-east-1")
+    return boto3.Session().client(  # a new session: the environment's credentials, read now
+        "s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or session_endpoint_url,
+        region_name="us-east-1")
 
 
 @pytest.fixture
@@ -120,7 +121,7 @@ def test_a_damaged_copy_is_replaced_and_nothing_else_is_touched(client, space) -
 
 
 def test_a_wrong_secret_is_not_mistaken_for_absent_data(client, space) -> None:  # noqa: ANN001
-    bad = boto3.client("s3", endpoint_url=client.meta.endpoint_url, region_name="us-east-1",
+    bad = boto3.Session().client("s3", endpoint_url=client.meta.endpoint_url, region_name="us-east-1",
                        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
                        aws_secret_access_key="pas-la-bonne-cle",
                        aws_session_token=os.environ.get("AWS_SESSION_TOKEN"))

@@ -125,8 +125,10 @@ def locate(bucket: str, prefix: str, my_bucket: str, my_prefix: str,
             f"Ce chapitre cherche les données du cours dans s3://{bucket}/{prefix}, le réglage du "
             f"cours dit s3://{config.DATA_BUCKET}/{config.DATA_PREFIX} : mettez le chapitre à jour."
         )
-    client = boto3.client("s3", endpoint_url=endpoint_url,
-                          region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    # A new session reads the credentials now: boto3's default session keeps the first ones it
+    # read, and a learner may have put fresh ones in os.environ before re-running the cell.
+    client = boto3.Session().client("s3", endpoint_url=endpoint_url,
+                                    region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
     if holds_course_data(client, bucket, prefix):
         log(f"Données du cours : s3://{bucket}/{prefix}")
         return bucket, prefix
