@@ -140,9 +140,9 @@ def locate(bucket: str, prefix: str, my_bucket: str, my_prefix: str,
         )
     copy_prefix = my_prefix + COPY_FOLDER
     place(client, my_bucket, copy_prefix)
-    log(f"Les données partagées du cours (s3://{bucket}/{prefix}) ne sont pas lisibles d'ici : "
-        f"le chapitre lit leur copie dans votre espace, s3://{my_bucket}/{copy_prefix} (mêmes "
-        "octets, vérifiés par SHA-256).")
+    log(f"Les données partagées du cours (s3://{bucket}/{prefix}) ne sont pas lisibles d'ici "
+        f"telles que le cours les publie : le chapitre lit leur copie dans votre espace, "
+        f"s3://{my_bucket}/{copy_prefix} (mêmes octets, vérifiés par SHA-256).")
     return my_bucket, copy_prefix
 
 
