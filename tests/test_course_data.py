@@ -7,8 +7,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 
@@ -16,7 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from s3cours import config, course_data, data, notebooks
+from s3cours import cli, config, course_data, data, notebooks
 
 
 def _assigned_location(cell: str) -> tuple[str, str]:
@@ -39,12 +37,6 @@ def test_every_chapter_names_the_one_setting(source) -> None:  # noqa: ANN001
     code = "\n".join(c.source for c in notebooks.from_source(source).cells
                      if c.cell_type == "code" and c.source != cell)
     assert config.DATA_BUCKET not in code and config.DATA_PREFIX not in code
-
-
-def test_the_shipped_digests_are_those_of_the_generated_data() -> None:
-    generated = {o.key.rsplit("/", 1)[-1]: hashlib.sha256(o.body).hexdigest()
-                 for o in data.course_objects()}
-    assert generated == data.SHA256
 
 
 # --------------------------------------------------------------------------- against a server
@@ -152,33 +144,64 @@ def test_a_chapter_that_disagrees_with_the_setting_is_told() -> None:
 # --------------------------------------------------------------------------- ./cours donnees publier
 
 
-def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "s3cours.cli", "donnees", *args],
-                          capture_output=True, text=True, env=env, timeout=120)
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = cli.main(["donnees", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
-def test_publish_command_uploads_once_with_environment_credentials(client, space) -> None:  # noqa: ANN001
+def test_publish_command_uploads_once_with_environment_credentials(
+        client, space, capsys, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     bucket, prefix = space
-    env = {**os.environ, "AWS_SHARED_CREDENTIALS_FILE": "/nulle/part"}
-    first = _cli("publier", "--vers", f"s3://{bucket}/{prefix}", env=env)
-    assert first.returncode == 0, first.stderr
-    assert first.stdout.count(": envoyé") == 2
-    again = _cli("publier", "--vers", f"s3://{bucket}/{prefix}", env=env)
-    assert again.returncode == 0 and again.stdout.count("rien envoyé") == 2, again.stdout
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nulle/part")  # never a file
+    code, out, err = _cli(capsys, "publier", "--vers", f"s3://{bucket}/{prefix}")
+    assert code == 0, err
+    assert out.count(": envoyé") == 2
+    code, out, _ = _cli(capsys, "publier", "--vers", f"s3://{bucket}/{prefix}")
+    assert code == 0 and out.count("rien envoyé") == 2, out
     for name, digest in data.SHA256.items():
         body = client.get_object(Bucket=bucket, Key=prefix + name)["Body"].read()
         assert hashlib.sha256(body).hexdigest() == digest
 
 
-def test_publish_command_refuses_without_credentials_or_with_a_bad_address() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    missing = _cli("publier", "--vers", "s3://quelque-part/", env=env)
-    assert missing.returncode == 2 and "AWS_ACCESS_KEY_ID" in missing.stderr
-    bad = _cli("publier", "--vers", "donnees-insee/diffusion", env=dict(os.environ))
-    assert bad.returncode == 2 and "s3://bucket/préfixe/" in bad.stderr
+def test_publish_command_refuses_without_credentials_or_with_a_bad_address(
+        capsys, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    bad = _cli(capsys, "publier", "--vers", "donnees-insee/diffusion")
+    assert bad[0] == 2 and "s3://bucket/préfixe/" in bad[2]
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    missing = _cli(capsys, "publier", "--vers", "s3://quelque-part/")
+    assert missing[0] == 2 and "AWS_ACCESS_KEY_ID" in missing[2]
+
+
+def test_publish_refuses_a_place_the_learner_may_not_write(capsys) -> None:  # noqa: ANN001
+    """A learner (the twin's, SSP Cloud's) cannot write the shared copy: said in French."""
+    if not os.environ.get("AWS_SESSION_TOKEN"):
+        pytest.fail("Ce test demande les identifiants d'un apprenant (lancez `./cours test`).")
+    code, _, err = _cli(capsys, "publier", "--vers", f"s3://{config.DATA_BUCKET}/diffusion/autre/")
+    assert code == 2 and "Accès refusé" in err, err
 
 
 def test_publish_defaults_to_the_setting() -> None:
     assert course_data.parse_url(f"s3://{config.DATA_BUCKET}/{config.DATA_PREFIX}") == (
         course_data.shared_location())
     assert course_data.parse_url("s3://b/p") == ("b", "p/")
+
+
+def test_a_shared_copy_with_other_bytes_is_not_used(client, space, capsys,  # noqa: ANN001
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files of the same names but other contents (the real INSEE file, an older generation)
+    are not the course's: the chapter reads its checked copy instead."""
+    bucket, prefix = space
+    shared = prefix + "partage/"
+    for name in data.SHA256:
+        client.put_object(Bucket=bucket, Key=shared + name, Body=b"autre contenu")
+    monkeypatch.setattr(config, "DATA_BUCKET", bucket)
+    monkeypatch.setattr(config, "DATA_PREFIX", shared)
+    try:
+        found = course_data.locate(bucket, shared, bucket, prefix, client.meta.endpoint_url)
+        assert found == (bucket, prefix + course_data.COPY_FOLDER)
+        assert "telles que le cours les publie" in capsys.readouterr().out
+    finally:
+        for name in data.SHA256:
+            client.delete_object(Bucket=bucket, Key=shared + name)

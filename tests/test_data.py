@@ -21,6 +21,8 @@ def test_generation_is_deterministic_and_pinned() -> None:
     digests = {o.key: hashlib.sha256(o.body).hexdigest() for o in first}
     assert digests == {config.FILOSOFI_CSV_KEY: CSV_SHA256,
                        config.FILOSOFI_PARQUET_KEY: PARQUET_SHA256}
+    # The digests the course ships (the chapters check their copy of the data against them).
+    assert data.SHA256 == {"FILOSOFI_COM.csv": CSV_SHA256, "FILOSOFI_COM.parquet": PARQUET_SHA256}
 
 
 def test_csv_has_the_insee_layout() -> None:

@@ -22,6 +22,7 @@ bytes to the shared location, with credentials taken from the environment only.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Callable
@@ -80,9 +81,15 @@ def holds_course_data(client, bucket: str, prefix: str) -> bool:  # noqa: ANN001
     return True
 
 
+@functools.cache
+def _course_objects() -> tuple[data.CourseObject, ...]:
+    """Generated once per process (a few seconds): the bytes never change."""
+    return tuple(data.course_objects())
+
+
 def _generated() -> dict[str, data.CourseObject]:
     """The course objects generated here, checked against the shipped digests."""
-    objects = {obj.key.rsplit("/", 1)[-1]: obj for obj in data.course_objects()}
+    objects = {obj.key.rsplit("/", 1)[-1]: obj for obj in _course_objects()}
     for name, digest in data.SHA256.items():
         if _sha256(objects[name].body) != digest:
             raise CourseDataError(
