@@ -239,7 +239,7 @@ SNAPSHOT_JS = r"""
     setup: setup ? {
       folded: !!fold && !fold.open,
       codeVisible: Array.from(setup.querySelectorAll('code'))
-        .some(c => c.textContent.includes('google.colab') && c.getClientRects().length > 0),
+        .some(c => c.textContent.includes("google.colab") && c.checkVisibility()),
       text: setup.innerText,
     } : null,
     outputs: Array.from(main.querySelectorAll('.cell-output, .cell-output-display')).map(o => o.textContent),
