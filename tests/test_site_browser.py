@@ -152,9 +152,15 @@ def page(browser, site: str) -> Iterator:
     assert errors == [], f"erreurs JavaScript : {errors}"
 
 
+def settle(page) -> None:
+    """Let the page's pending timers run: Quarto's tab script runs on "pageshow" (or on a
+    click), the course's just after, in a timer; a timer set now runs after theirs."""
+    page.evaluate("() => new Promise(resolve => setTimeout(resolve, 20))")
+
+
 def open_page(page, path: str) -> None:
     page.goto(path, wait_until="load")
-    page.wait_for_timeout(50)  # Quarto's tab script runs on "pageshow", ours just after
+    settle(page)
 
 
 # --------------------------------------------------------------------------- tabsets
@@ -212,12 +218,12 @@ def test_choosing_any_library_leaves_no_tabset_blank_on_any_page(page) -> None:
         open_page(page, path)
         for library in libraries:
             page.evaluate(REMEMBERED_JS, library)
-            page.wait_for_timeout(10)
+            settle(page)
             problems += blank_tabsets(page, library, "(mémorisé)")
             if library in names[path]:
                 page.locator("div.panel-tabset .nav-link",
                              has_text=re.compile(rf"^{re.escape(library)}$")).first.click()
-                page.wait_for_timeout(10)
+                settle(page)
                 problems += blank_tabsets(page, library, "(clic)")
     assert problems == []
 
