@@ -115,6 +115,9 @@ def _onyxia_problems(parsed) -> list[str]:
         return [f"lanceur Onyxia inattendu : {parsed.path}"]
     raw = dict(pair.split("=", 1) for pair in parsed.query.split("&"))
     problems = [] if raw.get("autoLaunch") == "true" else ["autoLaunch=true manque"]
+    # Onyxia's launcher route (web/src/ui/pages/launcher/route.ts): ``name`` is plain text.
+    if not re.fullmatch(r"cours-s3-[0-9]{2}", raw.get("name", "")):
+        problems.append(f"name (nom court du service) manque ou inattendu : {raw.get('name')!r}")
     values = {}
     for key in ("init.personalInit", "init.personalInitArgs"):
         value = raw.get(key, "")
@@ -171,7 +174,7 @@ def test_chapter_01_links_are_exactly_these() -> None:
     repo = launch.Repository("proprio", "depot", "branche")
     links = launch.links("notebooks/01_se_connecter.ipynb", repo)
     assert links == {
-        "sspcloud": "https://datalab.sspcloud.fr/launcher/ide/jupyter-python?autoLaunch=true"
+        "sspcloud": "https://datalab.sspcloud.fr/launcher/ide/jupyter-python?name=cours-s3-01&autoLaunch=true"
                     "&init.personalInit=%C2%ABhttps%3A%2F%2Fraw.githubusercontent.com%2Fproprio%2Fdepot"
                     "%2Fbranche%2Fsspcloud%2Finit-jupyter.sh%C2%BB"
                     "&init.personalInitArgs=%C2%AB01_se_connecter%C2%BB",
@@ -189,16 +192,19 @@ BAD_URLS = {
     "autre dépôt": "https://mybinder.org/v2/gh/autre/{n}/{b}?urlpath=lab%2Ftree%2Fnotebooks%2F01_se_connecter.ipynb",
     "autre branche": "https://colab.research.google.com/github/{o}/{n}/blob/master/notebooks/01_se_connecter.ipynb",
     "notebook absent": "https://colab.research.google.com/github/{o}/{n}/blob/{b}/notebooks/99_absent.ipynb",
-    "Onyxia non encodé": "https://datalab.sspcloud.fr/launcher/ide/jupyter-python?autoLaunch=true"
+    "Onyxia non encodé": "https://datalab.sspcloud.fr/launcher/ide/jupyter-python?name=cours-s3-01&autoLaunch=true"
                         "&init.personalInit=«https://raw.githubusercontent.com/{o}/{n}/{b}/sspcloud/init-jupyter.sh»"
                         "&init.personalInitArgs=«01_se_connecter»",
-    "Onyxia script absent": "https://datalab.sspcloud.fr/launcher/ide/jupyter-python?autoLaunch=true"
+    "Onyxia script absent": "https://datalab.sspcloud.fr/launcher/ide/jupyter-python?name=cours-s3-01&autoLaunch=true"
                            "&init.personalInit=%C2%ABhttps%3A%2F%2Fraw.githubusercontent.com%2F{o}%2F{n}"
                            "%2F{b}%2Fsspcloud%2Finit.sh%C2%BB&init.personalInitArgs=%C2%AB01_se_connecter%C2%BB",
-    "Onyxia chapitre absent": "https://datalab.sspcloud.fr/launcher/ide/jupyter-python?autoLaunch=true"
+    "Onyxia chapitre absent": "https://datalab.sspcloud.fr/launcher/ide/jupyter-python?name=cours-s3-01&autoLaunch=true"
                              "&init.personalInit=%C2%ABhttps%3A%2F%2Fraw.githubusercontent.com%2F{o}%2F{n}"
                              "%2F{b}%2Fsspcloud%2Finit-jupyter.sh%C2%BB&init.personalInitArgs=%C2%AB99_x%C2%BB",
     "http": "http://github.com/{o}/{n}",
+    "Onyxia sans nom de service": "https://datalab.sspcloud.fr/launcher/ide/jupyter-python?autoLaunch=true"
+                                  "&init.personalInit=%C2%ABhttps%3A%2F%2Fraw.githubusercontent.com%2F{o}%2F{n}"
+                                  "%2F{b}%2Fsspcloud%2Finit-jupyter.sh%C2%BB&init.personalInitArgs=%C2%AB01_se_connecter%C2%BB",
 }
 
 

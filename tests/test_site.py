@@ -58,3 +58,31 @@ def test_index_chapters_are_in_the_sidebar_order() -> None:
     linked = re.findall(r"\((notebooks/[^)]+\.ipynb)\)", index)
     sidebar = [c for c in quarto()["website"]["sidebar"]["contents"] if c.startswith("notebooks/")]
     assert linked == sidebar
+
+
+def test_notebooks_open_on_the_course_kernel_installed_in_the_environment() -> None:
+    """A Jupyter of the course's environment starts each chapter on the course's kernel,
+    without asking: the notebooks name it, and ./cours installs it into .venv/."""
+    import sys
+    from pathlib import Path
+
+    import nbformat
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    for source in notebooks.sources():
+        nb = nbformat.read(notebooks.notebook_path(source), as_version=4)
+        assert nb.metadata["kernelspec"]["name"] == notebooks.KERNEL_NAME, source.stem
+    spec = KernelSpecManager().get_kernel_spec(notebooks.KERNEL_NAME)
+    assert spec.display_name == "Python et S3"
+    assert Path(spec.argv[0]).resolve() == Path(sys.executable).resolve()
+    assert Path(spec.resource_dir).is_relative_to(Path(sys.prefix))
+
+
+def test_jupyter_nbconvert_works_in_the_course_environment() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    jupyter = Path(sys.executable).parent / "jupyter"
+    run = subprocess.run([str(jupyter), "nbconvert", "--version"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr

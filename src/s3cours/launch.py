@@ -62,13 +62,22 @@ def onyxia_value(value: str) -> str:
     return quote(f"«{value}»", safe="")
 
 
+def service_name(notebook: str) -> str:
+    """The short name of the SSP Cloud service a chapter's launcher opens (``cours-s3-01``),
+    shown in the learner's list of services."""
+    number = Path(notebook).stem.split("_", 1)[0]
+    return f"cours-s3-{number}"
+
+
 def links(notebook: str, repo: Repository | None = None) -> dict[str, str]:
     """The launch links of a notebook given by its path in the repository
     (``notebooks/01_se_connecter.ipynb``), keyed sspcloud / binder / colab / github."""
     repo = repo or repository()
     chapter = Path(notebook).stem
     return {
-        "sspcloud": (f"{ONYXIA_LAUNCHER}?autoLaunch=true"
+        # ``name`` is a plain query parameter of Onyxia's launcher route (the service's
+        # friendly name); only dotted keys (Helm values) take the « » form.
+        "sspcloud": (f"{ONYXIA_LAUNCHER}?name={quote(service_name(notebook), safe='')}&autoLaunch=true"
                      f"&init.personalInit={onyxia_value(repo.raw(INIT_SCRIPT))}"
                      f"&init.personalInitArgs={onyxia_value(chapter)}"),
         "binder": (f"https://mybinder.org/v2/gh/{repo.owner}/{repo.name}/{repo.branch}"

@@ -20,7 +20,11 @@ from nbclient import NotebookClient
 
 from . import config, launch
 
-KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+#: The course's kernel, installed into .venv by ./cours (and into Binder's environment by
+#: postBuild): a Jupyter that has it opens every chapter on it without asking. A Jupyter that
+#: lacks it (SSP Cloud, Colab) starts its one Python kernel instead.
+KERNEL_NAME = "python-s3"
+KERNELSPEC = {"display_name": "Python et S3", "language": "python", "name": KERNEL_NAME}
 #: Cell metadata that execution adds and that says nothing about the content.
 VOLATILE_CELL_METADATA = ("execution", "collapsed", "scrolled")
 

@@ -1,0 +1,364 @@
+"""The site as readers see it: rendered by the real Quarto, opened in a real browser.
+
+The site is rendered once per test session (from a copy of the files Quarto reads, so that the
+work tree gets no ``_site/``), served over ``http://127.0.0.1`` (Quarto's scripts and the
+remembered tab choice behave as online, not as under ``file://``), and driven by Playwright
+with the system's Chromium. Every page is checked: every chapter, whatever chapters exist.
+
+Needs ``quarto`` (on the PATH, or where the course's install script puts it) and Chromium;
+where one is missing, the tests are skipped and say which, and how to get it. ``.ci/run``
+provides both, so CI always runs them.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from s3cours import config, notebooks
+
+QUARTO_VERSION = "1.10.18"
+#: What Quarto reads to render the site (``project.render`` in ``_quarto.yml``) and its assets.
+SITE_FILES = ("_quarto.yml", "index.qmd", "notebooks", "site")
+WIDTH = 1280
+
+
+def find_quarto() -> str | None:
+    found = shutil.which("quarto")
+    if found:
+        return found
+    cached = Path.home() / ".cache" / f"quarto-{QUARTO_VERSION}" / "bin" / "quarto"
+    return str(cached) if cached.exists() else None
+
+
+def find_chromium() -> str | None:
+    for candidate in (os.environ.get("S3COURS_CHROMIUM"), "/usr/bin/chromium"):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def missing_tools() -> list[str]:
+    """What is missing to render the site and open it in a browser, and how to get it."""
+    missing = []
+    if find_quarto() is None:
+        missing.append(f"quarto introuvable (ni dans le PATH, ni dans ~/.cache/quarto-{QUARTO_VERSION}) : "
+                       f"installez Quarto {QUARTO_VERSION} (https://quarto.org/docs/download/, "
+                       "ou ../shared/tools/quarto/install-quarto.sh à côté du dépôt, comme .ci/run)")
+    if find_chromium() is None:
+        missing.append("Chromium introuvable : « apt-get install chromium » (Debian/Ubuntu), "
+                       "ou S3COURS_CHROMIUM=/chemin/vers/chromium")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("Playwright absent de l'environnement : ./cours réinstalle requirements.lock")
+    return missing
+
+
+def pages() -> list[str]:
+    return ["index.html"] + [f"notebooks/{s.stem}.html" for s in notebooks.sources()]
+
+
+def chapters() -> list[str]:
+    return [f"notebooks/{s.stem}.html" for s in notebooks.sources()]
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def render(into: Path) -> Path:
+    """Render the site from a copy of its files; return the ``_site`` folder."""
+    for name in SITE_FILES:
+        source = config.ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, into / name)
+        elif source.exists():
+            shutil.copy2(source, into / name)
+    env = dict(os.environ, QUARTO_PYTHON=sys.executable)
+    run = subprocess.run([find_quarto(), "render", "--quiet"], cwd=into, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, f"quarto render a échoué :\n{run.stdout}\n{run.stderr}"
+    warnings = [line for line in run.stderr.splitlines() if "WARN" in line]
+    assert warnings == [], "\n".join(warnings)
+    return into / "_site"
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The rendered site, served on 127.0.0.1; yields its base URL. ``S3COURS_SITE`` may name
+    an already rendered ``_site`` folder (to check another rendering, e.g. an older one)."""
+    missing = missing_tools()
+    if missing:
+        pytest.skip("Site non vérifié dans un navigateur : " + " ; ".join(missing))
+    started = time.monotonic()
+    folder = Path(os.environ["S3COURS_SITE"]) if os.environ.get("S3COURS_SITE") \
+        else render(tmp_path_factory.mktemp("site"))
+    print(f"\nRendu Quarto : {time.monotonic() - started:.1f} s", file=sys.stderr)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:  # noqa: D102 - no log lines in the test output
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser(site: str) -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=find_chromium(), args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser, site: str) -> Iterator:
+    context = browser.new_context(viewport={"width": WIDTH, "height": 900}, base_url=site)
+    # Only the served site: no request leaves the machine (fonts or scripts from a CDN would
+    # hold the "load" event until they time out where there is no network).
+    context.route(re.compile(r"^(?!http://127\.0\.0\.1:)"), lambda route: route.abort())
+    tab = context.new_page()
+    errors: list[str] = []
+    # "define is not defined": require.js, which Quarto loads from a CDN for notebook outputs,
+    # is blocked above; every other script error is a defect.
+    tab.on("pageerror", lambda error: errors.append(str(error))
+           if "define is not defined" not in str(error) else None)
+    try:
+        yield tab
+    finally:
+        context.close()
+    assert errors == [], f"erreurs JavaScript : {errors}"
+
+
+def settle(page) -> None:
+    """Let the page's pending timers run: Quarto's tab script runs on "pageshow" (or on a
+    click), the course's just after, in a timer; a timer set now runs after theirs."""
+    page.evaluate("() => new Promise(resolve => setTimeout(resolve, 20))")
+
+
+def open_page(page, path: str) -> None:
+    page.goto(path, wait_until="load")
+    settle(page)
+
+
+# --------------------------------------------------------------------------- tabsets
+
+#: For every grouped tabset of the page: its tab names, the active ones, and whether the
+#: active pane is shown with some content.
+TABSETS_JS = """
+() => Array.from(document.querySelectorAll('div.panel-tabset[data-group]')).map((set, i) => {
+  const links = Array.from(set.querySelectorAll(':scope > .nav-tabs .nav-link'));
+  const active = links.filter(a => a.classList.contains('active'));
+  const panes = Array.from(set.querySelectorAll(':scope > .tab-content > .tab-pane.active'));
+  return {
+    index: i,
+    names: links.map(a => a.textContent.trim()),
+    active: active.map(a => a.textContent.trim()),
+    shown: panes.map(p => p.getBoundingClientRect().height > 0 && p.innerText.trim().length > 0),
+  };
+})
+"""
+
+#: The choice remembered by Quarto (as after a click on an earlier page), then the page's
+#: "pageshow" again: what a reader sees on opening the page with that choice.
+REMEMBERED_JS = """
+(library) => {
+  localStorage.setItem('quarto-persistent-tabsets-data', JSON.stringify({lib: library}));
+  window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: false}));
+}
+"""
+
+
+def blank_tabsets(page, chosen: str, how: str) -> list[str]:
+    """Problems of the page's tabsets after the reader chose ``chosen``."""
+    problems = []
+    for tabset in page.evaluate(TABSETS_JS):
+        where = f"{page.url} groupe d'onglets n° {tabset['index'] + 1} {tabset['names']}"
+        if len(tabset["active"]) != 1 or tabset["shown"] != [True]:
+            problems.append(f"{where} : vide après le choix de {chosen} {how} (actif : {tabset['active']})")
+        elif chosen in tabset["names"] and tabset["active"] != [chosen]:
+            problems.append(f"{where} : montre {tabset['active']} et non {chosen} {how}")
+    return problems
+
+
+def test_choosing_any_library_leaves_no_tabset_blank_on_any_page(page) -> None:
+    """Defect: Quarto deactivates every tab of a group that lacks the chosen name, on every
+    page since the choice is remembered. On each page, each library of the group is chosen by
+    a click where the page has it, and as remembered from another page where it has not."""
+    names = {}
+    for path in pages():
+        open_page(page, path)
+        names[path] = sorted({n for t in page.evaluate(TABSETS_JS) for n in t["names"]})
+    libraries = sorted({n for found in names.values() for n in found})
+    assert {"boto3", "s3fs", "pyarrow", "pandas", "mc"} <= set(libraries), libraries
+    problems = []
+    for path in pages():
+        open_page(page, path)
+        for library in libraries:
+            page.evaluate(REMEMBERED_JS, library)
+            settle(page)
+            problems += blank_tabsets(page, library, "(mémorisé)")
+            if library in names[path]:
+                page.locator("div.panel-tabset .nav-link",
+                             has_text=re.compile(rf"^{re.escape(library)}$")).first.click()
+                settle(page)
+                problems += blank_tabsets(page, library, "(clic)")
+    assert problems == []
+
+
+# --------------------------------------------------------------------------- every page, once
+
+#: Everything the checks below need from a page, read in one go. The sideways-scroll
+#: measure comes last: it shows every tab and folded cell.
+SNAPSHOT_JS = r"""
+() => {
+  const main = document.querySelector('main');
+  const setup = Array.from(document.querySelectorAll('div.cell'))
+    .find(c => c.querySelector('code') && c.textContent.includes('AWS_S3_ENDPOINT'));
+  const fold = setup ? setup.querySelector('details.code-fold') : null;
+  const snapshot = {
+    sidebar: Array.from(document.querySelectorAll('#quarto-sidebar a.sidebar-link'))
+      .map(a => a.getAttribute('href')),
+    badges: Array.from(main.querySelectorAll('a > img')).map(img => [img.alt, img.parentElement.href]),
+    setup: setup ? {
+      folded: !!fold && !fold.open,
+      codeVisible: Array.from(setup.querySelectorAll('code'))
+        .some(c => c.textContent.includes("google.colab") && c.checkVisibility()),
+      text: setup.innerText,
+    } : null,
+    outputs: Array.from(main.querySelectorAll('.cell-output, .cell-output-display')).map(o => o.textContent),
+    prose: [],
+    proseText: '',
+    silent: [],
+  };
+  const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT, {
+    acceptNode: n => n.parentElement.closest('pre, code, script, style, .cell-output, .sourceCode')
+      ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT });
+  while (walker.nextNode()) {
+    snapshot.proseText += walker.currentNode.textContent;
+    const match = walker.currentNode.textContent.match(/.{0,20}( [:;!?»]|« ).{0,10}/);
+    if (match) snapshot.prose.push(match[0]);
+  }
+  // A cell may define what the next cell of its tab uses; the tab's last cell must show a result.
+  document.querySelectorAll('div.panel-tabset .tab-pane').forEach(pane => {
+    const tab = document.querySelector(`[aria-controls="${pane.id}"]`).textContent.trim();
+    const cells = Array.from(pane.querySelectorAll('div.cell'));
+    const last = cells[cells.length - 1];
+    if (last && !last.querySelector('.cell-output, .cell-output-display')) {
+      const heading = pane.closest('section')?.querySelector('h2')?.textContent.trim();
+      snapshot.silent.push(`${heading} / ${tab} : ${last.textContent.trim().split('\n')[0]}`);
+    }
+  });
+  const style = document.createElement('style');
+  style.textContent = '.tab-pane { display: block !important; }';
+  document.head.appendChild(style);
+  document.querySelectorAll('details').forEach(d => d.open = true);
+  snapshot.wide = [];
+  main.querySelectorAll('pre, div.cell-output, div.sourceCode').forEach(el => {
+    if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1) {
+      const line = el.innerText.split('\n').reduce((a, b) => (b.length > a.length ? b : a), '');
+      snapshot.wide.push(`${el.className} : ${line.slice(0, 100)}`);
+    }
+  });
+  if (document.scrollingElement.scrollWidth > window.innerWidth + 1) snapshot.wide.push('la page');
+  return snapshot;
+}
+"""
+
+
+@pytest.fixture(scope="session")
+def snapshots(browser, site: str) -> dict[str, dict]:
+    """Every page, opened once at 1280 px, as :data:`SNAPSHOT_JS` reads it."""
+    context = browser.new_context(viewport={"width": WIDTH, "height": 900}, base_url=site)
+    context.route(re.compile(r"^(?!http://127\.0\.0\.1:)"), lambda route: route.abort())
+    tab = context.new_page()
+    try:
+        found = {}
+        for path in pages():
+            open_page(tab, path)
+            found[path] = tab.evaluate(SNAPSHOT_JS)
+        return found
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("path", pages())
+def test_nothing_scrolls_sideways_at_1280_px(snapshots: dict, path: str) -> None:
+    assert snapshots[path]["wide"] == []
+
+
+@pytest.mark.parametrize("path", chapters())
+def test_the_setup_cell_is_folded(snapshots: dict, path: str) -> None:
+    setup = snapshots[path]["setup"]
+    assert setup is not None, "cellule de préparation introuvable"
+    assert setup["folded"], "la cellule de préparation n'est pas repliée"
+    assert not setup["codeVisible"]
+    assert "#|" not in setup["text"]  # folded by a chunk option, no option comment shown
+
+
+@pytest.mark.parametrize("path", pages())
+def test_every_chapter_is_in_the_sidebar(snapshots: dict, path: str) -> None:
+    links = [link.split("#")[0] for link in snapshots[path]["sidebar"] if link]
+    for chapter in chapters():
+        assert any(link.endswith(Path(chapter).name) for link in links), (chapter, links)
+
+
+@pytest.mark.parametrize("path", chapters())
+def test_the_launch_badges_are_present(snapshots: dict, path: str) -> None:
+    badges = dict(snapshots[path]["badges"])
+    stem = Path(path).stem
+    for label, host in (("Ouvrir sur le SSP Cloud", "datalab.sspcloud.fr"),
+                        ("Ouvrir dans Binder", "mybinder.org"),
+                        ("Ouvrir dans Colab", "colab.research.google.com"),
+                        ("Voir sur GitHub", "github.com")):
+        assert label in badges, label
+        assert host in badges[label] and (stem in badges[label] or "cours-s3-" in badges[label])
+
+
+@pytest.mark.parametrize("path", pages())
+def test_no_raw_markup_shows(snapshots: dict, path: str) -> None:
+    for raw in (":::", "{python", "{.panel-tabset", "{.callout"):
+        assert raw not in snapshots[path]["proseText"], raw
+
+
+@pytest.mark.parametrize("path", chapters())
+def test_every_code_cell_in_a_tab_is_followed_by_a_result(snapshots: dict, path: str) -> None:
+    assert snapshots[path]["silent"] == []
+
+
+@pytest.mark.parametrize("path", pages())
+def test_french_punctuation_never_starts_a_line(snapshots: dict, path: str) -> None:
+    """A plain space before : ; ! ? » (or after «) lets the line break before the sign."""
+    assert snapshots[path]["prose"] == []
+
+
+#: Sizes and measures printed without a thousands separator ("1214752 octets", "20318.7").
+UNGROUPED = re.compile(r"(?<![\w.:/-])(\d{4,} octets|\d{4,}\.\d(?![.\d]))")
+
+
+@pytest.mark.parametrize("path", chapters())
+def test_printed_numbers_are_written_the_french_way(snapshots: dict, path: str) -> None:
+    found = sorted({m for text in snapshots[path]["outputs"] for m in UNGROUPED.findall(text)})
+    assert found == []
