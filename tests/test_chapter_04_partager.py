@@ -86,7 +86,7 @@ def test_expired_and_too_long_links_are_refused(nb) -> None:
 
 
 def test_uploads_without_credentials_arrive_intact(nb) -> None:
-    for marker in ("lien_put = ", "corps, entetes = multipart", "lien_put_s3fs = ", "share\", \"upload\""):
+    for marker in ("lien_put = ", "multipart(formulaire", "lien_put_s3fs = ", "multipart(champs, envoi)"):
         assert re.search(r"HTTP 20[04]", _text(_cell(nb, marker))), marker
     listing = _text(_cell(nb, "Prefix=DEPOT"))
     assert listing.count("identique : True") == 4 and "False" not in listing, listing
