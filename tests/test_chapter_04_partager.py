@@ -102,6 +102,7 @@ def test_a_published_prefix_is_refused_before_readable_with_and_refused_after(nb
 
 
 def test_nothing_public_and_nothing_written_is_left(nb) -> None:
+    assert "Déclarations laissées par mc, retirées : []" in _text(_cell(nb, "apres_mc = "))
     policy = _text(_cell(nb, "Déclarations du chapitre encore"))
     assert policy.strip().endswith(": []"), policy
     objects = _text(_cell(nb, "a_supprimer = sorted(set(ECRITS))"))
