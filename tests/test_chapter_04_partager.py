@@ -1,0 +1,134 @@
+"""Chapter 4, « Partager des données »: checks on the executed notebook (no execution here;
+nbval re-runs it). Every share is really opened without credentials, a published prefix is
+refused before, readable with, and refused after its policy, and the chapter leaves nothing
+public and none of its objects behind."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+import nbformat
+import pytest
+
+from s3cours import config, notebooks, structure
+
+SOURCE = config.CONTENT_DIR / "04_partager.Rmd"
+NOTEBOOK = notebooks.notebook_path(SOURCE)
+
+
+@pytest.fixture(scope="module")
+def nb() -> nbformat.NotebookNode:
+    return nbformat.read(NOTEBOOK, as_version=4)
+
+
+def _text(cell: nbformat.NotebookNode) -> str:
+    """Everything a code cell printed or returned, as one string."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream":
+            parts.append(output.text)
+        elif output.output_type in ("execute_result", "display_data"):
+            parts.append(output.get("data", {}).get("text/plain", ""))
+        elif output.output_type == "error":
+            parts.append(f"{output.ename}: {output.evalue}")
+    return "".join(parts)
+
+
+def _code(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def _cell(nb: nbformat.NotebookNode, marker: str) -> nbformat.NotebookNode:
+    found = [c for c in _code(nb) if marker in c.source]
+    assert len(found) == 1, (marker, len(found))
+    return found[0]
+
+
+def test_tabs_in_the_fixed_order() -> None:
+    tabsets = structure.tabsets(SOURCE)
+    assert ["boto3", "s3fs", "mc"] in tabsets  # presigned GET, and upload links
+    assert ["boto3", "mc"] in tabsets  # bucket policies
+    assert not structure.chapter_problems(SOURCE)
+
+
+def test_the_anonymous_opener_uses_no_credentials() -> None:
+    """`sans_identifiants` only builds a urllib request from the URL: no S3 library, no
+    environment, no credential header."""
+    source = notebooks.from_source(SOURCE)
+    code = next(c.source for c in source.cells if "def sans_identifiants" in c.source)
+    tree = ast.parse(code)
+    function = next(n for n in tree.body
+                    if isinstance(n, ast.FunctionDef) and n.name == "sans_identifiants")
+    body = ast.unparse(function)
+    for forbidden in ("environ", "boto", "s3fs", "AWS_", "Authorization", "token", "mc("):
+        assert forbidden not in body, forbidden
+    assert "urllib.request.Request(url" in body
+
+
+def test_every_link_gives_the_object_bytes_without_credentials(nb) -> None:
+    out = _text(_cell(nb, "for nom, lien in ((\"boto3\", lien_boto3)"))
+    assert re.findall(r"^(boto3|s3fs|mc) +: HTTP 200 : \d+ octets reçus ; identiques à l'objet : True$",
+                      out, re.M) == ["boto3", "s3fs", "mc"], out
+
+
+def test_links_are_signed_v4_except_the_default_boto3_client(nb) -> None:
+    out = _text(_cell(nb, "for reglage in (None"))
+    assert out.count("signature V2") == 1 and out.count("signature V4") == 1, out
+    for marker in ("lien_boto3 = ", "lien_s3fs = ", "lien_mc = "):
+        assert "signature V4, valable 600 s" in _text(_cell(nb, marker)), marker
+
+
+def test_expired_and_too_long_links_are_refused(nb) -> None:
+    assert "HTTP 403 : AccessDenied (Request has expired)" in _text(_cell(nb, "ExpiresIn=1)"))
+    assert "HTTP 400 : AuthorizationQueryParametersError" in _text(_cell(nb, "lien_8_jours = "))
+    assert "SignatureDoesNotMatch" in _text(_cell(nb, '"Host": "autre-adresse.exemple"'))
+
+
+def test_uploads_without_credentials_arrive_intact(nb) -> None:
+    for marker in ("lien_put = ", "multipart(formulaire", "lien_put_s3fs = ", "multipart(champs, envoi)"):
+        assert re.search(r"HTTP 20[04]", _text(_cell(nb, marker))), marker
+    listing = _text(_cell(nb, "Prefix=DEPOT"))
+    assert listing.count("identique : True") == 4 and "False" not in listing, listing
+
+
+def test_a_published_prefix_is_refused_before_readable_with_and_refused_after(nb) -> None:
+    before = _text(_cell(nb, "Avant la politique"))
+    assert "Avant la politique : HTTP 403 : AccessDenied" in before, before
+    for publish, unpublish in (("publier(PUBLIC)", "depublier()\nprint(\"Après"),
+                               ('"set", "download"', '"set", "none", f"s3/{MON_BUCKET}/{PUBLIC}"), end')):
+        assert "Avec la politique : HTTP 200" in _text(_cell(nb, publish)), publish
+        assert "Après : HTTP 403 : AccessDenied" in _text(_cell(nb, unpublish)), unpublish
+
+
+def test_nothing_public_and_nothing_written_is_left(nb) -> None:
+    assert "Déclarations laissées par mc, retirées : []" in _text(_cell(nb, "apres_mc = "))
+    policy = _text(_cell(nb, "Déclarations du chapitre encore"))
+    assert policy.strip().endswith(": []"), policy
+    objects = _text(_cell(nb, "a_supprimer = sorted(set(ECRITS))"))
+    assert re.search(r"^\d+ objets supprimés ; il en reste sous .* : 0$", objects, re.M), objects
+    assert "Adresse publique, sans identifiants : HTTP 403 : AccessDenied" in objects
+    assert "Premier lien présigné : HTTP 404 : NoSuchKey" in objects
+
+
+def test_errors_only_where_tagged(nb) -> None:
+    for cell in _code(nb):
+        raised = any(o.output_type == "error" for o in cell.outputs)
+        tagged = "raises-exception" in cell.metadata.get("tags", [])
+        assert raised == tagged, cell.source[:80]
+    assert sum("raises-exception" in c.metadata.get("tags", []) for c in _code(nb)) == 2
+
+
+def test_exercises_have_collapsed_executed_solutions(nb) -> None:
+    assert SOURCE.read_text().count('::: {.callout-tip collapse="true"}\n## Solution') >= 3
+    inside, solutions = False, 0
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            if "## Solution" in cell.source:
+                inside = True
+            elif cell.source.strip().startswith(":::"):
+                inside = False
+        elif inside:
+            assert cell.execution_count and cell.outputs, cell.source[:60]
+            solutions += 1
+    assert solutions >= 3
