@@ -21,11 +21,12 @@ HOST = "127.0.0.2"
 
 @pytest.fixture(scope="module")
 def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[playground.Playground, Path]]:
-    """A MinIO playground on 127.0.0.2 (asked for explicitly) and its state folder."""
+    """A MinIO playground on 127.0.0.2 (asked for explicitly), over https with its test CA,
+    and its state folder."""
     if playground.find_minio() is None and shutil.which("go") is None:
         pytest.skip("ni MinIO ni Go sur cette machine : pas de politiques à vérifier")
     state = tmp_path_factory.mktemp("formateur-state")
-    started = playground.start(server="minio", host=HOST, allow_non_loopback=True,
+    started = playground.start(server="minio", host=HOST, allow_non_loopback=True, tls=True,
                                state_dir=state, log=lambda _: None)
     yield started, state
     playground.stop(state)
@@ -50,9 +51,10 @@ def test_another_address_than_127_0_0_1_needs_the_flag_and_is_announced(room) ->
         playground.check_host(HOST)
     playground.check_host(HOST, allow_non_loopback=True)
     started, _ = room
-    assert started.endpoint_url.startswith(f"http://{HOST}:")
-    assert any(note.startswith("ATTENTION") and f"{HOST}:{started.port}" in note
-               for note in started.notes)
+    assert started.endpoint_url.startswith(f"https://{HOST}:")
+    warnings = [n for n in started.notes if n.startswith("ATTENTION")]
+    assert len(warnings) == 1 and f"{HOST}:{started.port}" in warnings[0]
+    assert "(http)" not in warnings[0]  # https asked for: no clear-text warning
 
 
 def test_provision_writes_private_files_with_the_server_address(room, classe: Path) -> None:
@@ -65,7 +67,11 @@ def test_provision_writes_private_files_with_the_server_address(room, classe: Pa
     assert stat.S_IMODE(classe.stat().st_mode) == 0o700
     env = trainer.read_env_file(classe / "eleve-02.env")
     assert env["AWS_S3_ENDPOINT"] == f"{HOST}:{started.port}"
-    assert env["AWS_ENDPOINT_URL"] == f"http://{HOST}:{started.port}/"
+    assert env["AWS_ENDPOINT_URL"] == f"https://{HOST}:{started.port}/"
+    # The test CA travels with the class: a copy beside the env files, named by them.
+    ca_copy = classe / trainer.CA_FILE
+    assert env["AWS_CA_BUNDLE"] == env["SSL_CERT_FILE"] == str(ca_copy)
+    assert ca_copy.read_bytes() == Path(started.ca_file).read_bytes()
     assert env["AWS_WORKING_DIRECTORY_PATH"] == "eleve-02/"
     assert env["MC_HOST_s3"].endswith(f"@{HOST}:{started.port}")
     assert env["AWS_SESSION_TOKEN"] and env["AWS_ACCESS_KEY_ID"] != "eleve-02"
@@ -119,7 +125,7 @@ def test_verify_catches_a_widened_learner(room, classe: Path,
     assert all("ÉLARGI" not in row for name, row in rows.items() if name != "eleve-03")
     assert "eleve-03 : droits du compte" in captured.err
     # What verify wrote while the door was open was taken away again.
-    admin = playground.s3_client(started.endpoint_url)
+    admin = playground.s3_client(started.endpoint_url, ca_file=started.ca_file)
     assert "Contents" not in admin.list_objects_v2(Bucket="eleve-04",
                                                    Prefix=trainer.CHECK_PREFIX)
 
@@ -135,7 +141,7 @@ def test_remove_asks_before_deleting(room, classe: Path, monkeypatch: pytest.Mon
 
 def test_remove_takes_away_identities_buckets_and_files(room, classe: Path) -> None:
     started, state = room
-    admin = playground.s3_client(started.endpoint_url)
+    admin = playground.s3_client(started.endpoint_url, ca_file=started.ca_file)
     admin.put_object(Bucket="eleve-05", Key="travail/resultat.csv", Body=b"a,b\n")
     assert run("remove", str(classe), "--buckets", "--yes", state=state) == 0
     buckets = {b["Name"] for b in admin.list_buckets()["Buckets"]}
@@ -147,7 +153,7 @@ def test_remove_takes_away_identities_buckets_and_files(room, classe: Path) -> N
     with pytest.raises(Exception, match="InvalidClientTokenId|AccessDenied|SignatureDoesNotMatch"):
         learners.session_credentials(started.endpoint_url, "eleve-01",
                                      learners.user_secret(playground.admin_secret(), "eleve-01"),
-                                     config.PLAYGROUND_REGION)
+                                     config.PLAYGROUND_REGION, started.ca_file)
 
 
 def test_the_class_folder_must_stay_out_of_the_repository(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import sys
 import threading
 import time
@@ -61,6 +62,8 @@ MAX_SECONDS = 365 * 24 * 3600
 
 CLASS_FILE = "classe.json"
 ROSTER_FILE = "liste-apprenants.csv"
+#: The test CA's certificate (public), beside the env files when the server speaks https.
+CA_FILE = "autorite-de-test.pem"
 #: Where verify writes in a learner's own bucket (removed at once).
 CHECK_PREFIX = "verification-formateur/"
 WORKERS = 8
@@ -296,11 +299,16 @@ for ligne in open("{env_file}", encoding="utf-8"):
         os.environ[nom] = shlex.split(valeur)[0]'''
 
 
-def sheet_html(learner: Learner, url: str) -> str:
+def sheet_html(learner: Learner, url: str, with_ca: bool = False) -> str:
     """A printable page for one learner: no secret on it (the keys are in the env file)."""
     e = html.escape
     data = f"s3://{config.DATA_BUCKET}/{config.DATA_PREFIX}"
     loader = NOTEBOOK_LOADER.format(env_file=learner.env_file)
+    ca_note = "" if not with_ca else (
+        f"<p>Le serveur parle https avec un certificat de test : le formateur vous remet aussi "
+        f"<code>{CA_FILE}</code>. Si vous ne le placez pas au chemin que nomment "
+        f"<code>AWS_CA_BUNDLE</code> et <code>SSL_CERT_FILE</code> dans votre fichier "
+        f"<code>.env</code>, corrigez ces deux lignes.</p>\n")
     return f"""<!DOCTYPE html>
 <html lang="fr">
 <head>
@@ -339,7 +347,7 @@ notebook), puis la cellule de préparation du chapitre :
 <li>Pour vérifier, dans le terminal : <code>mc ls s3/{e(learner.bucket)}</code> (vide au
 début), et <code>mc ls s3/{e(config.DATA_BUCKET)}/{e(config.DATA_PREFIX)}</code>.</li>
 </ol>
-<h2>Ce que vos clés permettent</h2>
+{ca_note}<h2>Ce que vos clés permettent</h2>
 <p>Tout dans votre bucket ; lire les données du cours. Pas d'accès aux buckets des autres, ni
 d'écriture dans les données du cours : c'est la règle du SSP Cloud.</p>
 </body>
@@ -393,13 +401,22 @@ def provision(target: Target, out: Path, count: int, prefix: str = "eleve",
     missing = [n for n in names if not (n in known and (out / f"{n}.env").exists())]
     url = course_url()
 
+    ca_copy = None
+    if target.server.ca_file:
+        # https with a test CA: a copy beside the env files, which name it there.
+        ca_copy = out / CA_FILE
+        shutil.copyfile(target.server.ca_file, ca_copy)
+        ca_copy.chmod(0o644)
+
     def one(name: str) -> Learner:
         target.add(name)
         env = target.environment(name, seconds)
+        if ca_copy is not None:
+            env.update({k: str(ca_copy) for k in ("AWS_CA_BUNDLE", "SSL_CERT_FILE") if k in env})
         expires = (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M")
         learner = Learner(name, name, env["AWS_ENDPOINT_URL"], expires)
         _write_private(out / learner.env_file, env_file_text(learner, env))
-        _write_private(out / learner.sheet, sheet_html(learner, url))
+        _write_private(out / learner.sheet, sheet_html(learner, url, ca_copy is not None))
         return learner
 
     _warm_up_boto3(target.region)
@@ -636,8 +653,8 @@ def remove(target: Target, out: Path, buckets: bool, log: Callable[[str], None] 
 
     with ThreadPoolExecutor(max_workers=max(1, min(WORKERS, len(names)))) as pool:
         objects = sum(pool.map(one, names))
-    (out / CLASS_FILE).unlink(missing_ok=True)
-    (out / ROSTER_FILE).unlink(missing_ok=True)
+    for name in (CLASS_FILE, ROSTER_FILE, CA_FILE):
+        (out / name).unlink(missing_ok=True)
     with_buckets = (f", {len(names)} bucket(s) et leurs {objects} objet(s)" if buckets
                     else " ; leurs buckets restent (--buckets pour les supprimer)")
     log(f"Supprimés : {len(names)} apprenant(s) (utilisateurs, politiques, fichiers de {out})"
