@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
 from s3cours import cli, config, learners, playground, trainer
@@ -57,7 +58,8 @@ def test_another_address_than_127_0_0_1_needs_the_flag_and_is_announced(room) ->
     assert "(http)" not in warnings[0]  # https asked for: no clear-text warning
 
 
-def test_provision_writes_private_files_with_the_server_address(room, classe: Path) -> None:
+def test_provision_writes_private_files_with_the_server_address(
+        room, classe: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     started, _ = room
     names = [f"eleve-0{i}" for i in range(1, 6)]
     for name in names:
@@ -83,6 +85,12 @@ def test_provision_writes_private_files_with_the_server_address(room, classe: Pa
                            env={"PATH": os.environ["PATH"]}).stdout
     assert f"AWS_WORKING_DIRECTORY_PATH=eleve-02/\n" in shown
     assert f"AWS_SESSION_TOKEN={env['AWS_SESSION_TOKEN']}\n" in shown
+    # A notebook already open loads it with the cell the sheet shows.
+    loaded: dict[str, str] = {}
+    monkeypatch.setattr(os, "environ", loaded)
+    exec(trainer.NOTEBOOK_LOADER.format(env_file=classe / "eleve-02.env"), {})  # noqa: S102
+    monkeypatch.undo()
+    assert loaded == env
     roster = (classe / trainer.ROSTER_FILE).read_text().splitlines()
     assert roster[0].startswith("apprenant,bucket,serveur")
     assert [line.split(",")[0] for line in roster[1:]] == names
@@ -114,20 +122,40 @@ def test_verify_catches_a_widened_learner(room, classe: Path,
     started, state = room
     wide = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]}]}
-    playground.add_learner(started, "eleve-03", policy=wide)
+    # eleve-03: the user's policy widened; the keys handed out stay capped by the session
+    # policy. eleve-04: widened too, and holding keys issued without that session policy.
+    for name in ("eleve-03", "eleve-04"):
+        playground.add_learner(started, name, policy=wide)
+    env_file = classe / "eleve-04.env"
+    handed = env_file.read_text()
+    sts = boto3.client("sts", endpoint_url=started.endpoint_url, verify=started.ca_file,
+                       region_name=config.PLAYGROUND_REGION, aws_access_key_id="eleve-04",
+                       aws_secret_access_key=learners.user_secret(playground.admin_secret(),
+                                                                  "eleve-04"))
+    wide_keys = sts.assume_role(RoleArn=learners.ROLE_ARN, RoleSessionName="eleve-04",
+                                DurationSeconds=900)["Credentials"]
+    env_file.write_text(handed.replace(
+        trainer.read_env_file(env_file)["AWS_SESSION_TOKEN"], wide_keys["SessionToken"]).replace(
+        trainer.read_env_file(env_file)["AWS_SECRET_ACCESS_KEY"], wide_keys["SecretAccessKey"]
+    ).replace(trainer.read_env_file(env_file)["AWS_ACCESS_KEY_ID"], wide_keys["AccessKeyId"]))
     try:
         assert run("verify", str(classe), state=state) == 1
     finally:
-        playground.add_learner(started, "eleve-03")  # Onyxia's policy again
+        env_file.write_text(handed)  # (the policies stay wide: the class is removed next)
     captured = capsys.readouterr()
-    rows = {line.split(" ")[0]: line for line in captured.out.splitlines()[2:]}
-    assert "ÉLARGI" in rows["eleve-03"]
-    assert all("ÉLARGI" not in row for name, row in rows.items() if name != "eleve-03")
+    rows = {line.split(" ")[0]: line.split(" | ") for line in captured.out.splitlines()[2:]}
+    assert [c.strip() for c in rows["eleve-03"][3:]] == ["refusé", "refusé", "ÉLARGI (autorisé !)"]
+    assert [c.strip() for c in rows["eleve-04"][3:]] == ["ÉCHEC (autorisé !)"] * 2 + [
+        "ÉLARGI (autorisé !)"]
+    assert all("autorisé" not in " ".join(row) for name, row in rows.items()
+               if name not in ("eleve-03", "eleve-04"))
     assert "eleve-03 : droits du compte" in captured.err
+    assert "eleve-04 : bucket voisin" in captured.err
     # What verify wrote while the door was open was taken away again.
     admin = playground.s3_client(started.endpoint_url, ca_file=started.ca_file)
-    assert "Contents" not in admin.list_objects_v2(Bucket="eleve-04",
-                                                   Prefix=trainer.CHECK_PREFIX)
+    for bucket, prefix in (("eleve-04", trainer.CHECK_PREFIX), ("eleve-05", trainer.CHECK_PREFIX),
+                           (config.DATA_BUCKET, config.DATA_PREFIX + trainer.CHECK_PREFIX)):
+        assert "Contents" not in admin.list_objects_v2(Bucket=bucket, Prefix=prefix)
 
 
 def test_remove_asks_before_deleting(room, classe: Path, monkeypatch: pytest.MonkeyPatch,
