@@ -56,6 +56,8 @@ class Source:
     parquet_key: str
     dataset: str
     department: str
+    #: A learner's temporary credentials carry a token (the playground's, like SSP Cloud's).
+    session_token: str | None = None
 
     @property
     def endpoint(self) -> str:
@@ -92,7 +94,8 @@ def _boto3(src: Source, case: str) -> int:
     import pyarrow.parquet as pq
 
     s3 = boto3.client("s3", endpoint_url=src.endpoint_url, region_name=src.region,
-                      aws_access_key_id=src.access_key, aws_secret_access_key=src.secret_key)
+                      aws_access_key_id=src.access_key, aws_secret_access_key=src.secret_key,
+                      aws_session_token=src.session_token)
 
     def get(key: str, bucket: str = src.bucket) -> io.BytesIO:
         return io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -114,7 +117,8 @@ def _s3fs(src: Source, case: str) -> int:
 
     # No read-ahead cache: pyarrow asks for exactly the byte ranges it needs.
     fs = s3fs.S3FileSystem(endpoint_url=src.endpoint_url, key=src.access_key,
-                           secret=src.secret_key, default_cache_type="none",
+                           secret=src.secret_key, token=src.session_token,
+                           default_cache_type="none",
                            skip_instance_cache=True)
     if case == "csv":
         with fs.open(f"{src.bucket}/{src.csv_key}", cache_type="readahead") as f:
@@ -135,7 +139,8 @@ def _pyarrow(src: Source, case: str) -> int:
     from pyarrow import fs as pafs
 
     fs = pafs.S3FileSystem(endpoint_override=src.endpoint_url, region=src.region,
-                           access_key=src.access_key, secret_key=src.secret_key)
+                           access_key=src.access_key, secret_key=src.secret_key,
+                           session_token=src.session_token)
     if case == "csv":
         with fs.open_input_stream(f"{src.bucket}/{src.csv_key}") as f:
             return pacsv.read_csv(f, parse_options=pacsv.ParseOptions(delimiter=";")).num_rows
@@ -153,7 +158,7 @@ def _pyarrow(src: Source, case: str) -> int:
 def _pandas(src: Source, case: str) -> int:
     # skip_instance_cache: a fresh s3fs, without the listings an earlier read cached.
     options = {"endpoint_url": src.endpoint_url, "key": src.access_key,
-               "secret": src.secret_key, "skip_instance_cache": True}
+               "secret": src.secret_key, "token": src.session_token, "skip_instance_cache": True}
     if case == "csv":
         return len(pd.read_csv(f"s3://{src.bucket}/{src.csv_key}", sep=";",
                                dtype={"CODGEO": "string"}, storage_options=options))
@@ -179,7 +184,8 @@ def _polars(src: Source, case: str) -> int:
 
     options = {"aws_endpoint_url": src.endpoint_url, "aws_region": src.region,
                "aws_allow_http": str(src.endpoint_url.startswith("http://")).lower(),
-               "aws_access_key_id": src.access_key, "aws_secret_access_key": src.secret_key}
+               "aws_access_key_id": src.access_key, "aws_secret_access_key": src.secret_key,
+               **({"aws_session_token": src.session_token} if src.session_token else {})}
     if case == "csv":
         return pl.scan_csv(f"s3://{src.bucket}/{src.csv_key}", separator=";",
                            schema_overrides={"CODGEO": pl.String},
@@ -197,7 +203,8 @@ def _polars(src: Source, case: str) -> int:
 
 def _duckdb(src: Source, case: str) -> int:
     con = duckdb_connection(src.endpoint, src.region, src.access_key, src.secret_key,
-                            use_ssl=src.endpoint_url.startswith("https://"))
+                            use_ssl=src.endpoint_url.startswith("https://"),
+                            session_token=src.session_token)
     # One thread: with several, two threads may both fetch the last row group (its range is
     # also part of a larger read ahead), depending on timing, and the count varies.
     con.sql("SET threads = 1")
@@ -301,9 +308,12 @@ BENCH_BUCKET = "apprenant"
 BENCH_PREFIX = "bench/"
 
 
-def upload(endpoint_url: str, n_communes: int, department: str = "75") -> Source:
+def upload(endpoint_url: str, n_communes: int, department: str = "75",
+           learner: dict[str, str] | None = None) -> Source:
     """Generate ``n_communes`` communes, upload them as CSV, Parquet and a Parquet dataset
-    partitioned by department to the playground at ``endpoint_url``; return their places."""
+    partitioned by department to the playground at ``endpoint_url``; return their places,
+    to be read with the ``learner``'s variables (``Playground.environment()``: temporary
+    credentials, as on SSP Cloud) when given, else the admin's."""
     import pyarrow.dataset as ds
     from pyarrow import fs as pafs
 
@@ -324,6 +334,10 @@ def upload(endpoint_url: str, n_communes: int, department: str = "75") -> Source
                      partitioning=[PARTITION], partitioning_flavor="hive",
                      existing_data_behavior="delete_matching", use_threads=False,
                      create_dir=False)
+    if learner:
+        return Source(endpoint_url, config.PLAYGROUND_REGION, learner["AWS_ACCESS_KEY_ID"],
+                      learner["AWS_SECRET_ACCESS_KEY"], BENCH_BUCKET, csv_key, parquet_key,
+                      dataset, department, learner["AWS_SESSION_TOKEN"])
     return Source(endpoint_url, config.PLAYGROUND_REGION, config.PLAYGROUND_ACCESS_KEY,
                   playground.admin_secret(), BENCH_BUCKET, csv_key, parquet_key, dataset,
                   department)

@@ -216,7 +216,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     with private_playground(server=args.server) as started:
         say(f"Génération et dépôt de {args.communes} communes (CSV, Parquet, Parquet partitionné)…")
-        source = bench.upload(started.endpoint_url, args.communes)
+        source = bench.upload(started.endpoint_url, args.communes,
+                              learner=started.environment())
         with CountingProxy(started.endpoint_url) as proxy:
             relayed = dataclasses.replace(source, endpoint_url=proxy.url)
             results = bench.measure(proxy, relayed)
