@@ -184,6 +184,28 @@ def test_remove_takes_away_identities_buckets_and_files(room, classe: Path) -> N
                                      config.PLAYGROUND_REGION, started.ca_file)
 
 
+def test_any_minio_whose_admin_keys_are_in_the_environment(
+        room, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same server, reached as "another MinIO": no playground state involved."""
+    started, _ = room
+    monkeypatch.setenv(trainer.ADMIN_ENDPOINT, started.endpoint_url)
+    monkeypatch.setenv(trainer.ADMIN_ACCESS_KEY, config.PLAYGROUND_ACCESS_KEY)
+    monkeypatch.setenv(trainer.ADMIN_SECRET_KEY, playground.admin_secret())
+    monkeypatch.setenv(trainer.ADMIN_CA_BUNDLE, started.ca_file)
+    nowhere = str(tmp_path / "pas-de-bac-a-sable")
+    out = tmp_path / "autre-classe"
+    assert cli.main(["classroom", "provision", "--learners", "1", "--prefix", "autre",
+                     "--out", str(out), "--state-dir", nowhere]) == 0
+    env = trainer.read_env_file(out / "autre-01.env")
+    assert env["AWS_ENDPOINT_URL"] == started.endpoint_url + "/"
+    assert cli.main(["classroom", "verify", str(out), "--state-dir", nowhere]) == 0
+    assert cli.main(["classroom", "remove", str(out), "--buckets", "--yes",
+                     "--state-dir", nowhere]) == 0
+    monkeypatch.delenv(trainer.ADMIN_SECRET_KEY)
+    with pytest.raises(trainer.TrainerError, match=trainer.ADMIN_SECRET_KEY):
+        trainer.resolve_target()
+
+
 def test_the_class_folder_must_stay_out_of_the_repository(tmp_path: Path) -> None:
     inside = config.ROOT / "classe-de-test"
     with pytest.raises(trainer.TrainerError, match="hors du dépôt"):

@@ -686,6 +686,9 @@ def cmd_provision(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     target = resolve_target(_state(args))
+    if target.server.server == "moto":
+        say("Serveur moto : il n'applique aucune politique d'accès, les refus attendus ne "
+            "peuvent pas avoir lieu. Pour vérifier une classe, utilisez MinIO.")
     t0 = time.monotonic()
     rows = verify(target, Path(args.dir))
     print(table(rows))
