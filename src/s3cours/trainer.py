@@ -446,6 +446,15 @@ HEADERS = {"donnees": "lit les données", "son_bucket": "son bucket (é/l/s)",
            "voisin": "bucket voisin", "partage": "écrit données", "compte": "droits du compte"}
 
 
+HINTS = {
+    "donnees": (f" (les données du cours sont-elles publiées dans s3://{config.DATA_BUCKET}/"
+                f"{config.DATA_PREFIX} ? Les clés ont-elles expiré ?)"),
+    "son_bucket": " (clés expirées ? bucket supprimé ? `provision` recrée ce qui manque)",
+    "compte": " (la politique attachée à ce compte sur le serveur est plus large que celle "
+              "d'Onyxia : recréez l'apprenant ou corrigez sa politique)",
+}
+
+
 @dataclass
 class Row:
     name: str
@@ -578,7 +587,7 @@ def verify_learner(target: Target, out: Path, name: str, neighbour: str) -> Row:
     for check in CHECKS:
         value = row.cells[check]
         if not (value in ("ok", "refusé", "limité") or value.startswith("—")):
-            row.problems.append(f"{name} : {HEADERS[check]} : {value}")
+            row.problems.append(f"{name} : {HEADERS[check]} : {value}" + HINTS.get(check, ""))
     return row
 
 
@@ -696,6 +705,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for problem in row.problems:
             say(f"- {problem}")
     failed = sum(not r.ok for r in rows)
+    record = _class_record(Path(args.dir).expanduser().resolve()) or {}
+    expiries = sorted(item["expires"] for item in record.get("apprenants", []))
+    if expiries:
+        say(f"Clés remises valables jusqu'au {expiries[0]} (UTC) au moins.")
     say(f"{len(rows)} apprenant(s) vérifié(s) en {time.monotonic() - t0:.1f} s : "
         + ("tout est en ordre." if not failed else f"{failed} en échec."))
     return 1 if failed else 0
