@@ -129,10 +129,13 @@ def check_out_dir(out: Path) -> Path:
     root = config.ROOT.resolve()
     if resolved == root or root in resolved.parents:
         raise TrainerError(
-            f"Le dossier {out} est dans le dépôt du cours ({root}) : il contiendra les clés des "
-            "apprenants, qui ne doivent jamais entrer dans le dépôt. Choisissez un dossier hors "
-            "du dépôt, par exemple --out ~/formation-s3-classe."
+            f"Le dossier {resolved} est dans le dépôt du cours ({root}) : il contiendra les "
+            "clés des apprenants, qui ne doivent jamais entrer dans le dépôt. Choisissez un "
+            "dossier hors du dépôt, par exemple --out ~/formation-s3-classe."
         )
+    if resolved.exists() and not resolved.is_dir():
+        raise TrainerError(f"{resolved} existe et n'est pas un dossier : choisissez un autre "
+                           "--out.")
     return resolved
 
 
