@@ -5,7 +5,8 @@
     check                              dérive source/notebook et structure, sans serveur
     liens CHAPITRE                     les badges de lancement d'un chapitre (markdown)
     test [--rapide] [-- ARGS PYTEST]   toute la suite de tests, contre un bac à sable neuf
-    classroom [--learners N]           une classe : chaque chapitre par N apprenants à la fois
+    classroom simulate [--learners N]  une classe : chaque chapitre par N apprenants à la fois
+    classroom provision|verify|remove  le kit du formateur : créer, vérifier, supprimer une classe
     bench [--communes N]               octets et requêtes de chaque bibliothèque, mesurés
     donnees publier [--vers s3://…]    publie les données du cours à leur place partagée
 
@@ -29,7 +30,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import bench, config, launch, mc, notebooks, playground, structure
+from . import bench, config, launch, mc, notebooks, playground, structure, trainer
 from .counting_proxy import CountingProxy
 
 
@@ -295,12 +296,15 @@ def parser() -> argparse.ArgumentParser:
     test.add_argument("pytest_args", nargs="*",
                       help="arguments passés à pytest, après -- (ex. : ./cours test -- -k stack)")
     test.set_defaults(func=cmd_test)
-    room = sub.add_parser("classroom", help="tous les chapitres par N apprenants à la fois")
-    room.add_argument("--learners", type=int, default=20)
-    room.add_argument("--workers", type=int, default=5,
-                      help="apprenants en même temps (chacun suit les chapitres dans l'ordre)")
-    room.add_argument("--server", choices=playground.SERVERS, default="auto")
-    room.set_defaults(func=cmd_classroom)
+    room = sub.add_parser("classroom", help="une classe : simulate, provision, verify, remove")
+    actions = room.add_subparsers(dest="classroom_action", required=True, metavar="ACTION")
+    simulate = actions.add_parser("simulate", help="tous les chapitres par N apprenants à la fois")
+    simulate.add_argument("--learners", type=int, default=20)
+    simulate.add_argument("--workers", type=int, default=5,
+                          help="apprenants en même temps (chacun suit les chapitres dans l'ordre)")
+    simulate.add_argument("--server", choices=playground.SERVERS, default="auto")
+    simulate.set_defaults(func=cmd_classroom)
+    trainer.add_trainer_commands(actions)  # provision, verify, remove: the trainer's kit
     bench_parser = sub.add_parser("bench", help="octets et requêtes de chaque bibliothèque")
     bench_parser.add_argument("--communes", type=int, default=bench.DEFAULT_COMMUNES,
                               help=f"taille des données générées (défaut : {bench.DEFAULT_COMMUNES})")

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import ipaddress
 import json
 import os
 import secrets
@@ -99,9 +98,11 @@ class Playground:
         return learners.Admin(self.endpoint_url, config.PLAYGROUND_ACCESS_KEY, admin_secret(),
                               self.ca_file, mc_binary)
 
-    def environment(self, learner: str | None = None) -> dict[str, str]:
+    def environment(self, learner: str | None = None,
+                    seconds: int = learners.SESSION_SECONDS) -> dict[str, str]:
         """The variables an Onyxia Jupyter service sets, for ``learner`` (default: the one
-        named by ``S3COURS_APPRENANT``, else ``apprenant``), with fresh STS credentials."""
+        named by ``S3COURS_APPRENANT``, else ``apprenant``), with fresh STS credentials
+        lasting ``seconds`` (default: Onyxia's 7 days)."""
         learner = learner or os.environ.get(config.LEARNER_VARIABLE) or config.DEFAULT_LEARNER
         if learner not in self.learner_keys and self.state_file:
             recorded = Path(self.state_file)
@@ -117,7 +118,8 @@ class Playground:
             # The learner's own long-term key asks for the session: no admin key involved.
             session = learners.session_credentials(self.endpoint_url, learner,
                                                    self.learner_keys[learner],
-                                                   config.PLAYGROUND_REGION, self.ca_file)
+                                                   config.PLAYGROUND_REGION, self.ca_file,
+                                                   seconds)
         except Exception as exc:  # noqa: BLE001 - any failure here has one remedy
             raise PlaygroundError(
                 f"Le bac à sable n'a pas donné d'identifiants temporaires à {learner} ({exc}). "
@@ -244,18 +246,33 @@ def _moto_version() -> str:
 # --------------------------------------------------------------------------- start / stop
 
 
+#: Addresses the playground listens on without being asked: this machine's loopback only.
+#: Any other one (a classroom's local network; 127.0.0.2… stand in for one in the tests)
+#: needs ``allow_non_loopback``.
+LOOPBACK_HOSTS = (config.LOOPBACK, "::1", "localhost")
+
+
 def check_host(host: str, allow_non_loopback: bool = False) -> None:
-    """Refuse any address but loopback unless explicitly allowed."""
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = host == "localhost"
-    if not loopback and not allow_non_loopback:
+    """Refuse any address but this machine's loopback unless explicitly allowed."""
+    if host not in LOOPBACK_HOSTS and not allow_non_loopback:
         raise PlaygroundError(
-            f"Adresse refusée : {host}. Le bac à sable n'écoute que sur la boucle locale "
-            f"({config.LOOPBACK}) : ses clés sont publiques. Pour l'exposer quand même, "
-            "passez --allow-non-loopback en connaissance de cause."
+            f"Adresse refusée : {host}. Le bac à sable n'écoute que sur la boucle locale de "
+            f"cette machine ({config.LOOPBACK}). Pour une salle de formation en réseau local, "
+            "passez --allow-non-loopback en connaissance de cause (avec l'adresse de cette "
+            "machine dans ce réseau)."
         )
+
+
+def non_loopback_warning(host: str, port: int, tls: bool) -> str:
+    """What a trainer is told when the playground listens beyond this machine."""
+    return (
+        f"ATTENTION : le bac à sable écoute sur {host}:{port}, pas seulement sur cette machine. "
+        "Toute machine qui joint cette adresse peut lui parler : réservez-le au réseau local "
+        "de la salle de formation (jamais Internet), donnez à chaque apprenant ses propres "
+        "identifiants temporaires (`./cours classroom provision`) et arrêtez-le après la "
+        "séance (`./cours playground stop`)."
+        + ("" if tls else " Les échanges passent en clair (http) : ajoutez --tls pour https.")
+    )
 
 
 def _free_port(host: str) -> int:
@@ -362,6 +379,8 @@ def start(
         port = _free_port(host)
 
     notes: list[str] = []
+    if host not in LOOPBACK_HOSTS:
+        notes.append(non_loopback_warning(host, port, tls))  # said by `playground start`
     binary: Path | None = None
     if server in ("auto", "minio"):
         binary = find_minio()
