@@ -56,6 +56,8 @@ class Source:
     parquet_key: str
     dataset: str
     department: str
+    #: Temporary credentials (SSP Cloud, STS) also need their session token.
+    session_token: str | None = None
 
     @property
     def endpoint(self) -> str:
@@ -92,7 +94,8 @@ def _boto3(src: Source, case: str) -> int:
     import pyarrow.parquet as pq
 
     s3 = boto3.client("s3", endpoint_url=src.endpoint_url, region_name=src.region,
-                      aws_access_key_id=src.access_key, aws_secret_access_key=src.secret_key)
+                      aws_access_key_id=src.access_key, aws_secret_access_key=src.secret_key,
+                      aws_session_token=src.session_token)
 
     def get(key: str, bucket: str = src.bucket) -> io.BytesIO:
         return io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -114,8 +117,8 @@ def _s3fs(src: Source, case: str) -> int:
 
     # No read-ahead cache: pyarrow asks for exactly the byte ranges it needs.
     fs = s3fs.S3FileSystem(endpoint_url=src.endpoint_url, key=src.access_key,
-                           secret=src.secret_key, default_cache_type="none",
-                           skip_instance_cache=True)
+                           secret=src.secret_key, token=src.session_token,
+                           default_cache_type="none", skip_instance_cache=True)
     if case == "csv":
         with fs.open(f"{src.bucket}/{src.csv_key}", cache_type="readahead") as f:
             return len(pd.read_csv(f, sep=";", dtype={"CODGEO": "string"}))
@@ -135,7 +138,8 @@ def _pyarrow(src: Source, case: str) -> int:
     from pyarrow import fs as pafs
 
     fs = pafs.S3FileSystem(endpoint_override=src.endpoint_url, region=src.region,
-                           access_key=src.access_key, secret_key=src.secret_key)
+                           access_key=src.access_key, secret_key=src.secret_key,
+                           session_token=src.session_token)
     if case == "csv":
         with fs.open_input_stream(f"{src.bucket}/{src.csv_key}") as f:
             return pacsv.read_csv(f, parse_options=pacsv.ParseOptions(delimiter=";")).num_rows
@@ -153,7 +157,8 @@ def _pyarrow(src: Source, case: str) -> int:
 def _pandas(src: Source, case: str) -> int:
     # skip_instance_cache: a fresh s3fs, without the listings an earlier read cached.
     options = {"endpoint_url": src.endpoint_url, "key": src.access_key,
-               "secret": src.secret_key, "skip_instance_cache": True}
+               "secret": src.secret_key, "token": src.session_token,
+               "skip_instance_cache": True}
     if case == "csv":
         return len(pd.read_csv(f"s3://{src.bucket}/{src.csv_key}", sep=";",
                                dtype={"CODGEO": "string"}, storage_options=options))
@@ -179,7 +184,8 @@ def _polars(src: Source, case: str) -> int:
 
     options = {"aws_endpoint_url": src.endpoint_url, "aws_region": src.region,
                "aws_allow_http": str(src.endpoint_url.startswith("http://")).lower(),
-               "aws_access_key_id": src.access_key, "aws_secret_access_key": src.secret_key}
+               "aws_access_key_id": src.access_key, "aws_secret_access_key": src.secret_key,
+               **({"aws_session_token": src.session_token} if src.session_token else {})}
     if case == "csv":
         return pl.scan_csv(f"s3://{src.bucket}/{src.csv_key}", separator=";",
                            schema_overrides={"CODGEO": pl.String},
@@ -197,7 +203,8 @@ def _polars(src: Source, case: str) -> int:
 
 def _duckdb(src: Source, case: str) -> int:
     con = duckdb_connection(src.endpoint, src.region, src.access_key, src.secret_key,
-                            use_ssl=src.endpoint_url.startswith("https://"))
+                            use_ssl=src.endpoint_url.startswith("https://"),
+                            session_token=src.session_token)
     # One thread: with several, two threads may both fetch the last row group (its range is
     # also part of a larger read ahead), depending on timing, and the count varies.
     con.sql("SET threads = 1")
@@ -343,3 +350,181 @@ def report(results: list[Measure], sizes: dict[str, int]) -> str:
     lines += ["", "Octets de 2 colonnes Parquet / octets du CSV entier :",
               ratios(results).map("{:.1%}".format).to_string()]
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- a distant server
+# On the loopback address a request costs nothing; on a real network each one costs a round
+# trip. The relay can add a fixed latency per request (``CountingProxy(latency=…)``): a
+# library that makes its requests one after the other pays it for each.
+
+#: Latency per request of the "distant server" variant, in seconds.
+LATENCY = 0.02
+
+
+def tuned_readers(src: Source) -> dict[str, Callable[[], int]]:
+    """The two-column read of each library with the settings that suit a distant server.
+
+    The clients are built here, once, as a program that reads several files keeps them (the
+    readers of :data:`READERS` build theirs at each read, which costs more than the read
+    itself for s3fs, pandas and duckdb). Each returned callable reads the two columns and
+    returns the number of rows.
+    """
+    import boto3
+    import fsspec.parquet
+    import pyarrow.parquet as pq
+    import s3fs
+    from pyarrow import fs as pafs
+
+    path = f"{src.bucket}/{src.parquet_key}"
+    s3 = boto3.client("s3", endpoint_url=src.endpoint_url, region_name=src.region,
+                      aws_access_key_id=src.access_key, aws_secret_access_key=src.secret_key,
+                      aws_session_token=src.session_token)
+    fs = s3fs.S3FileSystem(endpoint_url=src.endpoint_url, key=src.access_key,
+                           secret=src.secret_key, token=src.session_token,
+                           skip_instance_cache=True)
+    s3_arrow = pafs.S3FileSystem(endpoint_override=src.endpoint_url, region=src.region,
+                                 access_key=src.access_key, secret_key=src.secret_key,
+                                 session_token=src.session_token)
+    con = duckdb_connection(src.endpoint, src.region, src.access_key, src.secret_key,
+                            use_ssl=src.endpoint_url.startswith("https://"),
+                            session_token=src.session_token)
+    # Each measured read is a first read: no file kept from a previous one.
+    con.sql("SET enable_external_file_cache = false")
+    polars_options = {"aws_endpoint_url": src.endpoint_url, "aws_region": src.region,
+                      "aws_allow_http": str(src.endpoint_url.startswith("http://")).lower(),
+                      "aws_access_key_id": src.access_key,
+                      "aws_secret_access_key": src.secret_key,
+                      **({"aws_session_token": src.session_token} if src.session_token else {})}
+
+    def boto3_() -> int:  # one GET of the whole object: one round trip, every byte
+        body = s3.get_object(Bucket=src.bucket, Key=src.parquet_key)["Body"].read()
+        return pq.read_table(io.BytesIO(body), columns=TWO_COLUMNS).num_rows
+
+    def s3fs_() -> int:  # footer, then every needed range at once (concurrent requests)
+        fs.invalidate_cache()
+        with fsspec.parquet.open_parquet_file(path, fs=fs, columns=TWO_COLUMNS,
+                                              engine="pyarrow") as f:
+            return pq.read_table(f, columns=TWO_COLUMNS).num_rows
+
+    def pyarrow_() -> int:
+        return pq.read_table(path, columns=TWO_COLUMNS, filesystem=s3_arrow).num_rows
+
+    def pandas_() -> int:  # pyarrow's own S3 client instead of s3fs
+        return len(pd.read_parquet(path, columns=TWO_COLUMNS, filesystem=s3_arrow))
+
+    def polars_() -> int:
+        import polars as pl
+
+        return (pl.scan_parquet(f"s3://{path}", storage_options=polars_options)
+                .select(TWO_COLUMNS).collect().height)
+
+    def duckdb_() -> int:
+        return len(con.sql(f"SELECT {', '.join(TWO_COLUMNS)} "
+                           f"FROM read_parquet('s3://{path}')").fetchall())
+
+    return {"boto3": boto3_, "s3fs": s3fs_, "pyarrow": pyarrow_, "pandas": pandas_,
+            "polars": polars_, "duckdb": duckdb_}
+
+
+def measure_tuned(proxy: CountingProxy, src: Source, repeat: int = 3) -> list[Measure]:
+    """The two-column read with :func:`tuned_readers` through ``proxy`` (``src.endpoint_url``
+    is the proxy's URL): requests and bytes of one read, and the shortest of ``repeat``
+    durations (the others were slowed down by whatever else the machine was doing)."""
+    readers = tuned_readers(src)
+    results = []
+    for library, read in readers.items():
+        durations = []
+        for _ in range(repeat):
+            proxy.reset()
+            started = time.perf_counter()
+            rows = read()
+            durations.append(time.perf_counter() - started)
+        count = proxy.count()
+        results.append(Measure(library, "colonnes", rows, count.requests, count.bytes,
+                               min(durations)))
+    return results
+
+
+def latency_table(before: dict[str, list[Measure]], after: dict[str, list[Measure]]
+                  ) -> pd.DataFrame:
+    """Durations of the two-column read, one row per library: each (label -> measures) of
+    ``before`` and ``after`` gives a column, and a last column gives the ratio to the fastest
+    library of the last column."""
+    columns = {}
+    for label, results in {**before, **after}.items():
+        columns[label] = pd.Series({m.library: m.seconds for m in results if m.case == "colonnes"})
+    frame = pd.DataFrame(columns).loc[list(LIBRARIES)]
+    last = frame.columns[-1]
+    frame["× la plus rapide"] = frame[last] / frame[last].min()
+    return frame
+
+
+# --------------------------------------------------------------------------- peak memory
+# Each approach runs in a Python process of its own: the peak memory of a process is
+# ``getrusage(RUSAGE_SELF).ru_maxrss`` (kibibytes on Linux), which only grows. A first run on
+# a small file loads the modules and the clients' descriptions (botocore reads its S3 model on
+# first use); the peak measured is what the read of the large file adds to that.
+
+_ISOLATED = r"""
+import ast, contextlib, io, json, resource, sys, time
+
+code, variables, warmup, endpoints = json.loads(sys.stdin.read())
+program = compile(code, "<cellule>", "exec")
+
+
+def run(values, endpoint_url):
+    scope = {**values, "ENDPOINT_URL": endpoint_url,
+             "ENDPOINT": endpoint_url.split("://", 1)[1],
+             "LOCAL": endpoint_url.startswith("http://")}
+    printed = io.StringIO()
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(printed):
+        exec(program, scope)
+    return time.perf_counter() - started, printed.getvalue()
+
+
+def peak():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+run({**variables, **warmup}, endpoints[0])
+before = peak()
+result = {"before": before, "seconds": []}
+for i, endpoint_url in enumerate(endpoints[1:]):
+    seconds, printed = run(variables, endpoint_url)
+    result["seconds"].append(seconds)
+    if i == 0:
+        result["after"], result["printed"] = peak(), printed
+print(json.dumps(result))
+"""
+
+
+@dataclass(frozen=True)
+class Isolated:
+    """One approach run in a process of its own: what it printed, the memory its read added
+    to the process (bytes, at the peak), and its duration through each measured endpoint."""
+
+    printed: str
+    base: int  # peak before the measured read (modules and clients loaded)
+    peak: int  # what the measured read added
+    seconds: tuple[float, ...]
+
+
+def isolated(code: str, variables: dict, warmup: dict, endpoints: list[str],
+             timeout: float = 300) -> Isolated:
+    """Run ``code`` in a new Python process: once with ``variables | warmup`` through
+    ``endpoints[0]`` (loads modules and clients), then once with ``variables`` through each
+    further endpoint. ``ENDPOINT_URL``, ``ENDPOINT`` and ``LOCAL`` are set for each run as the
+    chapters' setup cell sets them; the credentials come from the environment."""
+    import json
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", _ISOLATED], capture_output=True, text=True,
+                         input=json.dumps([code, variables, warmup, endpoints]),
+                         timeout=timeout)
+    if run.returncode:
+        raise RuntimeError(f"Le code mesuré a échoué dans son processus :\n{run.stderr[-3000:]}")
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    return Isolated(result["printed"], result["before"], result["after"] - result["before"],
+                    tuple(result["seconds"]))

@@ -10,12 +10,17 @@ end of a ``with`` block, or with the process that started it.
 It relays plain HTTP to a server on the loopback address (the playground). A remote server
 such as SSP Cloud's checks the signature against its own host name and is reached in
 HTTPS: measure against the playground instead.
+
+``latency`` (seconds) delays every request before it is forwarded, like the round trip to a
+distant server: on the loopback address a request costs nothing, on a real network each one
+costs milliseconds, and a library that makes many requests one after the other pays each.
 """
 
 from __future__ import annotations
 
 import http.client
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -50,7 +55,7 @@ class Count:
 class CountingProxy:
     """A counting relay on ``127.0.0.1`` towards ``upstream`` (``http://127.0.0.1:PORT``)."""
 
-    def __init__(self, upstream: str, timeout: float = 60) -> None:
+    def __init__(self, upstream: str, timeout: float = 60, latency: float = 0.0) -> None:
         parts = urllib.parse.urlsplit(upstream)
         if parts.scheme != "http" or parts.hostname not in (config.LOOPBACK, "localhost"):
             raise ValueError(
@@ -61,6 +66,9 @@ class CountingProxy:
         self.upstream_host = parts.hostname
         self.upstream_port = parts.port or 80
         self.timeout = timeout
+        if latency < 0:
+            raise ValueError(f"Latence négative ({latency} s) : donnez 0 ou un nombre de secondes.")
+        self.latency = latency
         self._lock = threading.Lock()
         self._exchanges: list[Exchange] = []
         self._server = ThreadingHTTPServer((config.LOOPBACK, 0), self._handler_class())
@@ -131,6 +139,8 @@ class CountingProxy:
 
             def _relay(self) -> None:
                 body = self._body()
+                if proxy.latency:
+                    time.sleep(proxy.latency)  # the round trip of a distant server
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
                 if body or self.command in ("PUT", "POST"):
                     headers["Content-Length"] = str(len(body))
