@@ -460,10 +460,12 @@ def latency_table(before: dict[str, list[Measure]], after: dict[str, list[Measur
 
 
 # --------------------------------------------------------------------------- peak memory
-# Each approach runs in a Python process of its own: the peak memory of a process is
-# ``getrusage(RUSAGE_SELF).ru_maxrss`` (kibibytes on Linux), which only grows. A first run on
-# a small file loads the modules and the clients' descriptions (botocore reads its S3 model on
-# first use); the peak measured is what the read of the large file adds to that.
+# Each approach runs in a Python process of its own. A first run on a small file loads the
+# modules and the clients' descriptions (botocore reads its S3 model on first use); the peak
+# measured is what the read of the large file adds to that. On Linux, the peak is the
+# process's VmHWM (/proc/self/status), reset just before the read (/proc/self/clear_refs);
+# not ``getrusage(...).ru_maxrss``: at exec, a child started by a large process (a Jupyter
+# kernel) inherits that process's peak as its own. Elsewhere, ru_maxrss is the fallback.
 
 _ISOLATED = r"""
 import ast, contextlib, io, json, resource, sys, time
@@ -483,12 +485,33 @@ def run(values, endpoint_url):
     return time.perf_counter() - started, printed.getvalue()
 
 
+def status(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+
+
+def reset_peak():
+    # The memory held now; from now on, the peak only counts what comes next.
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current VmRSS (Linux >= 4.0)
+        return status("VmRSS")
+    except OSError:
+        return peak()
+
+
 def peak():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    try:
+        return status("VmHWM")
+    except OSError:  # not Linux
+        kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return kib if sys.platform == "darwin" else kib * 1024  # bytes on macOS
 
 
 run({**variables, **warmup}, endpoints[0])
-before = peak()
+before = reset_peak()
 result = {"before": before, "seconds": []}
 for i, endpoint_url in enumerate(endpoints[1:]):
     seconds, printed = run(variables, endpoint_url)
@@ -528,3 +551,24 @@ def isolated(code: str, variables: dict, warmup: dict, endpoints: list[str],
     result = json.loads(run.stdout.strip().splitlines()[-1])
     return Isolated(result["printed"], result["before"], result["after"] - result["before"],
                     tuple(result["seconds"]))
+
+
+def latency_report(loopback: list[Measure], slow: list[Measure], tuned: list[Measure],
+                   latency: float) -> str:
+    """The benchmark's latency variant: durations of every case on the loopback address and
+    with ``latency`` per request, then the two-column read before and after the settings of
+    :func:`tuned_readers`."""
+    ms = f"{latency * 1000:.0f} ms"
+    lines = [f"Avec {ms} de latence par requête (relais lent) :", "",
+             "Durée (s, varie d'une exécution à l'autre) :",
+             table(slow, "seconds").round(2).to_string(), "",
+             f"Requêtes faites, donc au moins autant de fois {ms} si elles se suivent :",
+             table(slow, "requests").to_string(), "",
+             "Parquet, 2 colonnes : chapitre « Parquet sur S3 » (client neuf à chaque lecture), "
+             "puis réglé (client gardé, lectures groupées ; la plus courte de 3) :"]
+    frame = latency_table({"sans latence (s)": loopback, f"{ms} (s)": slow},
+                          {f"réglé, {ms} (s)": tuned})
+    frame.insert(len(frame.columns) - 1, "requêtes réglé",
+                 pd.Series({m.library: m.requests for m in tuned}))
+    lines.append(frame.round(3).to_string())
+    return "\n".join(lines)
