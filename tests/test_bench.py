@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -39,6 +40,21 @@ def test_relay_forwards_signed_uploads_and_resets(session_endpoint_url: str) -> 
         assert relay.count().requests == 1
 
 
+def test_relay_latency_is_paid_by_each_request_in_turn(session_endpoint_url: str) -> None:
+    with pytest.raises(ValueError, match="Latence négative"):
+        CountingProxy(session_endpoint_url, latency=-0.01)
+    with CountingProxy(session_endpoint_url, latency=0.1) as relay:
+        client = playground.s3_client(relay.url)
+        client.list_buckets()  # connection and signing set up before the clock starts
+        relay.reset()
+        started = time.perf_counter()
+        for _ in range(3):
+            client.head_bucket(Bucket=config.DATA_BUCKET)
+        elapsed = time.perf_counter() - started
+        assert relay.count().requests == 3
+    assert elapsed >= 0.3  # three requests one after the other: three times the latency
+
+
 @pytest.mark.parametrize("upstream", ["https://minio.lab.sspcloud.fr", "http://192.168.1.10:9000"])
 def test_relay_refuses_a_server_it_cannot_serve(upstream: str) -> None:
     with pytest.raises(ValueError, match="bac à sable local"):
@@ -66,15 +82,25 @@ def test_measure_on_a_small_table(session_endpoint_url: str) -> None:
         assert by[library, "colonnes"].bytes < by[library, "parquet"].bytes, library
     # boto3 cannot project: the whole object comes.
     assert by["boto3", "colonnes"].bytes == by["boto3", "parquet"].bytes
+    # The settings for a distant server: same rows, and s3fs asks for its ranges together.
+    with CountingProxy(session_endpoint_url, latency=0.005) as slow:
+        tuned = {m.library: m for m in bench.measure_tuned(
+            slow, dataclasses.replace(source, endpoint_url=slow.url), repeat=1)}
+    assert list(tuned) == list(bench.LIBRARIES)
+    assert {m.rows for m in tuned.values()} == {2_000}
+    assert tuned["s3fs"].requests < by["s3fs", "colonnes"].requests
+    assert tuned["pandas"].requests == tuned["pyarrow"].requests  # pyarrow's own client
     assert list(octets.index) == list(bench.LIBRARIES)
     assert list(octets.columns) == list(bench.CASES.values())
 
 
 def test_bench_command_prints_its_table() -> None:
     run = subprocess.run([sys.executable, "-m", "s3cours.cli", "bench", "--communes", "1000",
-                          "--server", "moto"], capture_output=True, text=True, timeout=300)
+                          "--server", "moto", "--latence", "5"],
+                         capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "Octets reçus du serveur" in run.stdout and "Requêtes HTTP" in run.stdout
+    assert "Avec 5 ms de latence par requête" in run.stdout and "réglé, 5 ms (s)" in run.stdout
     for library in bench.LIBRARIES:
         assert library in run.stdout
     refused = subprocess.run([sys.executable, "-m", "s3cours.cli", "bench", "--communes", "5"],
