@@ -69,7 +69,9 @@ def test_department_of_commune_codes() -> None:
 
 
 def test_measure_on_a_small_table(session_endpoint_url: str) -> None:
-    source = bench.upload(session_endpoint_url, 2_000)
+    import os
+
+    source = bench.upload(session_endpoint_url, 2_000, learner=dict(os.environ))
     with CountingProxy(session_endpoint_url) as relay:
         results = bench.measure(relay, dataclasses.replace(source, endpoint_url=relay.url))
     by = {(m.library, m.case): m for m in results}

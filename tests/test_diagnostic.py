@@ -73,7 +73,7 @@ def test_https_on_an_http_endpoint(library: str, session_endpoint_url: str) -> N
 @pytest.mark.parametrize("library", LIBRARIES)
 def test_server_stopped_mid_notebook(library: str, state_dir: Path) -> None:
     started = playground.start(server="moto", state_dir=state_dir, log=lambda _: None)
-    calls = listers(started.endpoint_url, config.PLAYGROUND_SECRET_KEY, None)
+    calls = listers(started.endpoint_url, playground.admin_secret(), None)
     calls[library]()  # works while the server runs
     playground.stop(state_dir)
     assert "ne répond pas" in diagnosis_of(calls[library])

@@ -3,6 +3,7 @@ with the alias ``s3`` that SSP Cloud defines."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 import subprocess
@@ -16,9 +17,16 @@ from s3cours import config, mc, playground
 def test_mc_on_path_talks_to_the_playground_through_alias_s3(session_endpoint_url: str) -> None:
     binary = shutil.which("mc")
     assert binary, "mc absent du PATH des tests"
-    listing = subprocess.run([binary, "ls", "s3/"], capture_output=True, text=True, timeout=60)
-    assert listing.returncode == 0, listing.stderr
-    assert f"{config.DATA_BUCKET}/" in listing.stdout and f"{config.LEARNER_BUCKET}/" in listing.stdout
+    # As on SSP Cloud, the learner may list the shared data and their own bucket (not the
+    # list of all buckets: Onyxia's policy does not grant s3:ListAllMyBuckets).
+    shared = subprocess.run([binary, "ls", f"s3/{config.DATA_BUCKET}/{config.DATA_PREFIX}"],
+                            capture_output=True, text=True, timeout=60)
+    assert shared.returncode == 0, shared.stderr
+    assert "FILOSOFI_COM.csv" in shared.stdout
+    workdir = os.environ["AWS_WORKING_DIRECTORY_PATH"]
+    own = subprocess.run([binary, "ls", f"s3/{workdir}"], capture_output=True, text=True,
+                         timeout=60)
+    assert own.returncode == 0, own.stderr
 
 
 def test_explicit_binary_wins_and_is_linked_as_mc(tmp_path: Path,

@@ -1,9 +1,8 @@
 """No credential in the repository nor in any notebook output.
 
 Shapes looked for: AWS access key ids, secret keys and session tokens (as values given to a
-key-like name), and `MC_HOST_*` URLs carrying keys. The playground's own keys are public and
-local-only (see README): they are the only ones allowed, and only in the files that document
-or set them."""
+key-like name), and `MC_HOST_*` URLs carrying keys. The playground's admin user name is the only key-like value
+allowed; its secret is made on each machine and never written in the repository."""
 
 from __future__ import annotations
 
@@ -21,8 +20,8 @@ ASSIGNED_SECRET = re.compile(
     r"""["']?\s*[:=]\s*["']?([A-Za-z0-9/+=]{20,})""")
 MC_HOST = re.compile(r"MC_HOST_\w+\s*=\s*\S*https?://([^:@\s/]+):([^@\s]+)@")
 LONG_TOKEN = re.compile(r"\b[A-Za-z0-9/+]{200,}={0,2}")
-#: Public, local-only values (the playground's keys) and documentation placeholders.
-ALLOWED = {config.PLAYGROUND_ACCESS_KEY, config.PLAYGROUND_SECRET_KEY, "CLÉ"}
+#: The playground's admin user name and documentation placeholders.
+ALLOWED = {config.PLAYGROUND_ACCESS_KEY, "CLÉ"}
 #: Output types that hold binary data (images), not text.
 BINARY_OUTPUTS = ("image/png", "image/jpeg")
 
@@ -53,10 +52,8 @@ def test_the_scanner_finds_credential_shapes(sample: str) -> None:
     assert findings(sample)
 
 
-def test_the_scanner_lets_local_keys_and_placeholders_through() -> None:
-    local = config.PLAYGROUND_ACCESS_KEY + ":" + config.PLAYGROUND_SECRET_KEY
-    text = ("MC_HOST_s3=http://" + local + "@127.0.0.1:9900\n"
-            "MC_HOST_s3=https://$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY@$AWS_S3_ENDPOINT\n"
+def test_the_scanner_lets_placeholders_through() -> None:
+    text = ("MC_HOST_s3=https://$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY@$AWS_S3_ENDPOINT\n"
             "AKIAIOSFODNN7EXAMPLE\n")
     assert findings(text) == []
 
@@ -74,6 +71,8 @@ def test_no_secret_in_tracked_files() -> None:
 
 
 def test_no_secret_and_no_local_key_in_notebook_outputs() -> None:
+    from s3cours.playground import admin_secret
+
     for path in sorted(config.NOTEBOOKS_DIR.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:
@@ -82,5 +81,5 @@ def test_no_secret_and_no_local_key_in_notebook_outputs() -> None:
                 text = str({**output, "data": data})
                 assert not findings(text), (path.name, findings(text))
                 # Outputs never show keys at all, not even the local ones.
-                assert config.PLAYGROUND_SECRET_KEY not in text, path.name
+                assert admin_secret() not in text, path.name
                 assert "@127.0.0.1" not in text, path.name  # the value of MC_HOST_s3

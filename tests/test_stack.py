@@ -22,7 +22,8 @@ con = duckdb.connect()
 extension_importer.import_extension("httpfs", con=con)
 con.sql("LOAD httpfs")
 con.sql(f\"\"\"CREATE SECRET s3 (TYPE s3, KEY_ID '{{os.environ["AWS_ACCESS_KEY_ID"]}}',
-    SECRET '{{os.environ["AWS_SECRET_ACCESS_KEY"]}}', ENDPOINT '{{os.environ["AWS_S3_ENDPOINT"]}}',
+    SECRET '{{os.environ["AWS_SECRET_ACCESS_KEY"]}}', SESSION_TOKEN '{{os.environ["AWS_SESSION_TOKEN"]}}',
+    ENDPOINT '{{os.environ["AWS_S3_ENDPOINT"]}}',
     URL_STYLE 'path', USE_SSL false, REGION '{{os.environ["AWS_DEFAULT_REGION"]}}')\"\"\")
 print(con.sql("SELECT count(*) FROM read_parquet('{PARQUET}')").fetchone()[0])
 """

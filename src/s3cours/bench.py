@@ -56,7 +56,7 @@ class Source:
     parquet_key: str
     dataset: str
     department: str
-    #: Temporary credentials (SSP Cloud, STS) also need their session token.
+    #: A learner's temporary credentials carry a token (the playground's, like SSP Cloud's).
     session_token: str | None = None
 
     @property
@@ -118,7 +118,8 @@ def _s3fs(src: Source, case: str) -> int:
     # No read-ahead cache: pyarrow asks for exactly the byte ranges it needs.
     fs = s3fs.S3FileSystem(endpoint_url=src.endpoint_url, key=src.access_key,
                            secret=src.secret_key, token=src.session_token,
-                           default_cache_type="none", skip_instance_cache=True)
+                           default_cache_type="none",
+                           skip_instance_cache=True)
     if case == "csv":
         with fs.open(f"{src.bucket}/{src.csv_key}", cache_type="readahead") as f:
             return len(pd.read_csv(f, sep=";", dtype={"CODGEO": "string"}))
@@ -157,8 +158,7 @@ def _pyarrow(src: Source, case: str) -> int:
 def _pandas(src: Source, case: str) -> int:
     # skip_instance_cache: a fresh s3fs, without the listings an earlier read cached.
     options = {"endpoint_url": src.endpoint_url, "key": src.access_key,
-               "secret": src.secret_key, "token": src.session_token,
-               "skip_instance_cache": True}
+               "secret": src.secret_key, "token": src.session_token, "skip_instance_cache": True}
     if case == "csv":
         return len(pd.read_csv(f"s3://{src.bucket}/{src.csv_key}", sep=";",
                                dtype={"CODGEO": "string"}, storage_options=options))
@@ -308,9 +308,12 @@ BENCH_BUCKET = "apprenant"
 BENCH_PREFIX = "bench/"
 
 
-def upload(endpoint_url: str, n_communes: int, department: str = "75") -> Source:
+def upload(endpoint_url: str, n_communes: int, department: str = "75",
+           learner: dict[str, str] | None = None) -> Source:
     """Generate ``n_communes`` communes, upload them as CSV, Parquet and a Parquet dataset
-    partitioned by department to the playground at ``endpoint_url``; return their places."""
+    partitioned by department to the playground at ``endpoint_url``; return their places,
+    to be read with the ``learner``'s variables (``Playground.environment()``: temporary
+    credentials, as on SSP Cloud) when given, else the admin's."""
     import pyarrow.dataset as ds
     from pyarrow import fs as pafs
 
@@ -325,14 +328,18 @@ def upload(endpoint_url: str, n_communes: int, department: str = "75") -> Source
     table = table.append_column(PARTITION, department_of(table.column("CODGEO")))
     fs = pafs.S3FileSystem(endpoint_override=endpoint_url, region=config.PLAYGROUND_REGION,
                            access_key=config.PLAYGROUND_ACCESS_KEY,
-                           secret_key=config.PLAYGROUND_SECRET_KEY)
+                           secret_key=playground.admin_secret())
     dataset = f"{BENCH_BUCKET}/{BENCH_PREFIX}par_departement"
     ds.write_dataset(table, dataset, filesystem=fs, format="parquet",
                      partitioning=[PARTITION], partitioning_flavor="hive",
                      existing_data_behavior="delete_matching", use_threads=False,
                      create_dir=False)
+    if learner:
+        return Source(endpoint_url, config.PLAYGROUND_REGION, learner["AWS_ACCESS_KEY_ID"],
+                      learner["AWS_SECRET_ACCESS_KEY"], BENCH_BUCKET, csv_key, parquet_key,
+                      dataset, department, learner["AWS_SESSION_TOKEN"])
     return Source(endpoint_url, config.PLAYGROUND_REGION, config.PLAYGROUND_ACCESS_KEY,
-                  config.PLAYGROUND_SECRET_KEY, BENCH_BUCKET, csv_key, parquet_key, dataset,
+                  playground.admin_secret(), BENCH_BUCKET, csv_key, parquet_key, dataset,
                   department)
 
 

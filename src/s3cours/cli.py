@@ -80,15 +80,16 @@ def cmd_playground(args: argparse.Namespace) -> int:
         started = playground.start(
             args.port, args.server, host=args.host, allow_non_loopback=args.allow_non_loopback,
             data_dir=Path(args.data_dir) if args.data_dir else None, state_dir=state,
-            build=not args.no_build, log=say,
+            build=not args.no_build, tls=args.tls, shared_data=not args.sans_donnees, log=say,
         )
         for note in started.notes:
             say(note)
         say(f"Bac à sable S3 démarré : {started.describe()}")
         option = f" --state-dir {shlex.quote(args.state_dir)}" if args.state_dir else ""
-        say("Clés locales au bac à sable, sans valeur ailleurs. Pour un terminal :")
+        say("Identifiants temporaires de l'apprenant, comme sur le SSP Cloud (valables 7 jours, "
+            "sur ce serveur seulement). Pour un terminal :")
         say(f'  eval "$(./cours playground env{option})"')
-        print(exports(started.environment()))
+        print(exports(started.environment(args.apprenant)))
     elif args.action == "stop":
         stopped = playground.stop(state)
         say(f"Arrêté : {stopped.describe()}" if stopped else "Aucun bac à sable en cours.")
@@ -99,7 +100,12 @@ def cmd_playground(args: argparse.Namespace) -> int:
         say(running.describe() if running else "Aucun bac à sable en cours.")
         return 0 if running else 1
     elif args.action == "env":
-        print(exports(playground.load_environment(state)))
+        running = playground.status(state)
+        if running is not None and args.apprenant and args.apprenant not in running.learner_keys:
+            playground.add_learner(running, args.apprenant)  # the tooling's admin work
+            say(f"Apprenant créé : {args.apprenant} (utilisateur, politique, bucket).")
+        env = running.environment(args.apprenant) if running else playground.load_environment(state)
+        print(exports(env))
     return 0
 
 
@@ -211,7 +217,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     with private_playground(server=args.server) as started:
         say(f"Génération et dépôt de {args.communes} communes (CSV, Parquet, Parquet partitionné)…")
-        source = bench.upload(started.endpoint_url, args.communes)
+        source = bench.upload(started.endpoint_url, args.communes,
+                              learner=started.environment())
         with CountingProxy(started.endpoint_url) as proxy:
             relayed = dataclasses.replace(source, endpoint_url=proxy.url)
             results = bench.measure(proxy, relayed)
@@ -250,6 +257,12 @@ def parser() -> argparse.ArgumentParser:
     pg.add_argument("--data-dir", help="dossier de données à conserver (MinIO seulement)")
     pg.add_argument("--state-dir", help=f"dossier d'état (défaut : {config.state_dir()})")
     pg.add_argument("--no-build", action="store_true", help="ne pas construire MinIO avec Go")
+    pg.add_argument("--tls", action="store_true",
+                    help="https avec une autorité de certification de test (AWS_CA_BUNDLE, SSL_CERT_FILE)")
+    pg.add_argument("--sans-donnees", action="store_true",
+                    help="sans les données partagées du cours (comme un serveur où personne ne les a publiées)")
+    pg.add_argument("--apprenant", help=f"apprenant (défaut : ${config.LEARNER_VARIABLE} ou "
+                                        f"{config.DEFAULT_LEARNER}) ; créé s'il n'existe pas")
     pg.set_defaults(func=cmd_playground)
 
     build = sub.add_parser("build", help="synchroniser et exécuter les notebooks")

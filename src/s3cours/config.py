@@ -21,13 +21,14 @@ DATA_PREFIX = "diffusion/FILOSOFI/2014/"
 FILOSOFI_CSV_KEY = DATA_PREFIX + "FILOSOFI_COM.csv"
 FILOSOFI_PARQUET_KEY = DATA_PREFIX + "FILOSOFI_COM.parquet"
 
-#: Bucket the playground creates for the learner's own writes (on SSP Cloud: the personal bucket).
-LEARNER_BUCKET = "apprenant"
+#: The playground's default learner; like on SSP Cloud, their bucket bears their name.
+DEFAULT_LEARNER = "apprenant"
+#: The default learner's personal bucket (on SSP Cloud: the bucket named after the user).
+LEARNER_BUCKET = DEFAULT_LEARNER
 
-#: Credentials of the local playground. They are LOCAL-ONLY: the playground listens on the
-#: loopback address alone, holds only generated data and is thrown away after use.
-PLAYGROUND_ACCESS_KEY = "cours-s3-local"
-PLAYGROUND_SECRET_KEY = "cours-s3-local-seulement"
+#: The playground's administrator user. Its secret is made once per machine and kept in the
+#: cache (``playground.admin_secret``): it never reaches a notebook.
+PLAYGROUND_ACCESS_KEY = "cours-s3-admin"
 PLAYGROUND_REGION = "us-east-1"
 LOOPBACK = "127.0.0.1"
 #: Port of ``./cours playground start`` and of the notebook build (a stable URL in outputs).
@@ -47,10 +48,9 @@ ACTIONLINT_VERSION = "v1.7.12"
 MC_MODULE = "github.com/minio/mc"
 MC_VERSION = "v0.0.0-20250313080218-cf909e1063a9"
 
-#: Environment variable naming the learner on a shared playground: each learner writes under
-#: ``apprenant/<name>/`` (default below), so that a classroom can share one server.
+#: Environment variable naming the playground's learner (default :data:`DEFAULT_LEARNER`): a
+#: classroom shares one server, each learner with their own identity and bucket.
 LEARNER_VARIABLE = "S3COURS_APPRENANT"
-DEFAULT_LEARNER = "moi"
 
 
 def cache_dir() -> Path:

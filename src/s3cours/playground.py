@@ -1,21 +1,30 @@
-"""The course's local S3 playground: a real S3 server on the loopback address, seeded with the
-course data.
+"""The course's local S3 playground: an SSP Cloud twin on the loopback address, seeded with
+the course data.
 
 The server is MinIO when one can be had (a ``minio`` on PATH, or one built once with
 ``go install``, MinIO's documented install since it ships as source only), a moto server
 otherwise (pip only). ``start`` launches it in the background, waits until it answers,
-creates the buckets and uploads the data; ``stop`` ends it and leaves no process behind.
-The playground's state (pid, port, server) is kept in a small JSON file so that another
-process (a notebook, ``s3cours playground env``) can find it.
+creates the buckets, uploads the data and creates the default learner; ``stop`` ends it and
+leaves no process behind.
+
+Like SSP Cloud, it hands learners temporary STS credentials under Onyxia's session policy, a
+personal bucket named after them, and the variables an Onyxia service sets
+(:mod:`s3cours.learners`). Its administrator keys are made once per machine, kept in the
+course's cache (readable by you alone) and used only by the tooling. It can speak https with
+a test CA of its own (:mod:`s3cours.tls`). Its state (pid, port, server, learners' long-term
+keys, never the admin's) is kept in a small JSON file so that another process (a notebook,
+``s3cours playground env``) can find it and get fresh credentials.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import ipaddress
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -26,16 +35,23 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import config, gotools
+from . import config, gotools, learners
+from . import tls as tls_module
 
 STATE_FILE = "playground.json"
 LOG_FILE = "server.log"
 SERVERS = ("auto", "minio", "moto")
-#: Variables that must not be set while using the playground.
-UNSET = ("AWS_SESSION_TOKEN",)
-#: Variables the playground sets (unset them after ``stop``).
-VARIABLES = ("AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-             "AWS_DEFAULT_REGION", "MC_HOST_s3")
+#: Variables that must not be left over while using the playground (none today: the
+#: playground sets every variable an Onyxia service sets, the session token included).
+UNSET: tuple[str, ...] = ()
+#: Variables an Onyxia Jupyter service sets, as the playground sets them (InseeFrLab
+#: helm-charts-interactive-services, charts/library-chart/templates/_secret.tpl; ``MC_HOST_s3``:
+#: InseeFrLab/images-datascience, base/scripts/onyxia-init.sh), plus the test CA over https.
+VARIABLES = ("AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "S3_ENDPOINT", "AWS_ACCESS_KEY_ID",
+             "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
+             "AWS_PATH_STYLE_ACCESS", "AWS_WORKING_DIRECTORY_PATH", "MC_HOST_s3",
+             "AWS_CA_BUNDLE", "SSL_CERT_FILE")
+ADMIN_SECRET_FILE = "playground-admin-secret"
 
 
 class PlaygroundError(RuntimeError):
@@ -55,6 +71,14 @@ class Playground:
     data_dir_is_temporary: bool
     log: str
     notes: list[str] = field(default_factory=list)
+    scheme: str = "http"
+    #: The test CA clients must trust (https only).
+    ca_file: str | None = None
+    #: Whether the shared course data was put in ``donnees-insee/diffusion/``.
+    shared_data: bool = True
+    #: Learners' long-term keys (name -> secret), for AssumeRole; never the admin's.
+    learner_keys: dict[str, str] = field(default_factory=dict)
+    state_file: str = ""
 
     @property
     def endpoint(self) -> str:
@@ -63,27 +87,75 @@ class Playground:
 
     @property
     def endpoint_url(self) -> str:
-        return f"http://{self.endpoint}"
+        return f"{self.scheme}://{self.endpoint}"
 
-    def environment(self) -> dict[str, str]:
-        """The variables a shell or a notebook needs, with SSP Cloud's names.
+    def admin(self) -> learners.Admin:
+        """The tooling's administrator access (never handed to a notebook)."""
+        mc_binary = None
+        if self.server == "MinIO":
+            from . import mc
 
-        No ``AWS_SESSION_TOKEN``: the playground's keys are permanent ones, and a token left
-        over from an SSP Cloud session must be unset (see :data:`UNSET`)."""
-        return {
+            mc_binary = mc.find() or mc.build(lambda _: None)
+        return learners.Admin(self.endpoint_url, config.PLAYGROUND_ACCESS_KEY, admin_secret(),
+                              self.ca_file, mc_binary)
+
+    def environment(self, learner: str | None = None) -> dict[str, str]:
+        """The variables an Onyxia Jupyter service sets, for ``learner`` (default: the one
+        named by ``S3COURS_APPRENANT``, else ``apprenant``), with fresh STS credentials."""
+        learner = learner or os.environ.get(config.LEARNER_VARIABLE) or config.DEFAULT_LEARNER
+        if learner not in self.learner_keys and self.state_file:
+            recorded = Path(self.state_file)
+            if recorded.exists():
+                self.learner_keys = json.loads(recorded.read_text()).get("learner_keys", {})
+        if learner not in self.learner_keys:
+            raise PlaygroundError(
+                f"Apprenant inconnu du bac à sable : {learner}. Créez-le d'abord : "
+                f"`./cours playground env --apprenant {learner}` (ou retirez la variable "
+                f"{config.LEARNER_VARIABLE})."
+            )
+        try:
+            # The learner's own long-term key asks for the session: no admin key involved.
+            session = learners.session_credentials(self.endpoint_url, learner,
+                                                   self.learner_keys[learner],
+                                                   config.PLAYGROUND_REGION, self.ca_file)
+        except Exception as exc:  # noqa: BLE001 - any failure here has one remedy
+            raise PlaygroundError(
+                f"Le bac à sable n'a pas donné d'identifiants temporaires à {learner} ({exc}). "
+                "Relancez-le : `./cours playground stop` puis `./cours playground start`."
+            ) from None
+        url = self.endpoint_url + "/"
+        env = {
             "AWS_S3_ENDPOINT": self.endpoint,
-            # Also set on SSP Cloud; boto3 and the AWS CLI use it without being told.
-            "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": config.PLAYGROUND_ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": config.PLAYGROUND_SECRET_KEY,
+            "AWS_ENDPOINT_URL": url,
+            "S3_ENDPOINT": url,
+            "AWS_ACCESS_KEY_ID": session.access_key,
+            "AWS_SECRET_ACCESS_KEY": session.secret_key,
+            "AWS_SESSION_TOKEN": session.token,
             "AWS_DEFAULT_REGION": config.PLAYGROUND_REGION,
+            "AWS_PATH_STYLE_ACCESS": "true",
+            "AWS_WORKING_DIRECTORY_PATH": f"{learner}/",
             # The alias ``s3`` of the MinIO client, as SSP Cloud's images define it.
-            "MC_HOST_s3": (f"http://{config.PLAYGROUND_ACCESS_KEY}:"
-                           f"{config.PLAYGROUND_SECRET_KEY}@{self.endpoint}"),
+            "MC_HOST_s3": (f"{self.scheme}://{session.access_key}:{session.secret_key}:"
+                           f"{session.token}@{self.endpoint}"),
         }
+        if self.ca_file:
+            env["AWS_CA_BUNDLE"] = self.ca_file
+            env["SSL_CERT_FILE"] = self.ca_file
+        return env
 
     def describe(self) -> str:
         return f"{self.server} {self.version} sur {self.endpoint_url} (pid {self.pid})"
+
+
+def admin_secret() -> str:
+    """The playground's administrator secret: made once per machine, readable by you alone."""
+    path = config.cache_dir() / ADMIN_SECRET_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(30))
+    return path.read_text().strip()
 
 
 # --------------------------------------------------------------------------- state file
@@ -119,7 +191,8 @@ def status(state_dir: Path | None = None) -> Playground | None:
 
 
 def load_environment(state_dir: Path | None = None) -> dict[str, str]:
-    """The environment of the running playground, for a notebook run outside SSP Cloud."""
+    """The environment of the running playground, for a notebook run outside SSP Cloud: the
+    learner's variables with fresh temporary credentials (never the admin's keys)."""
     playground = status(state_dir)
     if playground is None:
         raise PlaygroundError(
@@ -208,8 +281,10 @@ def _log_tail(log: Path, lines: int = 40) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) or "(journal vide)"
 
 
-def s3_client(endpoint_url: str, timeout: float = 10):
-    """A boto3 client on the playground (short time-outs, no retries: fail fast)."""
+def s3_client(endpoint_url: str, timeout: float = 10, ca_file: str | None = None):
+    """A boto3 client on the playground as its administrator (tooling only: seeding, checks).
+
+    Short time-outs, no retries: fail fast."""
     import boto3
     from botocore.config import Config
 
@@ -217,16 +292,18 @@ def s3_client(endpoint_url: str, timeout: float = 10):
         "s3",
         endpoint_url=endpoint_url,
         aws_access_key_id=config.PLAYGROUND_ACCESS_KEY,
-        aws_secret_access_key=config.PLAYGROUND_SECRET_KEY,
+        aws_secret_access_key=admin_secret(),
         region_name=config.PLAYGROUND_REGION,
+        verify=ca_file or True,
         config=Config(connect_timeout=timeout, read_timeout=timeout,
                       retries={"max_attempts": 1}),
     )
 
 
-def _wait_ready(proc: subprocess.Popen, endpoint_url: str, log: Path, timeout: float) -> None:
+def _wait_ready(proc: subprocess.Popen, endpoint_url: str, log: Path, timeout: float,
+                ca_file: str | None = None) -> None:
     deadline = time.monotonic() + timeout
-    client = s3_client(endpoint_url, timeout=2)
+    client = s3_client(endpoint_url, timeout=2, ca_file=ca_file)
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -256,6 +333,8 @@ def start(
     data_dir: Path | None = None,
     state_dir: Path | None = None,
     build: bool = True,
+    tls: bool = False,
+    shared_data: bool = True,
     timeout: float = 60,
     log=print,
 ) -> Playground:
@@ -263,7 +342,9 @@ def start(
 
     ``port=0`` takes a free port. ``server`` is ``auto`` (MinIO if available or buildable,
     else moto), ``minio`` or ``moto``. ``data_dir`` keeps the data between runs (MinIO only);
-    without it the data lives in a temporary folder removed by :func:`stop`.
+    without it the data lives in a temporary folder removed by :func:`stop`. ``tls`` makes it
+    speak https with a test CA of its own; ``shared_data=False`` leaves the shared course data
+    out (as on a server where it was never published). The default learner is created.
     """
     if server not in SERVERS:
         raise PlaygroundError(f"Serveur inconnu : {server} (choix : {', '.join(SERVERS)}).")
@@ -300,14 +381,18 @@ def start(
     temporary = data_dir is None
     data = Path(tempfile.mkdtemp(prefix="s3cours-data-")) if temporary else Path(data_dir)
     data.mkdir(parents=True, exist_ok=True)
+    certificates = tls_module.make(state / "tls", host) if tls else None
 
     if binary is not None:
         name, version = "MinIO", _minio_version(binary)
         cmd = [str(binary), "server", str(data), "--address", f"{host}:{port}", "--quiet"]
+        if certificates:
+            certs_dir = certificates.cert_file.parent
+            cmd += ["--certs-dir", str(certs_dir)]
         env = {
             **os.environ,
             "MINIO_ROOT_USER": config.PLAYGROUND_ACCESS_KEY,
-            "MINIO_ROOT_PASSWORD": config.PLAYGROUND_SECRET_KEY,
+            "MINIO_ROOT_PASSWORD": admin_secret(),
             "MINIO_BROWSER": "off",
             "MINIO_UPDATE": "off",
             "MINIO_REGION": config.PLAYGROUND_REGION,
@@ -316,28 +401,80 @@ def start(
         name, version = "moto", _moto_version()
         if not temporary:
             notes.append("moto garde ses données en mémoire : --data-dir est sans effet.")
+        notes.append("moto n'applique aucune politique d'accès : les refus du SSP Cloud "
+                     "(bucket d'un autre, écriture dans donnees-insee) n'y ont pas lieu.")
         cmd = [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
+        if certificates:
+            cmd += ["--ssl-cert", str(certificates.cert_file),
+                    "--ssl-key", str(certificates.key_file)]
         env = dict(os.environ)
 
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_file,
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    playground = Playground(name, version, proc.pid, host, port, str(data), temporary,
-                            str(log_path), notes)
+    playground = Playground(
+        name, version, proc.pid, host, port, str(data), temporary, str(log_path), notes,
+        scheme="https" if certificates else "http",
+        ca_file=str(certificates.ca_file) if certificates else None,
+        shared_data=shared_data, state_file=str(_state_path(state)))
     try:
-        _wait_ready(proc, playground.endpoint_url, log_path, timeout)
-        seed(playground.endpoint_url)
+        _wait_ready(proc, playground.endpoint_url, log_path, timeout, playground.ca_file)
+        seed(playground.endpoint_url, shared_data=shared_data, ca_file=playground.ca_file)
+        _write_state(playground)
+        add_learner(playground, config.DEFAULT_LEARNER)
     except BaseException:
         _terminate(proc.pid)
+        _state_path(state).unlink(missing_ok=True)
         if temporary:
             shutil.rmtree(data, ignore_errors=True)
         raise
-    _state_path(state).write_text(json.dumps(asdict(playground), indent=2))
     return playground
 
 
-def seed(endpoint_url: str) -> list[str]:
-    """Create the course buckets and upload the course data; idempotent.
+def _write_state(playground: Playground) -> None:
+    path = Path(playground.state_file)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(asdict(playground), handle, indent=2)
+    tmp.replace(path)
+
+
+def add_learner(playground: Playground, learner: str, policy: dict | None = None) -> None:
+    """Create a learner as SSP Cloud has them: a MinIO user under Onyxia's policy (or
+    ``policy``), and a personal bucket of the same name; idempotent. Admin work."""
+    try:
+        learners.check_name(learner)
+        admin = playground.admin()
+        learners.ensure_user(admin, learner, policy)
+    except learners.LearnerError as exc:
+        raise PlaygroundError(str(exc)) from None
+    _create_bucket(s3_client(playground.endpoint_url, ca_file=playground.ca_file), learner)
+    secret = learners.user_secret(admin.secret_key, learner) if admin.mc else "moto"
+    # Several processes may add learners at once (a class): one writer at a time.
+    with open(Path(playground.state_file).with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        recorded = Path(playground.state_file)
+        if recorded.exists():
+            playground.learner_keys = json.loads(recorded.read_text()).get("learner_keys", {})
+        playground.learner_keys[learner] = secret
+        _write_state(playground)
+
+
+def _create_bucket(client, bucket: str) -> None:
+    from botocore.exceptions import ClientError
+
+    try:
+        client.create_bucket(Bucket=bucket)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou",
+                                                   "BucketAlreadyExists"):
+            raise
+
+
+def seed(endpoint_url: str, shared_data: bool = True, ca_file: str | None = None) -> list[str]:
+    """Create the shared data bucket and upload the course data (unless ``shared_data`` is
+    false: the bucket stays empty, as on a server where nobody published it); idempotent.
 
     An object already holding the same bytes is left alone. Returns the keys uploaded.
     """
@@ -345,17 +482,12 @@ def seed(endpoint_url: str) -> list[str]:
 
     from .data import course_objects
 
-    client = s3_client(endpoint_url)
-    objects = course_objects()
-    for bucket in sorted({config.DATA_BUCKET, config.LEARNER_BUCKET}):
-        try:
-            client.create_bucket(Bucket=bucket)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou",
-                                                       "BucketAlreadyExists"):
-                raise
-    uploaded = []
-    for obj in objects:
+    client = s3_client(endpoint_url, ca_file=ca_file)
+    _create_bucket(client, config.DATA_BUCKET)
+    uploaded: list[str] = []
+    if not shared_data:
+        return uploaded
+    for obj in course_objects():
         md5 = hashlib.md5(obj.body, usedforsecurity=False).hexdigest()
         try:
             etag = client.head_object(Bucket=obj.bucket, Key=obj.key)["ETag"].strip('"')
@@ -392,5 +524,7 @@ def stop(state_dir: Path | None = None) -> Playground | None:
         _terminate(playground.pid)
     if playground.data_dir_is_temporary:
         shutil.rmtree(playground.data_dir, ignore_errors=True)
+    shutil.rmtree(state / "tls", ignore_errors=True)
     path.unlink()
+    path.with_suffix(".lock").unlink(missing_ok=True)
     return playground

@@ -1,0 +1,163 @@
+"""Learner identities on the playground, made the way SSP Cloud makes them.
+
+On SSP Cloud (Onyxia, "multi" bucket mode), a user owns a bucket named after them, and the
+Onyxia web client asks MinIO's STS (``AssumeRole…``) for temporary credentials under a session
+policy: ``s3:*`` on the user's bucket, ``s3:ListBucket`` anywhere but only for prefixes
+``diffusion/*``, ``s3:GetObject`` on ``*/diffusion/*``, for 7 days. Source: the InseeFrLab/onyxia
+web client, its S3 client adapter (search ``arn:aws:s3:::*/diffusion/*``), which requests
+``durationSeconds`` ``7 * 24 * 3600`` by default.
+
+The playground does the same with MinIO's own identities: each learner is a MinIO user (whose
+long-term keys only the course tooling holds) with that policy attached and a bucket of their
+name; a notebook only ever gets STS session credentials from ``AssumeRole`` with the same
+session policy. The admin (root) keys stay inside the tooling: they create users, policies and
+buckets, and seed the course data.
+
+moto has STS and accepts any credentials but enforces no policy (its IAM checks are off in
+server mode): with moto the variables have the same names and forms, the refusals do not happen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+#: What Onyxia requests for a token (seconds): 7 days.
+SESSION_SECONDS = 7 * 24 * 3600
+#: A learner's name is their bucket's name: S3 bucket naming rules, and no leading digit clash.
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+#: Ignored by MinIO's AssumeRole, required by boto3's request shape.
+ROLE_ARN = "arn:minio:iam:::role/onyxia"
+
+
+class LearnerError(RuntimeError):
+    """A learner could not be created or given credentials; the message says why."""
+
+
+def check_name(name: str) -> str:
+    if not NAME_PATTERN.match(name) or "--" in name:
+        raise LearnerError(
+            f"Nom d'apprenant refusé : « {name} ». C'est aussi le nom de son bucket : 3 à 63 "
+            "caractères, minuscules, chiffres et tirets (ex. eleve-01)."
+        )
+    return name
+
+
+def onyxia_policy(bucket: str) -> dict:
+    """Onyxia's session policy for the owner of ``bucket`` (same statements, same order)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:*"],
+             "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]},
+            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": ["arn:aws:s3:::*"],
+             "Condition": {"StringLike": {"s3:prefix": "diffusion/*"}}},
+            {"Effect": "Allow", "Action": ["s3:GetObject"],
+             "Resource": ["arn:aws:s3:::*/diffusion/*"]},
+        ],
+    }
+
+
+def policy_name(learner: str) -> str:
+    return f"onyxia-{learner}"
+
+
+def user_secret(admin_secret: str, learner: str) -> str:
+    """The learner's long-term MinIO secret: derived from the admin secret, never shown."""
+    digest = hmac.new(admin_secret.encode(), learner.encode(), hashlib.sha256).hexdigest()
+    return digest[:40]
+
+
+@dataclass(frozen=True)
+class Admin:
+    """How the tooling reaches the server as its administrator."""
+
+    endpoint_url: str  # scheme://host:port
+    access_key: str
+    secret_key: str
+    ca_file: str | None  # the test CA when the server speaks https with it
+    mc: Path | None  # the MinIO client, for its admin commands (None: moto)
+
+    def mc_run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run ``mc ARGS`` against the server under the alias ``admin``."""
+        assert self.mc is not None
+        scheme, _, hostport = self.endpoint_url.partition("://")
+        env = {**os.environ,
+               "MC_HOST_admin": f"{scheme}://{self.access_key}:{self.secret_key}@{hostport}"}
+        if self.ca_file:
+            env["SSL_CERT_FILE"] = self.ca_file
+        with tempfile.TemporaryDirectory(prefix="s3cours-mc-") as config_dir:
+            done = subprocess.run([str(self.mc), "--config-dir", config_dir, "--json", *args],
+                                  capture_output=True, text=True, env=env, timeout=60,
+                                  check=False)
+        if check and done.returncode != 0:
+            raise LearnerError(f"mc {' '.join(args[:3])} a échoué : "
+                               f"{(done.stdout + done.stderr).strip()[-500:]}")
+        return done
+
+
+def ensure_user(admin: Admin, learner: str, policy: dict | None = None) -> None:
+    """Create (or update) the MinIO user ``learner`` with its policy; idempotent.
+
+    ``policy`` defaults to Onyxia's session policy for the learner's bucket; a trainer's check
+    (or a test) may pass another one to see that it is caught."""
+    check_name(learner)
+    if admin.mc is None:  # moto: no users, no policies
+        return
+    admin.mc_run("admin", "user", "add", "admin", learner, user_secret(admin.secret_key, learner))
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(policy or onyxia_policy(learner), handle)
+    try:
+        admin.mc_run("admin", "policy", "create", "admin", policy_name(learner), handle.name)
+    finally:
+        os.unlink(handle.name)
+    attached = admin.mc_run("admin", "policy", "attach", "admin", policy_name(learner),
+                            "--user", learner, check=False)
+    if attached.returncode != 0 and "already" not in attached.stdout + attached.stderr:
+        raise LearnerError(f"Politique non attachée à {learner} : "
+                           f"{(attached.stdout + attached.stderr).strip()[-500:]}")
+
+
+def remove_user(admin: Admin, learner: str) -> None:
+    """Remove the user and its policy (its bucket is left alone); missing ones are fine."""
+    if admin.mc is None:
+        return
+    admin.mc_run("admin", "user", "remove", "admin", learner, check=False)
+    admin.mc_run("admin", "policy", "remove", "admin", policy_name(learner), check=False)
+
+
+@dataclass(frozen=True)
+class Session:
+    """Temporary credentials, as STS returns them."""
+
+    access_key: str
+    secret_key: str
+    token: str
+    expiration: str  # ISO 8601, UTC
+
+
+def session_credentials(endpoint_url: str, learner: str, secret: str, region: str,
+                        ca_file: str | None = None, seconds: int = SESSION_SECONDS) -> Session:
+    """STS ``AssumeRole`` as the learner (their long-term key), with Onyxia's session policy.
+
+    Returns fresh temporary credentials. moto accepts any key and gives the same shapes."""
+    import boto3
+    from botocore.config import Config
+
+    sts = boto3.client("sts", endpoint_url=endpoint_url, region_name=region,
+                       aws_access_key_id=learner, aws_secret_access_key=secret,
+                       verify=ca_file or True,
+                       config=Config(retries={"max_attempts": 2}, connect_timeout=10,
+                                     read_timeout=30))
+    answer = sts.assume_role(RoleArn=ROLE_ARN, RoleSessionName=learner,
+                             Policy=json.dumps(onyxia_policy(learner)), DurationSeconds=seconds)
+    creds = answer["Credentials"]
+    return Session(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"],
+                   creds["Expiration"].isoformat())
