@@ -578,7 +578,7 @@ def latency_report(loopback: list[Measure], slow: list[Measure], tuned: list[Mea
              "puis réglé (client gardé, lectures groupées ; la plus courte de 3) :"]
     frame = latency_table({"sans latence (s)": loopback, f"{ms} (s)": slow},
                           {f"réglé, {ms} (s)": tuned})
-    frame.insert(len(frame.columns) - 1, "requêtes réglé",
+    frame.insert(list(frame.columns).index("× la plus rapide"), "requêtes réglé",
                  pd.Series({m.library: m.requests for m in tuned}))
     lines.append(frame.round(3).to_string())
     return "\n".join(lines)
