@@ -9,6 +9,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+import time
 
 import boto3
 import pytest
@@ -131,6 +132,21 @@ def test_relay_reaches_an_https_server_with_the_ca_from_the_environment(
     assert relay.count().bytes == len(body)
 
 
+def test_relay_latency_is_paid_by_each_request_in_turn(session_endpoint_url: str) -> None:
+    with pytest.raises(ValueError, match="Latence négative"):
+        CountingProxy(session_endpoint_url, latency=-0.01)
+    with CountingProxy(session_endpoint_url, latency=0.1) as relay:
+        client = playground.s3_client(relay.url)
+        client.list_buckets()  # connection and signing set up before the clock starts
+        relay.reset()
+        started = time.perf_counter()
+        for _ in range(3):
+            client.head_bucket(Bucket=config.DATA_BUCKET)
+        elapsed = time.perf_counter() - started
+        assert relay.count().requests == 3
+    assert elapsed >= 0.3  # three requests one after the other: three times the latency
+
+
 def test_department_of_commune_codes() -> None:
     import pyarrow as pa
 
@@ -154,15 +170,25 @@ def test_measure_on_a_small_table(session_endpoint_url: str) -> None:
         assert by[library, "colonnes"].bytes < by[library, "parquet"].bytes, library
     # boto3 cannot project: the whole object comes.
     assert by["boto3", "colonnes"].bytes == by["boto3", "parquet"].bytes
+    # The settings for a distant server: same rows, and s3fs asks for its ranges together.
+    with CountingProxy(session_endpoint_url, latency=0.005) as slow:
+        tuned = {m.library: m for m in bench.measure_tuned(
+            slow, dataclasses.replace(source, endpoint_url=slow.url), repeat=1)}
+    assert list(tuned) == list(bench.LIBRARIES)
+    assert {m.rows for m in tuned.values()} == {2_000}
+    assert tuned["s3fs"].requests < by["s3fs", "colonnes"].requests
+    assert tuned["pandas"].requests == tuned["pyarrow"].requests  # pyarrow's own client
     assert list(octets.index) == list(bench.LIBRARIES)
     assert list(octets.columns) == list(bench.CASES.values())
 
 
 def test_bench_command_prints_its_table() -> None:
     run = subprocess.run([sys.executable, "-m", "s3cours.cli", "bench", "--communes", "1000",
-                          "--server", "moto"], capture_output=True, text=True, timeout=300)
+                          "--server", "moto", "--latence", "5"],
+                         capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "Octets reçus du serveur" in run.stdout and "Requêtes HTTP" in run.stdout
+    assert "Avec 5 ms de latence par requête" in run.stdout and "réglé, 5 ms (s)" in run.stdout
     for library in bench.LIBRARIES:
         assert library in run.stdout
     refused = subprocess.run([sys.executable, "-m", "s3cours.cli", "bench", "--communes", "5"],

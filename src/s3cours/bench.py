@@ -361,3 +361,228 @@ def report(results: list[Measure], sizes: dict[str, int]) -> str:
     lines += ["", "Octets de 2 colonnes Parquet / octets du CSV entier :",
               ratios(results).map("{:.1%}".format).to_string()]
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- a distant server
+# On the loopback address a request costs nothing; on a real network each one costs a round
+# trip. The relay can add a fixed latency per request (``CountingProxy(latency=…)``): a
+# library that makes its requests one after the other pays it for each.
+
+#: Latency per request of the "distant server" variant, in seconds.
+LATENCY = 0.02
+
+
+def tuned_readers(src: Source) -> dict[str, Callable[[], int]]:
+    """The two-column read of each library with the settings that suit a distant server.
+
+    The clients are built here, once, as a program that reads several files keeps them (the
+    readers of :data:`READERS` build theirs at each read, which costs more than the read
+    itself for s3fs, pandas and duckdb). Each returned callable reads the two columns and
+    returns the number of rows.
+    """
+    import boto3
+    import fsspec.parquet
+    import pyarrow.parquet as pq
+    import s3fs
+    from pyarrow import fs as pafs
+
+    path = f"{src.bucket}/{src.parquet_key}"
+    s3 = boto3.client("s3", endpoint_url=src.endpoint_url, region_name=src.region,
+                      aws_access_key_id=src.access_key, aws_secret_access_key=src.secret_key,
+                      aws_session_token=src.session_token)
+    fs = s3fs.S3FileSystem(endpoint_url=src.endpoint_url, key=src.access_key,
+                           secret=src.secret_key, token=src.session_token,
+                           skip_instance_cache=True)
+    s3_arrow = pafs.S3FileSystem(endpoint_override=src.endpoint_url, region=src.region,
+                                 access_key=src.access_key, secret_key=src.secret_key,
+                                 session_token=src.session_token)
+    con = duckdb_connection(src.endpoint, src.region, src.access_key, src.secret_key,
+                            use_ssl=src.endpoint_url.startswith("https://"),
+                            session_token=src.session_token)
+    # Each measured read is a first read: no file kept from a previous one.
+    con.sql("SET enable_external_file_cache = false")
+    polars_options = {"aws_endpoint_url": src.endpoint_url, "aws_region": src.region,
+                      "aws_allow_http": str(src.endpoint_url.startswith("http://")).lower(),
+                      "aws_access_key_id": src.access_key,
+                      "aws_secret_access_key": src.secret_key,
+                      **({"aws_session_token": src.session_token} if src.session_token else {})}
+
+    def boto3_() -> int:  # one GET of the whole object: one round trip, every byte
+        body = s3.get_object(Bucket=src.bucket, Key=src.parquet_key)["Body"].read()
+        return pq.read_table(io.BytesIO(body), columns=TWO_COLUMNS).num_rows
+
+    def s3fs_() -> int:  # footer, then every needed range at once (concurrent requests)
+        fs.invalidate_cache()
+        with fsspec.parquet.open_parquet_file(path, fs=fs, columns=TWO_COLUMNS,
+                                              engine="pyarrow") as f:
+            return pq.read_table(f, columns=TWO_COLUMNS).num_rows
+
+    def pyarrow_() -> int:
+        return pq.read_table(path, columns=TWO_COLUMNS, filesystem=s3_arrow).num_rows
+
+    def pandas_() -> int:  # pyarrow's own S3 client instead of s3fs
+        return len(pd.read_parquet(path, columns=TWO_COLUMNS, filesystem=s3_arrow))
+
+    def polars_() -> int:
+        import polars as pl
+
+        return (pl.scan_parquet(f"s3://{path}", storage_options=polars_options)
+                .select(TWO_COLUMNS).collect().height)
+
+    def duckdb_() -> int:
+        return len(con.sql(f"SELECT {', '.join(TWO_COLUMNS)} "
+                           f"FROM read_parquet('s3://{path}')").fetchall())
+
+    return {"boto3": boto3_, "s3fs": s3fs_, "pyarrow": pyarrow_, "pandas": pandas_,
+            "polars": polars_, "duckdb": duckdb_}
+
+
+def measure_tuned(proxy: CountingProxy, src: Source, repeat: int = 3) -> list[Measure]:
+    """The two-column read with :func:`tuned_readers` through ``proxy`` (``src.endpoint_url``
+    is the proxy's URL): requests and bytes of one read, and the shortest of ``repeat``
+    durations (the others were slowed down by whatever else the machine was doing)."""
+    readers = tuned_readers(src)
+    results = []
+    for library, read in readers.items():
+        durations = []
+        for _ in range(repeat):
+            proxy.reset()
+            started = time.perf_counter()
+            rows = read()
+            durations.append(time.perf_counter() - started)
+        count = proxy.count()
+        results.append(Measure(library, "colonnes", rows, count.requests, count.bytes,
+                               min(durations)))
+    return results
+
+
+def latency_table(before: dict[str, list[Measure]], after: dict[str, list[Measure]]
+                  ) -> pd.DataFrame:
+    """Durations of the two-column read, one row per library: each (label -> measures) of
+    ``before`` and ``after`` gives a column, and a last column gives the ratio to the fastest
+    library of the last column."""
+    columns = {}
+    for label, results in {**before, **after}.items():
+        columns[label] = pd.Series({m.library: m.seconds for m in results if m.case == "colonnes"})
+    frame = pd.DataFrame(columns).loc[list(LIBRARIES)]
+    last = frame.columns[-1]
+    frame["× la plus rapide"] = frame[last] / frame[last].min()
+    # boto3 reads the whole object in one request: the fastest on a small file, but it reads
+    # no columns. The column readers compared with the fastest of them:
+    frame["× la plus rapide hors boto3"] = frame[last] / frame[last].drop("boto3").min()
+    return frame
+
+
+# --------------------------------------------------------------------------- peak memory
+# Each approach runs in a Python process of its own. A first run on a small file loads the
+# modules and the clients' descriptions (botocore reads its S3 model on first use); the peak
+# measured is what the read of the large file adds to that. On Linux, the peak is the
+# process's VmHWM (/proc/self/status), reset just before the read (/proc/self/clear_refs);
+# not ``getrusage(...).ru_maxrss``: at exec, a child started by a large process (a Jupyter
+# kernel) inherits that process's peak as its own. Elsewhere, ru_maxrss is the fallback.
+
+_ISOLATED = r"""
+import ast, contextlib, io, json, resource, sys, time
+
+code, variables, warmup, endpoints = json.loads(sys.stdin.read())
+program = compile(code, "<cellule>", "exec")
+
+
+def run(values, endpoint_url):
+    scope = {**values, "ENDPOINT_URL": endpoint_url,
+             "ENDPOINT": endpoint_url.split("://", 1)[1],
+             "LOCAL": endpoint_url.startswith("http://")}
+    printed = io.StringIO()
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(printed):
+        exec(program, scope)
+    return time.perf_counter() - started, printed.getvalue()
+
+
+def status(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+
+
+def reset_peak():
+    # The memory held now; from now on, the peak only counts what comes next.
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current VmRSS (Linux >= 4.0)
+        return status("VmRSS")
+    except OSError:
+        return peak()
+
+
+def peak():
+    try:
+        return status("VmHWM")
+    except OSError:  # not Linux
+        kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return kib if sys.platform == "darwin" else kib * 1024  # bytes on macOS
+
+
+run({**variables, **warmup}, endpoints[0])
+before = reset_peak()
+result = {"before": before, "seconds": []}
+for i, endpoint_url in enumerate(endpoints[1:]):
+    seconds, printed = run(variables, endpoint_url)
+    result["seconds"].append(seconds)
+    if i == 0:
+        result["after"], result["printed"] = peak(), printed
+print(json.dumps(result))
+"""
+
+
+@dataclass(frozen=True)
+class Isolated:
+    """One approach run in a process of its own: what it printed, the memory its read added
+    to the process (bytes, at the peak), and its duration through each measured endpoint."""
+
+    printed: str
+    base: int  # peak before the measured read (modules and clients loaded)
+    peak: int  # what the measured read added
+    seconds: tuple[float, ...]
+
+
+def isolated(code: str, variables: dict, warmup: dict, endpoints: list[str],
+             timeout: float = 300) -> Isolated:
+    """Run ``code`` in a new Python process: once with ``variables | warmup`` through
+    ``endpoints[0]`` (loads modules and clients), then once with ``variables`` through each
+    further endpoint. ``ENDPOINT_URL``, ``ENDPOINT`` and ``LOCAL`` are set for each run as the
+    chapters' setup cell sets them; the credentials come from the environment."""
+    import json
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", _ISOLATED], capture_output=True, text=True,
+                         input=json.dumps([code, variables, warmup, endpoints]),
+                         timeout=timeout)
+    if run.returncode:
+        raise RuntimeError(f"Le code mesuré a échoué dans son processus :\n{run.stderr[-3000:]}")
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    return Isolated(result["printed"], result["before"], result["after"] - result["before"],
+                    tuple(result["seconds"]))
+
+
+def latency_report(loopback: list[Measure], slow: list[Measure], tuned: list[Measure],
+                   latency: float) -> str:
+    """The benchmark's latency variant: durations of every case on the loopback address and
+    with ``latency`` per request, then the two-column read before and after the settings of
+    :func:`tuned_readers`."""
+    ms = f"{latency * 1000:.0f} ms"
+    lines = [f"Avec {ms} de latence par requête (relais lent) :", "",
+             "Durée (s, varie d'une exécution à l'autre) :",
+             table(slow, "seconds").round(2).to_string(), "",
+             f"Requêtes faites, donc au moins autant de fois {ms} si elles se suivent :",
+             table(slow, "requests").to_string(), "",
+             "Parquet, 2 colonnes : chapitre « Parquet sur S3 » (client neuf à chaque lecture), "
+             "puis réglé (client gardé, lectures groupées ; la plus courte de 3) :"]
+    frame = latency_table({"sans latence (s)": loopback, f"{ms} (s)": slow},
+                          {f"réglé, {ms} (s)": tuned})
+    frame.insert(list(frame.columns).index("× la plus rapide"), "requêtes réglé",
+                 pd.Series({m.library: m.requests for m in tuned}))
+    lines.append(frame.round(3).to_string())
+    return "\n".join(lines)

@@ -7,7 +7,7 @@
     test [--rapide] [-- ARGS PYTEST]   toute la suite de tests, contre un bac à sable neuf
     classroom simulate [--learners N]  une classe : chaque chapitre par N apprenants à la fois
     classroom provision|verify|remove  le kit du formateur : créer, vérifier, supprimer une classe
-    bench [--communes N]               octets et requêtes de chaque bibliothèque, mesurés
+    bench [--communes N] [--latence MS]  octets, requêtes et durées de chaque bibliothèque
     donnees publier [--vers s3://…]    publie les données du cours à leur place partagée
 
 Les messages vont sur la sortie d'erreur ; ``playground start``, ``env`` et ``stop``
@@ -214,6 +214,8 @@ def cmd_classroom(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.communes < 100:
         raise playground.PlaygroundError("--communes : au moins 100 communes.")
+    if args.latence < 0:
+        raise playground.PlaygroundError("--latence : un nombre de millisecondes, 0 ou plus.")
     t0 = time.monotonic()
     with private_playground(server=args.server) as started:
         say(f"Génération et dépôt de {args.communes} communes (CSV, Parquet, Parquet partitionné)…")
@@ -222,12 +224,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
         with CountingProxy(started.endpoint_url) as proxy:
             relayed = dataclasses.replace(source, endpoint_url=proxy.url)
             results = bench.measure(proxy, relayed)
+        latency = args.latence / 1000
+        if latency:
+            with CountingProxy(started.endpoint_url, latency=latency) as slow:
+                relayed = dataclasses.replace(source, endpoint_url=slow.url)
+                slow_results = bench.measure(slow, relayed)
+                tuned = bench.measure_tuned(slow, relayed)
         client = playground.s3_client(started.endpoint_url)
         sizes = {case: client.head_object(Bucket=source.bucket, Key=key)["ContentLength"]
                  for case, key in (("csv", source.csv_key), ("parquet", source.parquet_key))}
         print(f"Banc d'essai : {args.communes} communes générées, serveur {started.server} "
               f"{started.version}")
         print(bench.report(results, sizes))
+        if latency:
+            print()
+            print(bench.latency_report(results, slow_results, tuned, latency))
     say(f"Durée totale : {time.monotonic() - t0:.0f} s")
     return 0
 
@@ -309,6 +320,9 @@ def parser() -> argparse.ArgumentParser:
     bench_parser.add_argument("--communes", type=int, default=bench.DEFAULT_COMMUNES,
                               help=f"taille des données générées (défaut : {bench.DEFAULT_COMMUNES})")
     bench_parser.add_argument("--server", choices=playground.SERVERS, default="auto")
+    bench_parser.add_argument("--latence", type=float, default=bench.LATENCY * 1000,
+                              help="latence ajoutée à chaque requête pour la variante « serveur "
+                                   f"distant », en ms (défaut : {bench.LATENCY * 1000:.0f} ; 0 : sans)")
     bench_parser.set_defaults(func=cmd_bench)
     data_parser = sub.add_parser(
         "donnees", help="les données du cours (publier : les déposer à leur place partagée)",

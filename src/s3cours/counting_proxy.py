@@ -19,6 +19,10 @@ signature, which only a server that does not route by name accepts (a MinIO reac
 directly, as ``./cours bench`` does with the playground's administrator keys).
 Uploads signed chunk by chunk (``STREAMING-AWS4-HMAC-SHA256-PAYLOAD``) cannot be re-signed
 and are refused: the course only measures reads.
+
+``latency`` (seconds) delays every request before it is forwarded, like the round trip to a
+distant server: on the loopback address a request costs nothing, on a real network each one
+costs milliseconds, and a library that makes many requests one after the other pays each.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import os
 import re
 import ssl
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -95,7 +100,8 @@ class CountingProxy:
     ``credentials`` (botocore ``Credentials``) re-sign the requests; by default, those of the
     environment (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``)."""
 
-    def __init__(self, upstream: str, timeout: float = 60, credentials=None) -> None:  # noqa: ANN001
+    def __init__(self, upstream: str, timeout: float = 60, credentials=None,  # noqa: ANN001
+                 latency: float = 0.0) -> None:
         parts = urllib.parse.urlsplit(upstream)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(
@@ -117,6 +123,9 @@ class CountingProxy:
         if parts.scheme == "https":
             cafile = os.environ.get("AWS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE") or None
             self._tls = ssl.create_default_context(cafile=cafile)
+        if latency < 0:
+            raise ValueError(f"Latence négative ({latency} s) : donnez 0 ou un nombre de secondes.")
+        self.latency = latency
         self._lock = threading.Lock()
         self._exchanges: list[Exchange] = []
         self._server = ThreadingHTTPServer((config.LOOPBACK, 0), self._handler_class())
@@ -222,6 +231,8 @@ class CountingProxy:
 
             def _relay(self) -> None:
                 body = self._body()
+                if proxy.latency:
+                    time.sleep(proxy.latency)  # the round trip of a distant server
                 headers = {k: v for k, v in self.headers.items()
                            if k.lower() not in HOP_BY_HOP and k.lower() != "host"}
                 if body or self.command in ("PUT", "POST"):
