@@ -13,6 +13,7 @@ times depend on the machine and vary from run to run.
 from __future__ import annotations
 
 import io
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,6 +75,8 @@ def duckdb_connection(endpoint: str, region: str, access_key: str, secret_key: s
     con = duckdb.connect()
     extension_importer.import_extension("httpfs", con=con)
     con.sql("LOAD httpfs")
+    if use_ssl and os.environ.get("AWS_CA_BUNDLE"):  # a test CA: duckdb reads no variable
+        con.execute("SET ca_cert_file = $file", {"file": os.environ["AWS_CA_BUNDLE"]})
     # SESSION_TOKEN said even when empty: duckdb would otherwise take AWS_SESSION_TOKEN from
     # the environment, which may belong to other keys than these.
     con.execute(
