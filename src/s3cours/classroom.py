@@ -236,34 +236,48 @@ def _learner_job(args: tuple[playground.Playground, dict[str, str], str, list[st
 # ------------------------------------------------------------------------- memory
 
 
-def _process_tree_rss(roots: list[int]) -> int:
-    """Resident memory (bytes) of these processes and all their descendants."""
+def _memory_of(pid: int) -> int:
+    """Proportional set size (bytes) of a process: its own pages, plus its share of pages it
+    shares (forked workers, libraries), so that a sum over processes counts each page once.
+    Resident size where the kernel gives no PSS."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except OSError:
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def _process_tree_memory(roots: list[int]) -> int:
+    """Memory (PSS, bytes) of these processes and all their descendants."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    page = os.sysconf("SC_PAGE_SIZE")
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except OSError:
             continue
-        pid = int(entry.name)
-        children.setdefault(int(fields[1]), []).append(pid)
-        rss[pid] = int(fields[21]) * page
+        children.setdefault(parent, []).append(int(entry.name))
     total, todo, seen = 0, list(roots), set()
     while todo:
         pid = todo.pop()
         if pid in seen:
             continue
         seen.add(pid)
-        total += rss.get(pid, 0)
+        total += _memory_of(pid)
         todo.extend(children.get(pid, []))
     return total
 
 
 class MemorySampler:
-    """Peak resident memory of this process, its children (kernels, workers) and the server."""
+    """Peak memory (PSS) of this process, its descendants (workers, kernels, snakemake, mc)
+    and the server."""
 
     def __init__(self, server_pid: int, every: float = 0.5) -> None:
         self.roots = [os.getpid(), server_pid]
@@ -273,7 +287,7 @@ class MemorySampler:
 
     def _sample(self, every: float) -> None:
         while True:
-            self.peak = max(self.peak, _process_tree_rss(self.roots))
+            self.peak = max(self.peak, _process_tree_memory(self.roots))
             if self._done.wait(every):
                 return
 
