@@ -58,14 +58,14 @@ def learner_environment(started: playground.Playground, base: dict[str, str],
 
 
 def learner_space(env: dict[str, str], learner: str) -> tuple[str, str]:
-    """(bucket, key prefix) where ``learner`` may write, read from their variables as the
-    chapters' setup cell reads them: ``AWS_WORKING_DIRECTORY_PATH`` (``bucket/prefix``) when
-    set, else the playground's ``apprenant/<name>/``."""
+    """(bucket, key prefix) where ``learner`` may write, as the chapters' setup cell reads it
+    from their variables: under the playground's name variable, ``apprenant/<name>/``;
+    otherwise ``AWS_WORKING_DIRECTORY_PATH`` (``bucket/prefix``, SSP Cloud's personal space)."""
     path = env.get("AWS_WORKING_DIRECTORY_PATH", "").strip("/")
-    if path:
-        bucket, _, prefix = path.partition("/")
-        return bucket, prefix + "/" if prefix else ""
-    return config.LEARNER_BUCKET, f"{learner}/"
+    if env.get(LEARNER_VARIABLE) == learner or not path:
+        return config.LEARNER_BUCKET, f"{learner}/"
+    bucket, _, prefix = path.partition("/")
+    return bucket, prefix + "/" if prefix else ""
 
 
 def admin_client(started: playground.Playground):
