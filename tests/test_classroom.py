@@ -36,10 +36,10 @@ def test_a_small_class_at_once(room: playground.Playground,
 
 
 FAULTY_CELLS = [
-    # 1: the learner's space, read as the chapters read it.
+    # 1: the learner's space, read as the chapters read it (classroom.learner_space).
     "import os, uuid, boto3\n"
-    "espace = os.environ.get('AWS_WORKING_DIRECTORY_PATH') "
-    "or 'apprenant/' + os.environ['S3COURS_APPRENANT'] + '/'\n"
+    "nom = os.environ.get('S3COURS_APPRENANT')\n"
+    "espace = f'apprenant/{nom}/' if nom else os.environ['AWS_WORKING_DIRECTORY_PATH']\n"
     "bucket, _, prefixe = espace.partition('/')\n"
     "s3 = boto3.client('s3', endpoint_url=os.environ['AWS_ENDPOINT_URL'])",
     # 2: an output that depends on the learner.
@@ -74,7 +74,7 @@ def test_the_class_check_sees_every_fault(room: playground.Playground, tmp_path:
     assert "eleve-02 : sorties de fautif.ipynb différentes de celles de eleve-01" in problems
     # Write outside: seen as an object outside every learner's space, or refused.
     assert (f"hors des espaces des apprenants : {config.DATA_BUCKET}/commun.csv" in problems
-            or "fautif.ipynb, cellule de code n° 3 : ClientError" in problems)
+            or "fautif.ipynb, cellule de code n° 3 : AccessDenied" in problems)
     # Second run: other outputs, more objects.
     assert "eleve-01 : sorties de fautif.ipynb différentes au 2e passage" in problems
     assert "eleve-01 : objets en plus dans son espace après le 2e passage" in problems
