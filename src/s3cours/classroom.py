@@ -1,30 +1,79 @@
-"""A classroom on one S3 server: every chapter run by many learners at once.
+"""A classroom on one S3 server: every chapter run by several learners at once.
 
-Each learner is a distinct identity (``S3COURS_APPRENANT``) running every chapter notebook,
-in order and each in a fresh kernel, against the same playground, while the other learners do
-the same. The run checks that every learner gets the
-same outputs (sanitized as nbval does, the learner's name replaced), that learners' objects stay
-under their own prefix with the same set of keys for everyone, and that the shared course
-data is unchanged. Then the first learner runs every chapter a second time: same outputs, and
-the server holds exactly the same objects (idempotence). It reports wall time and peak memory;
-it asserts no timing.
+Two pieces:
+
+- :func:`follow_course` runs every chapter for ONE learner on a given playground, each in a
+  fresh kernel, in order, every cell even after an error, and returns each chapter's
+  sanitized outputs and its **untagged errors** (errors in cells not tagged
+  ``raises-exception``). Any run that must only "pass" (https, shared data absent) uses it:
+  :func:`untagged_errors` turns its result into problem lines.
+- :func:`run` is the class: ``learners`` learners follow the course at the same time on the
+  same server (``workers`` at once), and the first one follows it twice in a row. It checks
+  that no run has an untagged error; that every learner gets the same outputs as the first
+  (sanitized as nbval does, the learner's name replaced); that nothing is written, changed or
+  deleted outside the learners' own spaces (shared data included); that every learner leaves
+  the same keys; and that the first learner's second pass gives the same outputs and leaves
+  exactly the same objects in their space (idempotence). It reports wall time and peak
+  memory; it asserts no timing.
+
+Where a learner writes, and with which variables, is decided in one place:
+:func:`learner_environment` (and :func:`learner_space`, read from those variables).
 """
 
 from __future__ import annotations
 
 import configparser
+import os
 import re
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from nbclient import NotebookClient
 
 from . import config, notebooks, playground
 
 LEARNER_VARIABLE = config.LEARNER_VARIABLE
+#: Replaces the learner's name in outputs before comparing learners.
+LEARNER_PLACEHOLDER = "APPRENANT"
+
+
+def learner_names(count: int) -> list[str]:
+    """``eleve-01`` … : names of equal length, so that byte counts of listings (which
+    include the learner's space in each key) agree between learners."""
+    return [f"eleve-{i:02d}" for i in range(1, count + 1)]
+
+
+def learner_environment(started: playground.Playground, base: dict[str, str],
+                        learner: str) -> dict[str, str]:
+    """The environment of ``learner``'s kernels: ``base`` (PATH, warnings, the playground's
+    variables) plus what makes this learner a distinct identity.
+
+    The one place that says who a learner is: today the playground's name variable
+    (``S3COURS_APPRENANT``: writes under ``apprenant/<name>/``)."""
+    return {**base, LEARNER_VARIABLE: learner}
+
+
+def learner_space(env: dict[str, str], learner: str) -> tuple[str, str]:
+    """(bucket, key prefix) where ``learner`` may write, as the chapters' setup cell reads it
+    from their variables: under the playground's name variable, ``apprenant/<name>/``;
+    otherwise ``AWS_WORKING_DIRECTORY_PATH`` (``bucket/prefix``, SSP Cloud's personal space)."""
+    path = env.get("AWS_WORKING_DIRECTORY_PATH", "").strip("/")
+    if env.get(LEARNER_VARIABLE) == learner or not path:
+        return config.LEARNER_BUCKET, f"{learner}/"
+    bucket, _, prefix = path.partition("/")
+    return bucket, prefix + "/" if prefix else ""
+
+
+def admin_client(started: playground.Playground):
+    """The tooling's own client, which sees every bucket (for the checks, never a learner)."""
+    return playground.s3_client(started.endpoint_url)
+
+
+# --------------------------------------------------------------------------- one learner
 
 
 def sanitizers() -> list[tuple[re.Pattern[str], str]]:
@@ -54,26 +103,87 @@ def output_texts(nb: nbformat.NotebookNode, learner: str | None = None) -> list[
                 parts.append(f"{out.ename}")
         text = "".join(parts)
         if learner:
-            text = text.replace(learner, "APPRENANT")
+            text = text.replace(learner, LEARNER_PLACEHOLDER)
         for pattern, replacement in rules:
             text = pattern.sub(replacement, text)
         texts.append(text)
     return texts
 
 
-def _run_one(notebook: str, learner: str, env: dict[str, str]) -> tuple[float, list[str]]:
-    """Run one chapter for one learner: its duration and sanitized outputs."""
+@dataclass
+class ChapterRun:
+    """One chapter run by one learner."""
+
+    learner: str
+    notebook: str  # file name
+    seconds: float
+    code_cells: int
+    #: "cellule de code n° N : Exception: message" for each error in a cell not tagged
+    #: ``raises-exception``.
+    errors: list[str]
+    outputs: list[str]  # sanitized, see output_texts
+
+
+def run_chapter(notebook: Path | str, env: dict[str, str], learner: str,
+                timeout: int = 600) -> ChapterRun:
+    """Run every cell of one chapter in a fresh kernel whose environment is ``env`` (even
+    after an error, so that every untagged error is counted)."""
     nb = nbformat.read(notebook, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name=notebooks.KERNELSPEC["name"],
+                            allow_errors=True,
+                            resources={"metadata": {"path": str(config.NOTEBOOKS_DIR)}})
     started = time.monotonic()
-    notebooks.execute(nb, {**env, LEARNER_VARIABLE: learner})
-    return time.monotonic() - started, output_texts(nb, learner)
+    client.execute(env=env)
+    seconds = time.monotonic() - started
+    errors = []
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    for number, cell in enumerate(code, start=1):
+        if "raises-exception" in cell.metadata.get("tags", []):
+            continue
+        for out in cell.outputs:
+            if out.output_type == "error":
+                errors.append(f"cellule de code n° {number} : {out.ename}: "
+                              f"{str(out.evalue).splitlines()[0] if out.evalue else ''}"[:300])
+    return ChapterRun(learner, Path(notebook).name, seconds, len(code), errors,
+                      output_texts(nb, learner))
 
 
-def _follow_course(args: tuple[list[str], str, dict[str, str]]
-                   ) -> tuple[str, list[tuple[str, float, list[str]]]]:
-    """One learner runs every chapter in order, as in a course (in a worker process)."""
-    chapters, learner, env = args
-    return learner, [(notebook, *_run_one(notebook, learner, env)) for notebook in chapters]
+def follow_course(env: dict[str, str], learner: str,
+                  chapters: list[Path] | None = None) -> list[ChapterRun]:
+    """``learner`` runs every chapter in order, as in a course, each in a fresh kernel."""
+    chapters = chapters or sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
+    return [run_chapter(notebook, env, learner) for notebook in chapters]
+
+
+def untagged_errors(runs: list[ChapterRun]) -> list[str]:
+    """A problem line per untagged error (empty: the course passed for this learner)."""
+    return [f"{run.learner} : {run.notebook}, {error}" for run in runs for error in run.errors]
+
+
+def course_problems(started: playground.Playground, base: dict[str, str], learner: str,
+                    chapters: list[Path] | None = None) -> list[str]:
+    """Every chapter for ``learner`` on ``started``: the untagged errors (none expected)."""
+    return untagged_errors(follow_course(learner_environment(started, base, learner),
+                                         learner, chapters))
+
+
+# --------------------------------------------------------------------------- the class
+
+
+def objects(client, bucket: str, prefix: str = "") -> dict[str, tuple[int, str]]:
+    """Every object of a bucket (under ``prefix``): key -> (size, ETag)."""
+    found = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            found[obj["Key"]] = (obj["Size"], obj["ETag"])
+    return found
+
+
+def server_objects(client) -> dict[tuple[str, str], tuple[int, str]]:
+    """Every object of every bucket: (bucket, key) -> (size, ETag)."""
+    return {(bucket["Name"], key): value
+            for bucket in client.list_buckets()["Buckets"]
+            for key, value in objects(client, bucket["Name"]).items()}
 
 
 def _difference(what: str, texts: list[str], reference: list[str]) -> str:
@@ -85,130 +195,241 @@ def _difference(what: str, texts: list[str], reference: list[str]) -> str:
     return f"{what} (cellule de code n° {first + 1}) :\n{got[:400]}\nau lieu de :\n{want[:400]}"
 
 
-def _memory_used() -> int:
-    info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
-    kib = lambda name: int(info[name].split()[0])  # noqa: E731
-    return (kib("MemTotal") - kib("MemAvailable")) * 1024
+def _changes(before: dict, after: dict) -> list[tuple[str, list]]:
+    added = sorted(after.keys() - before.keys())
+    gone = sorted(before.keys() - after.keys())
+    changed = sorted(k for k in after.keys() & before.keys() if after[k] != before[k])
+    return [(what, keys) for what, keys in (("en plus", added), ("en moins", gone),
+                                            ("modifiés", changed)) if keys]
+
+
+@dataclass
+class LearnerResult:
+    learner: str
+    space: tuple[str, str]
+    runs: list[ChapterRun]
+    #: The first learner's second pass, and what it changed in their space.
+    rerun: list[ChapterRun] = field(default_factory=list)
+    rerun_changes: list[tuple[str, list[str]]] = field(default_factory=list)
+    rerun_seconds: float = 0.0
+
+
+def _learner_job(args: tuple[playground.Playground, dict[str, str], str, list[str], bool]
+                 ) -> LearnerResult:
+    """One learner follows the course (in a worker process); twice in a row for the first
+    one, with their space listed between and after the two passes."""
+    started, env, learner, chapters, twice = args
+    paths = [Path(c) for c in chapters]
+    space = learner_space(env, learner)
+    result = LearnerResult(learner, space, follow_course(env, learner, paths))
+    if twice:
+        client = admin_client(started)
+        before = objects(client, *space)
+        t0 = time.monotonic()
+        result.rerun = follow_course(env, learner, paths)
+        result.rerun_seconds = time.monotonic() - t0
+        result.rerun_changes = [(what, keys) for what, keys
+                                in _changes(before, objects(client, *space))]
+    return result
+
+
+# ------------------------------------------------------------------------- memory
+
+
+def _memory_of(pid: int) -> int:
+    """Proportional set size (bytes) of a process: its own pages, plus its share of pages it
+    shares (forked workers, libraries), so that a sum over processes counts each page once.
+    Resident size where the kernel gives no PSS."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except OSError:
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def _process_tree_memory(roots: list[int]) -> int:
+    """Memory (PSS, bytes) of these processes and all their descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+        children.setdefault(parent, []).append(int(entry.name))
+    total, todo, seen = 0, list(roots), set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        total += _memory_of(pid)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+class MemorySampler:
+    """Peak memory (PSS) of this process, its descendants (workers, kernels, snakemake, mc)
+    and the server."""
+
+    def __init__(self, server_pid: int, every: float = 0.5) -> None:
+        self.roots = [os.getpid(), server_pid]
+        self.peak = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, args=(every,), daemon=True)
+
+    def _sample(self, every: float) -> None:
+        while True:
+            self.peak = max(self.peak, _process_tree_memory(self.roots))
+            if self._done.wait(every):
+                return
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 @dataclass
 class Report:
     learners: int
     notebooks: int
+    workers: int
+    server: str = ""
     runs: int = 0
     wall_seconds: float = 0.0
     slowest_run: float = 0.0
     rerun_seconds: float = 0.0
-    peak_extra_memory: int = 0
+    cpu_seconds: float = 0.0
+    peak_memory: int = 0
     objects_checked: int = 0
     problems: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"{self.learners} apprenants x {self.notebooks} chapitres en parallèle "
-                f"en {self.wall_seconds:.0f} s (la plus longue : {self.slowest_run:.0f} s), "
-                f"puis le 1er apprenant une 2e fois en {self.rerun_seconds:.0f} s "
-                f"({self.runs} exécutions en tout), "
-                f"mémoire en plus au pic : {self.peak_extra_memory / 2**20:.0f} Mio, "
-                f"{self.objects_checked} objets vérifiés, {len(self.problems)} problème(s)")
+        return (f"{self.learners} apprenants x {self.notebooks} chapitres, {self.workers} à la "
+                f"fois, le 1er deux fois de suite : {self.runs} exécutions en "
+                f"{self.wall_seconds:.0f} s (la plus longue : {self.slowest_run:.0f} s ; "
+                f"2e passage du 1er : {self.rerun_seconds:.0f} s), "
+                f"CPU {self.cpu_seconds:.0f} s, mémoire au pic {self.peak_memory / 2**20:.0f} Mio "
+                f"(serveur et noyaux compris), {self.objects_checked} objets vérifiés, "
+                f"{len(self.problems)} problème(s)")
+
+    def markdown(self) -> str:
+        """The figures as a Markdown table (for a CI job's summary)."""
+        rows = [("Apprenants", f"{self.learners} ({self.workers} à la fois)"),
+                ("Chapitres", str(self.notebooks)),
+                ("Serveur", self.server),
+                ("Exécutions de chapitres", str(self.runs)),
+                ("Durée", f"{self.wall_seconds:.0f} s"),
+                ("Exécution la plus longue", f"{self.slowest_run:.0f} s"),
+                ("2e passage du 1er apprenant", f"{self.rerun_seconds:.0f} s"),
+                ("CPU (noyaux, sous-processus, serveur)", f"{self.cpu_seconds:.0f} s"),
+                ("Mémoire au pic", f"{self.peak_memory / 2**20:.0f} Mio"),
+                ("Objets vérifiés", str(self.objects_checked)),
+                ("Problèmes", str(len(self.problems)))]
+        lines = ["| | |", "|---|---|", *(f"| {a} | {b} |" for a, b in rows)]
+        lines += [f"\n- {p.splitlines()[0]}" for p in self.problems[:20]]
+        return "\n".join(lines) + "\n"
 
 
-def objects(client, bucket: str) -> dict[str, tuple[int, str]]:
-    """Every object of a bucket: key -> (size, ETag)."""
-    found = {}
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            found[obj["Key"]] = (obj["Size"], obj["ETag"])
-    return found
+def _cpu_seconds(server_pid: int) -> float:
+    """CPU of this process, its waited-for children (workers, kernels) and the server."""
+    from .chapter_bench import process_cpu
+
+    me = os.times()
+    return me.user + me.system + me.children_user + me.children_system + process_cpu(server_pid)
 
 
-def _rerun_first_learner(client, chapters: list[Path], learner: str, env: dict[str, str],
-                         expected: dict[str, list[str]], report: Report) -> None:
-    """Idempotence: the first learner runs every chapter a second time, one after the other;
-    outputs must equal the first pass and the server must hold exactly the same objects."""
-    buckets = (config.DATA_BUCKET, config.LEARNER_BUCKET)
-    before = {bucket: objects(client, bucket) for bucket in buckets}
-    for notebook in map(str, chapters):
-        _, texts = _run_one(notebook, learner, env)
-        report.runs += 1
-        if texts != expected[notebook]:
-            report.problems.append(_difference(
-                f"{learner} : sorties de {Path(notebook).name} différentes au 2e passage",
-                texts, expected[notebook]))
-    after = {bucket: objects(client, bucket) for bucket in buckets}
-    for bucket in buckets:
-        added = sorted(after[bucket].keys() - before[bucket].keys())
-        gone = sorted(before[bucket].keys() - after[bucket].keys())
-        changed = sorted(k for k in after[bucket].keys() & before[bucket].keys()
-                         if after[bucket][k] != before[bucket][k])
-        for what, keys in (("en plus", added), ("en moins", gone), ("modifiés", changed)):
-            if keys:
-                report.problems.append(f"{bucket} : objets {what} après le 2e passage de "
-                                       f"{learner} : {', '.join(keys[:5])}")
-
-
-def run(started: playground.Playground, env: dict[str, str], learners: int = 20,
-        workers: int = 5, chapters: list[Path] | None = None) -> Report:
-    """Run every chapter for ``learners`` learners, ``workers`` learners at a time, each
-    going through the chapters in order."""
+def run(started: playground.Playground, base: dict[str, str], learners: int = 3,
+        workers: int = 2, chapters: list[Path] | None = None) -> Report:
+    """``learners`` learners follow the course on ``started``, ``workers`` at a time; the
+    first one follows it twice in a row (while the others run)."""
     chapters = chapters or sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
-    names = [f"eleve-{i:02d}" for i in range(1, learners + 1)]
-    report = Report(learners, len(chapters))
-    client = playground.s3_client(started.endpoint_url)
-    shared_before = objects(client, config.DATA_BUCKET)
-
-    baseline = _memory_used()
-    peak = [baseline]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.2):
-            peak[0] = max(peak[0], _memory_used())
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    jobs = [([str(nb) for nb in chapters], name, env) for name in names]
-    # The reference is the first learner's run: byte counts of listings depend on the length
-    # of the learner's prefix, so outputs are compared between learners of equal-length names.
-    expected: dict[str, list[str]] = {}
-    t0 = time.monotonic()
-    try:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for learner, runs in pool.map(_follow_course, jobs):
-                for notebook, seconds, texts in runs:
-                    report.runs += 1
-                    report.slowest_run = max(report.slowest_run, seconds)
-                    reference = expected.setdefault(notebook, texts)
-                    if texts != reference:
-                        report.problems.append(_difference(
-                            f"{learner} : sorties de {Path(notebook).name} différentes de "
-                            f"celles de {names[0]}", texts, reference))
-    except Exception as exc:  # noqa: BLE001 - reported, not hidden
-        report.problems.append(f"exécution interrompue : {exc}")
-    finally:
-        done.set()
-        sampler.join()
+    names = learner_names(learners)
+    report = Report(learners, len(chapters), workers, f"{started.server} {started.version}")
+    client = admin_client(started)
+    envs = {name: learner_environment(started, base, name) for name in names}
+    spaces = {name: learner_space(envs[name], name) for name in names}
+    before = server_objects(client)
+    jobs = [(started, envs[name], name, [str(c) for c in chapters], name == names[0])
+            for name in names]
+    results: dict[str, LearnerResult] = {}
+    cpu0, t0 = _cpu_seconds(started.pid), time.monotonic()
+    with MemorySampler(started.pid) as memory:
+        # The first learner's double pass is the longest job: it starts first.
+        with ProcessPoolExecutor(max_workers=min(workers, learners)) as pool:
+            futures = {pool.submit(_learner_job, job): job[2] for job in jobs}
+            for future in as_completed(futures):
+                try:
+                    result = future.result()
+                except Exception as exc:  # noqa: BLE001 - reported, not hidden
+                    report.problems.append(f"{futures[future]} : exécution interrompue : {exc}")
+                    continue
+                results[result.learner] = result
     report.wall_seconds = time.monotonic() - t0
-    report.peak_extra_memory = peak[0] - baseline
-    if len(expected) == len(chapters):
-        t1 = time.monotonic()
-        _rerun_first_learner(client, chapters, names[0], env, expected, report)
-        report.rerun_seconds = time.monotonic() - t1
+    report.cpu_seconds = _cpu_seconds(started.pid) - cpu0
+    report.peak_memory = memory.peak
 
-    # Shared data untouched.
-    if objects(client, config.DATA_BUCKET) != shared_before:
-        report.problems.append(f"les données partagées de {config.DATA_BUCKET} ont changé")
-    report.objects_checked += len(shared_before)
-    # Learners' objects: each under its own prefix, the same keys for everyone.
-    learner_objects = objects(client, config.LEARNER_BUCKET)
-    report.objects_checked += len(learner_objects)
-    per_learner: dict[str, set[str]] = {name: set() for name in names}
-    for key in learner_objects:
-        owner = next((n for n in names if key.startswith(n + "/") or f"/{n}/" in key), None)
-        if owner is None:
-            report.problems.append(f"objet hors de tout préfixe d'apprenant : {key}")
-        else:
-            per_learner[owner].add(key.replace(owner, "APPRENANT"))
-    layouts = {frozenset(keys) for keys in per_learner.values()}
-    if len(layouts) > 1:
-        report.problems.append("les apprenants n'ont pas tous les mêmes objets")
+    first = results.get(names[0])
+    for name in names:
+        result = results.get(name)
+        if result is None:
+            continue
+        for chapter_run in result.runs + result.rerun:
+            report.runs += 1
+            report.slowest_run = max(report.slowest_run, chapter_run.seconds)
+        report.problems += untagged_errors(result.runs)
+        if first is not None and name != names[0]:
+            for mine, reference in zip(result.runs, first.runs):
+                if mine.outputs != reference.outputs:
+                    report.problems.append(_difference(
+                        f"{name} : sorties de {mine.notebook} différentes de celles de "
+                        f"{names[0]}", mine.outputs, reference.outputs))
+    if first is not None:
+        report.rerun_seconds = first.rerun_seconds
+        report.problems += [p + " (2e passage)" for p in untagged_errors(first.rerun)]
+        for again, once in zip(first.rerun, first.runs):
+            if again.outputs != once.outputs:
+                report.problems.append(_difference(
+                    f"{names[0]} : sorties de {again.notebook} différentes au 2e passage",
+                    again.outputs, once.outputs))
+        for what, keys in first.rerun_changes:
+            report.problems.append(f"{names[0]} : objets {what} dans son espace après le 2e "
+                                   f"passage : {', '.join(keys[:5])}")
+
+    # Outside the learners' spaces (shared data included), nothing is added, changed or gone.
+    after = server_objects(client)
+    report.objects_checked = len(after)
+
+    def owner(bucket_key: tuple[str, str]) -> str | None:
+        bucket, key = bucket_key
+        return next((n for n in names
+                     if spaces[n][0] == bucket and key.startswith(spaces[n][1])), None)
+
+    outside_before = {k: v for k, v in before.items() if owner(k) is None}
+    outside_after = {k: v for k, v in after.items() if owner(k) is None}
+    for what, keys in _changes(outside_before, outside_after):
+        report.problems.append(f"objets {what} hors des espaces des apprenants : "
+                               + ", ".join(f"{b}/{k}" for b, k in keys[:5]))
+    # Every learner leaves the same keys in their own space.
+    layouts = {}
+    for name in names:
+        bucket, prefix = spaces[name]
+        layouts[name] = frozenset(key[len(prefix):].replace(name, LEARNER_PLACEHOLDER)
+                                  for (b, key) in after if b == bucket and key.startswith(prefix))
+    if len(set(layouts.values())) > 1:
+        reference = layouts[names[0]]
+        odd = [n for n in names if layouts[n] != reference]
+        report.problems.append(f"{', '.join(odd)} n'ont pas les mêmes objets que {names[0]} : "
+                               + ", ".join(sorted(layouts[odd[0]] ^ reference)[:5]))
     return report

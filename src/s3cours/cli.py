@@ -5,9 +5,10 @@
     check                              dérive source/notebook et structure, sans serveur
     liens CHAPITRE                     les badges de lancement d'un chapitre (markdown)
     test [--rapide] [-- ARGS PYTEST]   toute la suite de tests, contre un bac à sable neuf
-    classroom simulate [--learners N]  une classe : chaque chapitre par N apprenants à la fois
+    classroom simulate [--learners N]  une classe : tous les chapitres par N apprenants à la fois
     classroom provision|verify|remove  le kit du formateur : créer, vérifier, supprimer une classe
     bench [--communes N] [--latence MS]  octets, requêtes et durées de chaque bibliothèque
+    bench chapitre [NN ...]            où passe le temps d'un chapitre (noyau, imports, S3)
     donnees publier [--vers s3://…]    publie les données du cours à leur place partagée
 
 Les messages vont sur la sortie d'erreur ; ``playground start``, ``env`` et ``stop``
@@ -184,6 +185,11 @@ def cmd_links(args: argparse.Namespace) -> int:
     return 0
 
 
+#: pytest's options in the test command: the five slowest tests are listed at the end,
+#: before pytest's summary line, which stays the last line.
+PYTEST_OPTIONS = ("-p", "no:cacheprovider", "--durations=5")
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     with private_playground(server=args.server) as started:
         # Said before pytest runs, so that pytest's summary stays the last line.
@@ -192,26 +198,58 @@ def cmd_test(args: argparse.Namespace) -> int:
             sys.executable, "-m", "pytest", "tests",
             *map(str, sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))),
             "--nbval", "--nbval-current-env", "--nbval-sanitize-with", "tests/sanitize.cfg",
-            "-p", "no:cacheprovider",
-            # The 20-learner classroom is part of the suite; --rapide leaves it out.
+            *PYTEST_OPTIONS,
+            # The small class runs every time; --rapide leaves it out for a quicker loop.
             *(["-m", "not classroom"] if args.rapide else []),
             *args.pytest_args,
         ]
         return subprocess.call(command, cwd=config.ROOT, env=kernel_environment(started))
 
 
-def cmd_classroom(args: argparse.Namespace) -> int:
+# ----------------------------------------------------------------------- classroom group
+# ``./cours classroom ACTION``: each action is a ``cmd_classroom_*`` function taking the
+# parsed arguments, registered with its options in :func:`add_classroom_commands`.
+
+
+def cmd_classroom_simulate(args: argparse.Namespace) -> int:
+    """A simulated class: N learners follow every chapter on one fresh server."""
     from . import classroom
 
+    if args.learners < 2 or args.workers < 1:
+        raise playground.PlaygroundError(
+            "--learners : au moins 2 apprenants (la classe compare leurs sorties) ; "
+            "--workers : au moins 1.")
     with private_playground(server=args.server) as started:
-        report = classroom.run(started, kernel_environment(started), args.learners, args.workers)
+        say(f"Classe simulée : {args.learners} apprenants, {args.workers} à la fois, chacun "
+            "suit tous les chapitres ; le premier les suit deux fois de suite.")
+        report = classroom.run(started, kernel_environment(started), args.learners,
+                               args.workers)
     for problem in report.problems:
         say(f"- {problem}")
-    say(report.summary())
+    print(report.summary())
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:  # in a GitHub Actions job: the figures on the run's summary page
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write("## Classe simulée\n\n" + report.markdown())
     return 1 if report.problems else 0
 
 
+def add_classroom_commands(sub: argparse._SubParsersAction) -> None:
+    room = sub.add_parser("classroom", help="une classe : simulate, provision, verify, remove")
+    actions = room.add_subparsers(dest="classroom_action", required=True, metavar="ACTION")
+    simulate = actions.add_parser(
+        "simulate", help="N apprenants suivent tous les chapitres à la fois sur un serveur neuf")
+    simulate.add_argument("--learners", type=int, default=20, help="apprenants (défaut : 20)")
+    simulate.add_argument("--workers", type=int, default=5,
+                          help="apprenants en même temps (défaut : 5)")
+    simulate.add_argument("--server", choices=playground.SERVERS, default="auto")
+    simulate.set_defaults(func=cmd_classroom_simulate)
+    trainer.add_trainer_commands(actions)  # provision, verify, remove: the trainer's kit
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
+    if getattr(args, "bench_command", None) == "chapitre":
+        return cmd_bench_chapter(args)
     if args.communes < 100:
         raise playground.PlaygroundError("--communes : au moins 100 communes.")
     if args.latence < 0:
@@ -261,6 +299,24 @@ def cmd_data(args: argparse.Namespace) -> int:
         if found is None:
             raise
         raise playground.PlaygroundError(f"{exc}\n{found}") from None
+
+
+def cmd_bench_chapter(args: argparse.Namespace) -> int:
+    """Where a chapter run's time goes (kernel start, imports, S3 calls, the rest)."""
+    from . import chapter_bench, classroom
+
+    # "02" stands for the chapter whose name starts with "02_".
+    names = [next((s.stem for s in notebooks.sources() if s.stem.startswith(f"{n}_")), n)
+             for n in args.chapters]
+    chapters = [notebooks.notebook_path(s) for s in _chapters(names)]
+    with private_playground(server=args.server) as started:
+        learner = classroom.learner_names(1)[0]
+        env = classroom.learner_environment(started, kernel_environment(started), learner)
+        print(f"Serveur {started.server} {started.version}, apprenant {learner} ; un noyau neuf "
+              "par chapitre, sur un serveur neuf (premier passage).", flush=True)
+        for notebook in chapters:
+            timing = chapter_bench.measure(notebook, env, started.endpoint, started.pid)
+            print(chapter_bench.report(timing), flush=True)
     return 0
 
 
@@ -303,19 +359,11 @@ def parser() -> argparse.ArgumentParser:
     test = sub.add_parser("test", help="toute la suite de tests")
     test.add_argument("--server", choices=playground.SERVERS, default="auto")
     test.add_argument("--rapide", action="store_true",
-                      help="sans la classe de 20 apprenants (test marqué classroom, le plus long)")
+                      help="sans la petite classe (tests marqués classroom)")
     test.add_argument("pytest_args", nargs="*",
                       help="arguments passés à pytest, après -- (ex. : ./cours test -- -k stack)")
     test.set_defaults(func=cmd_test)
-    room = sub.add_parser("classroom", help="une classe : simulate, provision, verify, remove")
-    actions = room.add_subparsers(dest="classroom_action", required=True, metavar="ACTION")
-    simulate = actions.add_parser("simulate", help="tous les chapitres par N apprenants à la fois")
-    simulate.add_argument("--learners", type=int, default=20)
-    simulate.add_argument("--workers", type=int, default=5,
-                          help="apprenants en même temps (chacun suit les chapitres dans l'ordre)")
-    simulate.add_argument("--server", choices=playground.SERVERS, default="auto")
-    simulate.set_defaults(func=cmd_classroom)
-    trainer.add_trainer_commands(actions)  # provision, verify, remove: the trainer's kit
+    add_classroom_commands(sub)
     bench_parser = sub.add_parser("bench", help="octets et requêtes de chaque bibliothèque")
     bench_parser.add_argument("--communes", type=int, default=bench.DEFAULT_COMMUNES,
                               help=f"taille des données générées (défaut : {bench.DEFAULT_COMMUNES})")
@@ -337,6 +385,12 @@ def parser() -> argparse.ArgumentParser:
                              help="destination (défaut : le réglage du cours, "
                                   "s3://{}/{})".format(config.DATA_BUCKET, config.DATA_PREFIX))
     data_parser.set_defaults(func=cmd_data)
+    bench_sub = bench_parser.add_subparsers(dest="bench_command", metavar="chapitre")
+    bench_chapter = bench_sub.add_parser(
+        "chapitre", help="durée et CPU d'un chapitre : démarrage du noyau, imports, appels S3")
+    bench_chapter.add_argument("chapters", nargs="*",
+                               help="chapitres : 02 ou 02_lire_ecrire… (défaut : tous)")
+    bench_chapter.add_argument("--server", choices=playground.SERVERS, default="auto")
     return top
 
 

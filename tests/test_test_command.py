@@ -1,0 +1,22 @@
+"""The test command's own output: its five slowest tests at the end, pytest's summary line last."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from s3cours import cli
+
+
+def test_slowest_tests_are_listed_before_the_last_summary_line(tmp_path: Path) -> None:
+    (tmp_path / "test_petit.py").write_text(
+        "import time\n\ndef test_lent():\n    time.sleep(0.05)\n\ndef test_vite():\n    pass\n")
+    run = subprocess.run([sys.executable, "-m", "pytest", *cli.PYTEST_OPTIONS, "-p", "no:nbval",
+                          str(tmp_path)], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    lines = [line for line in run.stdout.splitlines() if line.strip()]
+    assert run.returncode == 0, run.stdout
+    durations = next(i for i, line in enumerate(lines) if "slowest 5 durations" in line)
+    assert "test_lent" in lines[durations + 1]
+    assert "2 passed" in lines[-1] and lines[-1].startswith("=")
