@@ -16,8 +16,10 @@ Two pieces:
   exactly the same objects in their space (idempotence). It reports wall time and peak
   memory; it asserts no timing.
 
-Where a learner writes, and with which variables, is decided in one place:
-:func:`learner_environment` (and :func:`learner_space`, read from those variables).
+Who a learner is, and where they write, is decided in one place: :func:`learner_environment`
+gives each learner their own identity on the SSP Cloud twin (user, bucket, temporary
+credentials), and :func:`learner_space` reads their space from those variables, as the
+chapters do.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ from nbclient import NotebookClient
 
 from . import config, notebooks, playground
 
-LEARNER_VARIABLE = config.LEARNER_VARIABLE
 #: Replaces the learner's name in outputs before comparing learners.
 LEARNER_PLACEHOLDER = "APPRENANT"
 
@@ -49,31 +50,26 @@ def learner_names(count: int) -> list[str]:
 
 def learner_environment(started: playground.Playground, base: dict[str, str],
                         learner: str) -> dict[str, str]:
-    """The environment of ``learner``'s kernels: ``base`` (PATH, warnings, the playground's
-    variables) plus what makes this learner a distinct identity.
-
-    The one place that says who a learner is: today the playground's name variable
-    (``S3COURS_APPRENANT``: writes under ``apprenant/<name>/``)."""
-    return {**base, LEARNER_VARIABLE: learner}
+    """The environment of ``learner``'s kernels: ``base`` (PATH, warnings) plus the learner's
+    own SSP Cloud variables: a distinct identity (a MinIO user under Onyxia's policy, created
+    here if needed), their own bucket, temporary credentials."""
+    playground.add_learner(started, learner)
+    return {**base, **started.environment(learner)}
 
 
 def learner_space(env: dict[str, str], learner: str) -> tuple[str, str]:
-    """(bucket, key prefix) where ``learner`` may write, as the chapters' setup cell reads it
-    from their variables: under the playground's name variable, ``apprenant/<name>/``;
-    otherwise ``AWS_WORKING_DIRECTORY_PATH`` (``bucket/prefix``, SSP Cloud's personal space)."""
+    """(bucket, key prefix) where ``learner`` may write, as the chapters' setup cell reads it:
+    ``AWS_WORKING_DIRECTORY_PATH`` (``bucket/prefix``, SSP Cloud's personal space)."""
     path = env.get("AWS_WORKING_DIRECTORY_PATH", "").strip("/")
-    if env.get(LEARNER_VARIABLE) == learner or not path:
-        return config.LEARNER_BUCKET, f"{learner}/"
+    if not path:
+        raise ValueError(f"{learner} n'a pas d'espace (AWS_WORKING_DIRECTORY_PATH absente).")
     bucket, _, prefix = path.partition("/")
     return bucket, prefix + "/" if prefix else ""
 
 
 def admin_client(started: playground.Playground):
     """The tooling's own client, which sees every bucket (for the checks, never a learner)."""
-    return playground.s3_client(started.endpoint_url)
-
-
-# --------------------------------------------------------------------------- one learner
+    return playground.s3_client(started.endpoint_url, ca_file=started.ca_file)
 
 
 def sanitizers() -> list[tuple[re.Pattern[str], str]]:
