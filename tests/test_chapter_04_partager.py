@@ -68,7 +68,7 @@ def test_the_anonymous_opener_uses_no_credentials() -> None:
 
 def test_every_link_gives_the_object_bytes_without_credentials(nb) -> None:
     out = _text(_cell(nb, "for nom, lien in ((\"boto3\", lien_boto3)"))
-    assert re.findall(r"^(boto3|s3fs|mc) +: HTTP 200 : \d+ octets reçus ; identiques à l'objet : True$",
+    assert re.findall(r"^(boto3|s3fs|mc) +: HTTP 200 : [\d\u202f]+ octets reçus ; identiques à l'objet : True$",
                       out, re.M) == ["boto3", "s3fs", "mc"], out
 
 

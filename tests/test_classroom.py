@@ -34,7 +34,7 @@ def test_a_small_class_at_once(room: playground.Playground,
     report = classroom.run(room, cli.kernel_environment(room), **SMALL_CLASS)
     with capsys.disabled():
         print(f"\n[classe] {report.summary()}")
-    assert report.problems == []
+    assert report.problems == [], "\n".join(report.problems)
     # Every learner once, and the first one a second time.
     assert report.runs == (SMALL_CLASS["learners"] + 1) * len(notebooks.sources())
 

@@ -103,7 +103,7 @@ def test_first_run_installs_and_restarts_when_loaded_versions_differ_second_run_
     record["kill"].clear()
     namespace, out, killed = run(capsys)
     assert not killed and record == {"pip": [], "kill": []}
-    assert "(bac à sable local)" in out
+    assert "Serveur S3 : http://127.0.0.1:" in out
     assert namespace["ENDPOINT_URL"].startswith("http://127.0.0.1:")
 
 
@@ -119,4 +119,4 @@ def test_no_restart_when_the_installed_versions_are_those_loaded(
     assert len(record["pip"]) == 1
     assert not killed and record["kill"] == []
     assert "redémarre" not in out
-    assert "(bac à sable local)" in out
+    assert "Serveur S3 : http://127.0.0.1:" in out

@@ -299,6 +299,7 @@ def cmd_data(args: argparse.Namespace) -> int:
         if found is None:
             raise
         raise playground.PlaygroundError(f"{exc}\n{found}") from None
+    return 0
 
 
 def cmd_bench_chapter(args: argparse.Namespace) -> int:
