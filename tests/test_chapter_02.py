@@ -108,21 +108,11 @@ def test_errors_only_in_troubleshooting_cells_and_each_of_them_raises() -> None:
 
 
 def test_exercises_have_collapsed_executed_solutions() -> None:
-    text = SOURCE.read_text()
-    assert text.count('::: {.callout-tip collapse="true"}\n## Solution') >= 3
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    solutions = 0
-    inside = False
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            if "## Solution" in cell.source:
-                inside = True
-            elif cell.source.strip().startswith(":::"):
-                inside = False
-        elif inside and cell.cell_type == "code":
-            assert cell.execution_count and cell.outputs, cell.source[:60]
-            solutions += 1
-    assert solutions >= 3
+    assert SOURCE.read_text().count('::: {.callout-tip collapse="true"}\n## Solution') >= 3
+    solutions = notebooks.solution_cells(nbformat.read(NOTEBOOK, as_version=4))
+    assert len(solutions) >= 3
+    for cell in solutions:
+        assert cell.execution_count and cell.outputs, cell.source[:60]
 
 
 # --------------------------------------------------------------------------- the 2020 defects

@@ -121,14 +121,7 @@ def test_errors_only_where_tagged(nb) -> None:
 
 def test_exercises_have_collapsed_executed_solutions(nb) -> None:
     assert SOURCE.read_text().count('::: {.callout-tip collapse="true"}\n## Solution') >= 3
-    inside, solutions = False, 0
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            if "## Solution" in cell.source:
-                inside = True
-            elif cell.source.strip().startswith(":::"):
-                inside = False
-        elif inside:
-            assert cell.execution_count and cell.outputs, cell.source[:60]
-            solutions += 1
-    assert solutions >= 3
+    solutions = notebooks.solution_cells(nb)
+    assert len(solutions) >= 3
+    for cell in solutions:
+        assert cell.execution_count and cell.outputs, cell.source[:60]

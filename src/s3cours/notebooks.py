@@ -57,6 +57,21 @@ def launch_cell(source: Path) -> nbformat.NotebookNode:
     return nbformat.v4.new_markdown_cell(launch.badges_markdown(notebook))
 
 
+def solution_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    """The code cells of the folded solutions (``::: {.callout-tip collapse="true"}`` with a
+    ``## Solution`` heading) of an exercise chapter, in order."""
+    cells, inside = [], False
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            if "## Solution" in cell.source:
+                inside = True
+            elif cell.source.strip().startswith(":::"):
+                inside = False
+        elif inside and cell.cell_type == "code":
+            cells.append(cell)
+    return cells
+
+
 def setup_cell(source: Path) -> str:
     """The code of a chapter's setup cell (the one that reads ``AWS_S3_ENDPOINT``)."""
     return next(c.source for c in from_source(source).cells
