@@ -30,7 +30,7 @@ from s3cours import config, notebooks
 
 QUARTO_VERSION = "1.10.18"
 #: What Quarto reads to render the site (``project.render`` in ``_quarto.yml``) and its assets.
-SITE_FILES = ("_quarto.yml", "index.qmd", "notebooks", "site")
+SITE_FILES = ("_quarto.yml", "index.qmd", "formation.qmd", "notebooks", "site")
 WIDTH = 1280
 
 
