@@ -67,7 +67,8 @@ def missing_tools() -> list[str]:
 
 
 def pages() -> list[str]:
-    return ["index.html"] + [f"notebooks/{s.stem}.html" for s in notebooks.sources()]
+    return (["index.html"] + [f"notebooks/{s.stem}.html" for s in notebooks.sources()]
+            + ["formation.html"])
 
 
 def chapters() -> list[str]:
@@ -307,6 +308,25 @@ def snapshots(browser, site: str) -> dict[str, dict]:
 @pytest.mark.parametrize("path", pages())
 def test_nothing_scrolls_sideways_at_1280_px(snapshots: dict, path: str) -> None:
     assert snapshots[path]["wide"] == []
+
+
+PHONE_WIDTH = 390
+
+
+def test_no_page_is_wider_than_a_phone(browser, site: str) -> None:
+    """At a phone's width, a wide table scrolls in its own frame and long inline code wraps:
+    the page itself never scrolls sideways."""
+    context = browser.new_context(viewport={"width": PHONE_WIDTH, "height": 844}, base_url=site)
+    context.route(re.compile(r"^(?!http://127\.0\.0\.1:)"), lambda route: route.abort())
+    tab = context.new_page()
+    try:
+        widths = {}
+        for path in pages():
+            open_page(tab, path)
+            widths[path] = tab.evaluate("document.documentElement.scrollWidth")
+    finally:
+        context.close()
+    assert {p: w for p, w in widths.items() if w > PHONE_WIDTH} == {}
 
 
 @pytest.mark.parametrize("path", chapters())
