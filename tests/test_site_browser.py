@@ -289,20 +289,26 @@ SNAPSHOT_JS = r"""
 """
 
 
-@pytest.fixture(scope="session")
-def snapshots(browser, site: str) -> dict[str, dict]:
-    """Every page, opened once at 1280 px, as :data:`SNAPSHOT_JS` reads it."""
-    context = browser.new_context(viewport={"width": WIDTH, "height": 900}, base_url=site)
+def read_every_page(browser, site: str, width: int, height: int, script: str) -> dict:
+    """Every page opened once at ``width`` px (only 127.0.0.1 reachable), and what ``script``
+    returns on it."""
+    context = browser.new_context(viewport={"width": width, "height": height}, base_url=site)
     context.route(re.compile(r"^(?!http://127\.0\.0\.1:)"), lambda route: route.abort())
     tab = context.new_page()
     try:
         found = {}
         for path in pages():
             open_page(tab, path)
-            found[path] = tab.evaluate(SNAPSHOT_JS)
+            found[path] = tab.evaluate(script)
         return found
     finally:
         context.close()
+
+
+@pytest.fixture(scope="session")
+def snapshots(browser, site: str) -> dict[str, dict]:
+    """Every page, opened once at 1280 px, as :data:`SNAPSHOT_JS` reads it."""
+    return read_every_page(browser, site, WIDTH, 900, SNAPSHOT_JS)
 
 
 @pytest.mark.parametrize("path", pages())
@@ -316,16 +322,8 @@ PHONE_WIDTH = 390
 def test_no_page_is_wider_than_a_phone(browser, site: str) -> None:
     """At a phone's width, a wide table scrolls in its own frame and long inline code wraps:
     the page itself never scrolls sideways."""
-    context = browser.new_context(viewport={"width": PHONE_WIDTH, "height": 844}, base_url=site)
-    context.route(re.compile(r"^(?!http://127\.0\.0\.1:)"), lambda route: route.abort())
-    tab = context.new_page()
-    try:
-        widths = {}
-        for path in pages():
-            open_page(tab, path)
-            widths[path] = tab.evaluate("document.documentElement.scrollWidth")
-    finally:
-        context.close()
+    widths = read_every_page(browser, site, PHONE_WIDTH, 844,
+                             "document.documentElement.scrollWidth")
     assert {p: w for p, w in widths.items() if w > PHONE_WIDTH} == {}
 
 
