@@ -28,3 +28,67 @@ def session_endpoint_url() -> str:
     if not endpoint or not endpoint.startswith("127.0.0.1:"):
         pytest.fail("Lancez les tests avec `./cours test` : il démarre le bac à sable S3.")
     return f"http://{endpoint}"
+
+
+# ------------------------------------------------------------------ parallel test command
+# `./cours test` runs pytest with pytest-xdist (`-n 3 --dist loadscope --no-loadscope-reorder`,
+# cli.PYTEST_OPTIONS). What each worker takes, and in which order, is decided here.
+
+#: Test files that start first, each on a worker of its own, longest first: the small class
+#: (its learners are processes of their own), then the published notebooks (nbval), then the
+#: site in a browser. Everything else comes after, in file order.
+FIRST = ("tests/test_classroom.py", "notebooks/", "tests/test_site_browser.py")
+
+
+def _rank(nodeid: str) -> int:
+    path = nodeid.split("::", 1)[0]
+    return next((i for i, first in enumerate(FIRST) if path.startswith(first)), len(FIRST))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A stable sort: the cells of a notebook and the tests of a file keep their order.
+    items.sort(key=lambda item: _rank(item.nodeid))
+
+
+#: Niceness of a worker once it runs anything but the small class: the class's first learner
+#: follows the course twice, one pass after the other, which is the longest chain of the run;
+#: everything else fills the time the class leaves (kernels inherit their worker's niceness).
+#: Raising one's niceness needs no privilege; the class's worker never lowers its own.
+NICENESS_BESIDE_THE_CLASS = 10
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER") and item.get_closest_marker("classroom") is None:
+        if os.getpriority(os.PRIO_PROCESS, 0) < NICENESS_BESIDE_THE_CLASS:
+            os.setpriority(os.PRIO_PROCESS, 0, NICENESS_BESIDE_THE_CLASS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201
+    """Work units for the workers: a test file, except that the five notebooks are ONE unit.
+    nbval runs a notebook's cells in order in one kernel, so a notebook must stay on one
+    worker; and all five stay together because they are one learner (`apprenant`, the
+    published outputs) following the course in order, in one bucket, as in the build."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class CourseScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "notebooks" if path.endswith(".ipynb") else path
+
+    return CourseScheduling(config, log)
+
+
+#: Lines that tests hand to the final report (``record_property("bilan", ...)``): with
+#: pytest-xdist, what a test prints in a worker never reaches the terminal.
+_REPORT_LINES: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _REPORT_LINES.extend(str(v) for k, v in report.user_properties if k == "bilan")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+    for line in _REPORT_LINES:
+        terminalreporter.write_line(line)

@@ -95,7 +95,7 @@ def render(into: Path) -> Path:
     return into / "_site"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The rendered site, served on 127.0.0.1; yields its base URL. ``S3COURS_SITE`` may name
     an already rendered ``_site`` folder (to check another rendering, e.g. an older one)."""
@@ -122,7 +122,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.server_close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(site: str) -> Iterator:
     from playwright.sync_api import sync_playwright
 
@@ -305,7 +305,7 @@ def read_every_page(browser, site: str, width: int, height: int, script: str) ->
         context.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def snapshots(browser, site: str) -> dict[str, dict]:
     """Every page, opened once at 1280 px, as :data:`SNAPSHOT_JS` reads it."""
     return read_every_page(browser, site, WIDTH, 900, SNAPSHOT_JS)

@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import config
 from .counting_proxy import CountingProxy
 
 LIBRARIES = ("boto3", "s3fs", "pyarrow", "pandas", "polars", "duckdb")
@@ -309,8 +310,9 @@ def plot(results: list[Measure]):
 
 # --------------------------------------------------------------------------- the benchmark
 
-#: Default size of ``./cours bench``: about 6 times the course file, in well under a minute.
-DEFAULT_COMMUNES = 200_000
+#: Default size of ``./cours bench`` (in config, which the command line reads without
+#: importing pandas): about 6 times the course file, in well under a minute.
+DEFAULT_COMMUNES = config.BENCH_COMMUNES
 BENCH_BUCKET = "apprenant"
 BENCH_PREFIX = "bench/"
 
@@ -372,7 +374,7 @@ def report(results: list[Measure], sizes: dict[str, int]) -> str:
 # library that makes its requests one after the other pays it for each.
 
 #: Latency per request of the "distant server" variant, in seconds.
-LATENCY = 0.02
+LATENCY = config.BENCH_LATENCY
 
 
 def tuned_readers(src: Source) -> dict[str, Callable[[], int]]:

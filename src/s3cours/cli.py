@@ -31,8 +31,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import bench, config, launch, mc, notebooks, playground, structure, trainer
-from .counting_proxy import CountingProxy
+# Only what every command needs is imported here: `./cours playground env` must stay quick.
+# A command that needs pandas or jupytext (build, check, bench…) imports them itself.
+from . import config, mc, playground, trainer
 
 
 #: Warnings that are errors when raised by a notebook's own code.
@@ -113,6 +114,8 @@ def cmd_playground(args: argparse.Namespace) -> int:
 
 
 def _chapters(names: list[str]) -> list[Path]:
+    from . import notebooks
+
     sources = notebooks.sources()
     if not names:
         return sources
@@ -140,6 +143,8 @@ def build_lock() -> Iterator[None]:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from . import notebooks
+
     chapters = _chapters(args.chapters)
     with build_lock():
         # The port shows in the outputs: a fixed one keeps rebuilds free of diffs.
@@ -162,6 +167,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_check(_: argparse.Namespace) -> int:
+    from . import notebooks, structure
+
     failures = 0
     for source in notebooks.sources():
         for problem in structure.chapter_problems(source):
@@ -180,6 +187,8 @@ def cmd_check(_: argparse.Namespace) -> int:
 
 
 def cmd_links(args: argparse.Namespace) -> int:
+    from . import launch, notebooks
+
     for source in _chapters(args.chapters):
         print(launch.badges_markdown(notebooks.notebook_path(source).relative_to(config.ROOT).as_posix()))
     return 0
@@ -188,6 +197,9 @@ def cmd_links(args: argparse.Namespace) -> int:
 #: pytest's options in the test command: the five slowest tests are listed at the end,
 #: before pytest's summary line, which stays the last line.
 PYTEST_OPTIONS = ("-p", "no:cacheprovider", "--durations=5")
+#: Three pytest-xdist workers: the small class takes one (its learners are processes of their
+#: own), the others share the rest; the work units and their order are in tests/conftest.py.
+PARALLEL_OPTIONS = ("-n", "3", "--dist", "loadscope", "--no-loadscope-reorder")
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -198,7 +210,7 @@ def cmd_test(args: argparse.Namespace) -> int:
             sys.executable, "-m", "pytest", "tests",
             *map(str, sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))),
             "--nbval", "--nbval-current-env", "--nbval-sanitize-with", "tests/sanitize.cfg",
-            *PYTEST_OPTIONS,
+            *PYTEST_OPTIONS, *PARALLEL_OPTIONS,
             # The small class runs every time; --rapide leaves it out for a quicker loop.
             *(["-m", "not classroom"] if args.rapide else []),
             *args.pytest_args,
@@ -248,6 +260,9 @@ def add_classroom_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from . import bench
+    from .counting_proxy import CountingProxy
+
     if getattr(args, "bench_command", None) == "chapitre":
         return cmd_bench_chapter(args)
     if args.communes < 100:
@@ -304,7 +319,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def cmd_bench_chapter(args: argparse.Namespace) -> int:
     """Where a chapter run's time goes (kernel start, imports, S3 calls, the rest)."""
-    from . import chapter_bench, classroom
+    from . import chapter_bench, classroom, notebooks
 
     # "02" stands for the chapter whose name starts with "02_".
     names = [next((s.stem for s in notebooks.sources() if s.stem.startswith(f"{n}_")), n)
@@ -366,12 +381,12 @@ def parser() -> argparse.ArgumentParser:
     test.set_defaults(func=cmd_test)
     add_classroom_commands(sub)
     bench_parser = sub.add_parser("bench", help="octets et requêtes de chaque bibliothèque")
-    bench_parser.add_argument("--communes", type=int, default=bench.DEFAULT_COMMUNES,
-                              help=f"taille des données générées (défaut : {bench.DEFAULT_COMMUNES})")
+    bench_parser.add_argument("--communes", type=int, default=config.BENCH_COMMUNES,
+                              help=f"taille des données générées (défaut : {config.BENCH_COMMUNES})")
     bench_parser.add_argument("--server", choices=playground.SERVERS, default="auto")
-    bench_parser.add_argument("--latence", type=float, default=bench.LATENCY * 1000,
+    bench_parser.add_argument("--latence", type=float, default=config.BENCH_LATENCY * 1000,
                               help="latence ajoutée à chaque requête pour la variante « serveur "
-                                   f"distant », en ms (défaut : {bench.LATENCY * 1000:.0f} ; 0 : sans)")
+                                   f"distant », en ms (défaut : {config.BENCH_LATENCY * 1000:.0f} ; 0 : sans)")
     bench_parser.set_defaults(func=cmd_bench)
     data_parser = sub.add_parser(
         "donnees", help="les données du cours (publier : les déposer à leur place partagée)",

@@ -52,6 +52,11 @@ MC_VERSION = "v0.0.0-20250313080218-cf909e1063a9"
 #: classroom shares one server, each learner with their own identity and bucket.
 LEARNER_VARIABLE = "S3COURS_APPRENANT"
 
+#: ``./cours bench``: default number of generated communes, and latency per request of its
+#: "distant server" variant (seconds). Read by s3cours.bench.
+BENCH_COMMUNES = 200_000
+BENCH_LATENCY = 0.02
+
 
 def cache_dir() -> Path:
     """Folder for things worth keeping between runs (the MinIO binary)."""
