@@ -4,6 +4,7 @@ state folder."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,8 +60,14 @@ NICENESS_BESIDE_THE_CLASS = 10
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if os.environ.get("PYTEST_XDIST_WORKER") and item.get_closest_marker("classroom") is None:
-        if os.getpriority(os.PRIO_PROCESS, 0) < NICENESS_BESIDE_THE_CLASS:
-            os.setpriority(os.PRIO_PROCESS, 0, NICENESS_BESIDE_THE_CLASS)
+        # On Linux, niceness belongs to each thread (a kernel started by nbval is forked from
+        # jupyter_client's event-loop thread): every thread of the worker, and the threads
+        # and processes they start from now on, which inherit it.
+        for task in Path("/proc/self/task").iterdir():
+            tid = int(task.name)
+            with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                if os.getpriority(os.PRIO_PROCESS, tid) < NICENESS_BESIDE_THE_CLASS:
+                    os.setpriority(os.PRIO_PROCESS, tid, NICENESS_BESIDE_THE_CLASS)
 
 
 @pytest.hookimpl(optionalhook=True)
