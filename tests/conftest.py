@@ -51,15 +51,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: _rank(item.nodeid))
 
 
-#: Niceness of a worker once it runs anything but the small class: the class's first learner
-#: follows the course twice, one pass after the other, which is the longest chain of the run;
-#: everything else fills the time the class leaves (kernels inherit their worker's niceness).
-#: Raising one's niceness needs no privilege; the class's worker never lowers its own.
-NICENESS_BESIDE_THE_CLASS = 10
+#: Niceness of a worker once it runs anything but the small class or the published notebooks
+#: (the class's two learners at once): the class's learner follows the course twice, one pass
+#: after the other, which is the longest chain of the run; everything else fills the time the
+#: class leaves (kernels inherit their worker's niceness). Raising one's niceness needs no
+#: privilege; a worker never lowers its own.
+NICENESS_BESIDE_THE_CLASS = 19
+
+
+def _in_the_class(item: pytest.Item) -> bool:
+    return (item.get_closest_marker("classroom") is not None
+            or item.nodeid.split("::", 1)[0].endswith(".ipynb"))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if os.environ.get("PYTEST_XDIST_WORKER") and item.get_closest_marker("classroom") is None:
+    if os.environ.get("PYTEST_XDIST_WORKER") and not _in_the_class(item):
         # On Linux, niceness belongs to each thread (a kernel started by nbval is forked from
         # jupyter_client's event-loop thread): every thread of the worker, and the threads
         # and processes they start from now on, which inherit it.

@@ -1,11 +1,13 @@
-"""A small class on one server at every test run: a few learners follow every chapter at the
-same time, the first one twice; and the proof that the class check sees what it must see.
+"""A small class on one server at every test run: a learner of its own follows every chapter
+twice, while the published notebooks' learner follows them under nbval; and the proof that
+the class check sees what it must see.
 
 The 20-learner class is its own command (``./cours classroom simulate --learners 20``), run
 weekly by ``.github/workflows/classe.yml`` and before a training session."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -13,30 +15,44 @@ import pytest
 
 from s3cours import classroom, cli, config, notebooks, playground
 
-#: Three learners, two at a time: the first one's two passes in one worker, the two others
-#: one after the other in the second; so two chapter runs are always under way, each against
-#: another learner's. Chosen from measurements: see the README, "La petite classe".
-SMALL_CLASS = {"learners": 2, "workers": 2}
+#: The small class: ONE learner of its own, who follows every chapter twice in a row, on the
+#: run's playground, while the published notebooks' learner (``apprenant``) follows them
+#: under nbval on another worker. Two learners at once on one server, the first one twice:
+#: each pass costs about 85 s of CPU, and two cores give 600 s in the 5 minutes of the test
+#: command, of which the rest of the suite takes about 300 (see the README, "La petite
+#: classe"). Same length as ``apprenant``: listings (which name the bucket) keep their sizes.
+SMALL_CLASS_LEARNER = "eleve-001"
 
 
 @pytest.fixture
 def room(state_dir: Path) -> playground.Playground:
-    """The class's own twin, over https and WITHOUT the shared course data: the class's runs
-    are also the test command's https and data-absent runs of every chapter (nbval compares
-    the published outputs on the session's twin, over http, with the data)."""
+    """A twin of its own for the fault-injection test, over https and WITHOUT the shared
+    course data (the data-absent path of the setup cells, on a server where nothing else
+    runs)."""
     return playground.start(state_dir=state_dir, tls=True, shared_data=False,
                             log=lambda _: None)
 
 
+@pytest.fixture
+def run_playground() -> playground.Playground:
+    """The playground `./cours test` started for the whole run (nbval's server)."""
+    state = os.environ.get(cli.TEST_STATE_VARIABLE)
+    started = playground.status(Path(state)) if state else None
+    if started is None:
+        pytest.fail("Lancez les tests avec `./cours test` : il démarre le bac à sable S3.")
+    return started
+
+
 @pytest.mark.classroom
-def test_a_small_class_at_once(room: playground.Playground,
-                               record_property) -> None:  # noqa: ANN001
-    report = classroom.run(room, cli.kernel_environment(room), **SMALL_CLASS)
+def test_a_small_class_beside_the_published_run(run_playground: playground.Playground,
+                                                 record_property) -> None:  # noqa: ANN001
+    report = classroom.run(run_playground, cli.kernel_environment(run_playground),
+                           names=[SMALL_CLASS_LEARNER], workers=1, beside_published=True)
     # Printed at the end of the run, before the slowest tests (tests/conftest.py).
     record_property("bilan", f"[classe] {report.summary()}")
     assert report.problems == [], "\n".join(report.problems)
-    # Every learner once, and the first one a second time.
-    assert report.runs == (SMALL_CLASS["learners"] + 1) * len(notebooks.sources())
+    # Every chapter twice.
+    assert report.runs == 2 * len(notebooks.sources())
 
 
 FAULTY_CELLS = [
@@ -57,17 +73,23 @@ FAULTY_CELLS = [
 ]
 
 
-def test_the_class_check_sees_every_fault(room: playground.Playground, tmp_path: Path) -> None:
-    """A notebook whose output depends on who runs it, that writes outside the learner's
-    space, that gives other outputs and leaves more objects when run again, and that has an
-    untagged error (and a tagged one, which is fine), is reported for each of these."""
+def faulty_notebook(folder: Path) -> Path:
     cells = [nbformat.v4.new_code_cell(code) for code in FAULTY_CELLS]
     cells.append(nbformat.v4.new_code_cell("raise ValueError('prévue')",
                                            metadata={"tags": ["raises-exception"]}))
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = notebooks.KERNELSPEC
-    faulty = tmp_path / "fautif.ipynb"
+    faulty = folder / "fautif.ipynb"
     nbformat.write(nb, faulty)
+    return faulty
+
+
+def test_the_class_check_sees_every_fault(room: playground.Playground, tmp_path: Path) -> None:
+    """A notebook whose output depends on who runs it, that writes outside the learner's
+    space, that gives other outputs and leaves more objects when run again, and that has an
+    untagged error (and a tagged one, which is fine), is reported for each of these: in the
+    class of `./cours classroom simulate` (learners compared with the first one)..."""
+    faulty = faulty_notebook(tmp_path)
     report = classroom.run(room, cli.kernel_environment(room), learners=2, workers=2,
                            chapters=[faulty])
     problems = "\n".join(report.problems)
@@ -82,6 +104,31 @@ def test_the_class_check_sees_every_fault(room: playground.Playground, tmp_path:
     assert "eleve-01 : objets en plus dans son espace après le 2e passage" in problems
     # The untagged error, for each run; the tagged one is not a problem.
     assert problems.count("cellule de code n° 6 : RuntimeError: non prévue") == 3
+    assert "ValueError" not in problems
+
+
+def test_the_class_beside_the_published_run_sees_every_fault(room: playground.Playground,
+                                                             tmp_path: Path) -> None:
+    """... and in the test command's small class, whose learner is compared with the
+    published outputs (those of `apprenant`, recorded in the notebook)."""
+    from nbclient import NotebookClient
+
+    faulty = faulty_notebook(tmp_path)
+    published = nbformat.read(faulty, as_version=4)  # "built" by apprenant, as ./cours build
+    NotebookClient(published, kernel_name=notebooks.KERNELSPEC["name"],
+                   allow_errors=True).execute(env=cli.kernel_environment(room))
+    nbformat.write(published, faulty)
+    report = classroom.run(room, cli.kernel_environment(room), names=[SMALL_CLASS_LEARNER],
+                           workers=1, chapters=[faulty], beside_published=True)
+    problems = "\n".join(report.problems)
+    assert report.runs == 2
+    assert (f"{SMALL_CLASS_LEARNER} : sorties de fautif.ipynb différentes de celles publiées "
+            f"(celles de {config.DEFAULT_LEARNER}) (cellule de code n° 2)") in problems
+    assert (f"hors des espaces des apprenants : {config.DATA_BUCKET}/commun.csv" in problems
+            or "fautif.ipynb, cellule de code n° 3 : AccessDenied" in problems)
+    assert f"{SMALL_CLASS_LEARNER} : sorties de fautif.ipynb différentes au 2e passage" in problems
+    assert f"{SMALL_CLASS_LEARNER} : objets en plus dans son espace après le 2e passage" in problems
+    assert problems.count("cellule de code n° 6 : RuntimeError: non prévue") == 2
     assert "ValueError" not in problems
 
 

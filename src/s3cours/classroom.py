@@ -310,9 +310,13 @@ class Report:
     peak_memory: int = 0
     objects_checked: int = 0
     problems: list[str] = field(default_factory=list)
+    #: The learner who runs the published notebooks (nbval) beside the class, if any.
+    beside: str = ""
 
     def summary(self) -> str:
-        return (f"{self.learners} apprenants x {self.notebooks} chapitres, {self.workers} à la "
+        who = (f"{self.learners} apprenant(s) à côté de {self.beside} (nbval, sorties publiées)"
+               if self.beside else f"{self.learners} apprenants")
+        return (f"{who} x {self.notebooks} chapitres, {self.workers} à la "
                 f"fois, le 1er deux fois de suite : {self.runs} exécutions en "
                 f"{self.wall_seconds:.0f} s (la plus longue : {self.slowest_run:.0f} s ; "
                 f"2e passage du 1er : {self.rerun_seconds:.0f} s), "
@@ -346,17 +350,42 @@ def _cpu_seconds(server_pid: int) -> float:
     return me.user + me.system + me.children_user + me.children_system + process_cpu(server_pid)
 
 
+def published_outputs(chapters: list[Path]) -> dict[str, list[str]]:
+    """The outputs recorded in the chapters' notebooks (those of :data:`config.DEFAULT_LEARNER`,
+    who builds them), sanitized as :func:`output_texts` does: notebook file name -> texts."""
+    return {Path(c).name: output_texts(nbformat.read(c, as_version=4), config.DEFAULT_LEARNER)
+            for c in chapters}
+
+
 def run(started: playground.Playground, base: dict[str, str], learners: int = 3,
-        workers: int = 2, chapters: list[Path] | None = None) -> Report:
-    """``learners`` learners follow the course on ``started``, ``workers`` at a time; the
-    first one follows it twice in a row (while the others run)."""
+        workers: int = 2, chapters: list[Path] | None = None,
+        names: list[str] | None = None, beside_published: bool = False) -> Report:
+    """``learners`` learners (or those ``names``) follow the course on ``started``,
+    ``workers`` at a time; the first one follows it twice in a row (while the others run).
+
+    ``beside_published``: the class shares its server with the run of the published notebooks
+    (nbval, :data:`config.DEFAULT_LEARNER`) and with other tests. Every learner's first pass
+    is then compared with the published outputs (not with the first learner's), and only the
+    shared data and the class's own buckets are watched for changes outside the learners'
+    spaces (the other tests write in their own places meanwhile)."""
     chapters = chapters or sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
-    names = learner_names(learners)
-    report = Report(learners, len(chapters), workers, f"{started.server} {started.version}")
+    names = names or learner_names(learners)
+    learners = len(names)
+    report = Report(learners, len(chapters), workers, f"{started.server} {started.version}",
+                    beside=config.DEFAULT_LEARNER if beside_published else "")
     client = admin_client(started)
     envs = {name: learner_environment(started, base, name) for name in names}
     spaces = {name: learner_space(envs[name], name) for name in names}
-    before = server_objects(client)
+    reference = published_outputs(chapters) if beside_published else {}
+    watched = {config.DATA_BUCKET} | {bucket for bucket, _ in spaces.values()}
+
+    def server_state() -> dict[tuple[str, str], tuple[int, str]]:
+        found = server_objects(client)
+        if not beside_published:
+            return found
+        return {key: value for key, value in found.items() if key[0] in watched}
+
+    before = server_state()
     jobs = [(started, envs[name], name, [str(c) for c in chapters], name == names[0])
             for name in names]
     results: dict[str, LearnerResult] = {}
@@ -385,7 +414,14 @@ def run(started: playground.Playground, base: dict[str, str], learners: int = 3,
             report.runs += 1
             report.slowest_run = max(report.slowest_run, chapter_run.seconds)
         report.problems += untagged_errors(result.runs)
-        if first is not None and name != names[0]:
+        if beside_published:
+            for mine in result.runs:
+                if mine.outputs != reference[mine.notebook]:
+                    report.problems.append(_difference(
+                        f"{name} : sorties de {mine.notebook} différentes de celles publiées "
+                        f"(celles de {config.DEFAULT_LEARNER})",
+                        mine.outputs, reference[mine.notebook]))
+        elif first is not None and name != names[0]:
             for mine, reference in zip(result.runs, first.runs):
                 if mine.outputs != reference.outputs:
                     report.problems.append(_difference(
@@ -404,7 +440,7 @@ def run(started: playground.Playground, base: dict[str, str], learners: int = 3,
                                    f"passage : {', '.join(keys[:5])}")
 
     # Outside the learners' spaces (shared data included), nothing is added, changed or gone.
-    after = server_objects(client)
+    after = server_state()
     report.objects_checked = len(after)
 
     def owner(bucket_key: tuple[str, str]) -> str | None:

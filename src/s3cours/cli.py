@@ -199,6 +199,8 @@ def cmd_links(args: argparse.Namespace) -> int:
 PYTEST_OPTIONS = ("-p", "no:cacheprovider", "--durations=5")
 #: Three pytest-xdist workers: the small class takes one (its learners are processes of their
 #: own), the others share the rest; the work units and their order are in tests/conftest.py.
+#: Names the state folder of the playground that `./cours test` started for its run.
+TEST_STATE_VARIABLE = "S3COURS_TEST_STATE"
 PARALLEL_OPTIONS = ("-n", "3", "--dist", "loadscope", "--no-loadscope-reorder")
 
 
@@ -215,7 +217,11 @@ def cmd_test(args: argparse.Namespace) -> int:
             *(["-m", "not classroom"] if args.rapide else []),
             *args.pytest_args,
         ]
-        return subprocess.call(command, cwd=config.ROOT, env=kernel_environment(started))
+        env = kernel_environment(started)
+        # The run's playground, for the tests that need more than its variables (the small
+        # class adds its learner there, beside the published notebooks' learner).
+        env[TEST_STATE_VARIABLE] = str(Path(started.state_file).parent)
+        return subprocess.call(command, cwd=config.ROOT, env=env)
 
 
 # ----------------------------------------------------------------------- classroom group
@@ -231,9 +237,13 @@ def cmd_classroom_simulate(args: argparse.Namespace) -> int:
         raise playground.PlaygroundError(
             "--learners : au moins 2 apprenants (la classe compare leurs sorties) ; "
             "--workers : au moins 1.")
-    with private_playground(server=args.server) as started:
+    # Over https and without the shared course data, as on SSP Cloud until a trainer has
+    # published them: every chapter's https and data-absent paths, every week.
+    with private_playground(server=args.server, tls=True, shared_data=False) as started:
         say(f"Classe simulée : {args.learners} apprenants, {args.workers} à la fois, chacun "
-            "suit tous les chapitres ; le premier les suit deux fois de suite.")
+            "suit tous les chapitres ; le premier les suit deux fois de suite. Serveur en "
+            "https, sans les données partagées du cours (copie de secours de chaque "
+            "apprenant).")
         report = classroom.run(started, kernel_environment(started), args.learners,
                                args.workers)
     for problem in report.problems:
