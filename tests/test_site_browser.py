@@ -87,8 +87,10 @@ def render(into: Path) -> Path:
         elif source.exists():
             shutil.copy2(source, into / name)
     env = dict(os.environ, QUARTO_PYTHON=sys.executable)
+    # About 45 s, at low priority beside the small class (tests/conftest.py); 10 minutes
+    # leave room for a loaded machine, where 300 s once ran out.
     run = subprocess.run([find_quarto(), "render", "--quiet"], cwd=into, env=env,
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, f"quarto render a échoué :\n{run.stdout}\n{run.stderr}"
     warnings = [line for line in run.stderr.splitlines() if "WARN" in line]
     assert warnings == [], "\n".join(warnings)

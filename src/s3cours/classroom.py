@@ -10,7 +10,9 @@ Two pieces:
 - :func:`run` is the class: ``learners`` learners follow the course at the same time on the
   same server (``workers`` at once), and the first one follows it twice in a row. It checks
   that no run has an untagged error; that every learner gets the same outputs as the first
-  (sanitized as nbval does, the learner's name replaced); that nothing is written, changed or
+  (sanitized as nbval does, the learner's name replaced), or, beside the run of the
+  published notebooks (the test command's small class), the published outputs; that
+  nothing is written, changed or
   deleted outside the learners' own spaces (shared data included); that every learner leaves
   the same keys; and that the first learner's second pass gives the same outputs and leaves
   exactly the same objects in their space (idempotence). It reports wall time and peak
