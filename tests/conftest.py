@@ -51,17 +51,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: _rank(item.nodeid))
 
 
-#: Niceness of a worker once it runs anything but the small class or the published notebooks
-#: (the class's two learners at once): the class's learner follows the course twice, one pass
-#: after the other, which is the longest chain of the run; everything else fills the time the
-#: class leaves (kernels inherit their worker's niceness). Raising one's niceness needs no
-#: privilege; a worker never lowers its own.
+#: Niceness of a worker once it runs anything but the small class, nbval included: the
+#: class's learner follows the course twice, one pass after the other, which is the longest
+#: chain of the run; everything else fills the time the class leaves (kernels inherit their
+#: worker's niceness). nbval's learner still follows the course at the same time as the
+#: class's, at a lower priority: it is not on the longest chain. Raising one's niceness needs
+#: no privilege; a worker never lowers its own.
 NICENESS_BESIDE_THE_CLASS = 19
 
 
 def _in_the_class(item: pytest.Item) -> bool:
-    return (item.get_closest_marker("classroom") is not None
-            or item.nodeid.split("::", 1)[0].endswith(".ipynb"))
+    return item.get_closest_marker("classroom") is not None
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
