@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from s3cours import playground
+from s3cours import cli, playground
 
 
 @pytest.fixture
@@ -31,9 +31,20 @@ def session_endpoint_url() -> str:
     return f"http://{endpoint}"
 
 
+@pytest.fixture
+def session_playground() -> playground.Playground:
+    """The playground `./cours test` started for the whole run (nbval's server), for the
+    tests that need more than its variables."""
+    state = os.environ.get(cli.TEST_STATE_VARIABLE)
+    started = playground.status(Path(state)) if state else None
+    if started is None:
+        pytest.fail("Lancez les tests avec `./cours test` : il démarre le bac à sable S3.")
+    return started
+
+
 # ------------------------------------------------------------------ parallel test command
 # `./cours test` runs pytest with pytest-xdist (`-n 3 --dist loadscope --no-loadscope-reorder`,
-# cli.PYTEST_OPTIONS). What each worker takes, and in which order, is decided here.
+# cli.PARALLEL_OPTIONS). What each worker takes, and in which order, is decided here.
 
 #: Test files that start first, each on a worker of its own, longest first: the small class
 #: (its learners are processes of their own), then the published notebooks (nbval), then the
@@ -60,12 +71,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 NICENESS_BESIDE_THE_CLASS = 19
 
 
-def _in_the_class(item: pytest.Item) -> bool:
-    return item.get_closest_marker("classroom") is not None
-
-
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if os.environ.get("PYTEST_XDIST_WORKER") and not _in_the_class(item):
+    if os.environ.get("PYTEST_XDIST_WORKER") and item.get_closest_marker("classroom") is None:
         # On Linux, niceness belongs to each thread (a kernel started by nbval is forked from
         # jupyter_client's event-loop thread): every thread of the worker, and the threads
         # and processes they start from now on, which inherit it.

@@ -7,7 +7,6 @@ weekly by ``.github/workflows/classe.yml`` and before a training session."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat
@@ -19,8 +18,9 @@ from s3cours import classroom, cli, config, notebooks, playground
 #: run's playground, while the published notebooks' learner (``apprenant``) follows them
 #: under nbval on another worker. Two learners at once on one server, the first one twice:
 #: each pass costs about 85 s of CPU, and two cores give 600 s in the 5 minutes of the test
-#: command, of which the rest of the suite takes about 300 (see the README, "La petite
-#: classe"). Same length as ``apprenant``: listings (which name the bucket) keep their sizes.
+#: command; the whole suite takes about 505, a fourth pass did not fit (see the README,
+#: "Comment ./cours test tient en cinq minutes"). Same length as ``apprenant``: listings
+#: (which name the bucket) keep their sizes.
 SMALL_CLASS_LEARNER = "eleve-001"
 
 
@@ -33,20 +33,10 @@ def room(state_dir: Path) -> playground.Playground:
                             log=lambda _: None)
 
 
-@pytest.fixture
-def run_playground() -> playground.Playground:
-    """The playground `./cours test` started for the whole run (nbval's server)."""
-    state = os.environ.get(cli.TEST_STATE_VARIABLE)
-    started = playground.status(Path(state)) if state else None
-    if started is None:
-        pytest.fail("Lancez les tests avec `./cours test` : il démarre le bac à sable S3.")
-    return started
-
-
 @pytest.mark.classroom
-def test_a_small_class_beside_the_published_run(run_playground: playground.Playground,
+def test_a_small_class_beside_the_published_run(session_playground: playground.Playground,
                                                  record_property) -> None:  # noqa: ANN001
-    report = classroom.run(run_playground, cli.kernel_environment(run_playground),
+    report = classroom.run(session_playground, cli.kernel_environment(session_playground),
                            names=[SMALL_CLASS_LEARNER], workers=1, beside_published=True)
     # Printed at the end of the run, before the slowest tests (tests/conftest.py).
     record_property("bilan", f"[classe] {report.summary()}")

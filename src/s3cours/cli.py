@@ -197,11 +197,11 @@ def cmd_links(args: argparse.Namespace) -> int:
 #: pytest's options in the test command: the five slowest tests are listed at the end,
 #: before pytest's summary line, which stays the last line.
 PYTEST_OPTIONS = ("-p", "no:cacheprovider", "--durations=5")
-#: Three pytest-xdist workers: the small class takes one (its learners are processes of their
-#: own), the others share the rest; the work units and their order are in tests/conftest.py.
+#: Three pytest-xdist workers: the small class takes one, the others share the rest; the work
+#: units, their order and the workers' priority are in tests/conftest.py.
+PARALLEL_OPTIONS = ("-n", "3", "--dist", "loadscope", "--no-loadscope-reorder")
 #: Names the state folder of the playground that `./cours test` started for its run.
 TEST_STATE_VARIABLE = "S3COURS_TEST_STATE"
-PARALLEL_OPTIONS = ("-n", "3", "--dist", "loadscope", "--no-loadscope-reorder")
 
 
 def cmd_test(args: argparse.Namespace) -> int:
