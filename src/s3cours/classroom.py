@@ -53,18 +53,33 @@ def learner_names(count: int) -> list[str]:
 def learner_environment(started: playground.Playground, base: dict[str, str],
                         learner: str) -> dict[str, str]:
     """The environment of ``learner``'s kernels: ``base`` (PATH, warnings) plus the learner's
-    own SSP Cloud variables: a distinct identity (a MinIO user under Onyxia's policy, created
-    here if needed), their own bucket, temporary credentials."""
+    own SSP Cloud service: a distinct identity (a MinIO user under Onyxia's policy, created
+    here if needed), their own bucket, temporary credentials, a home with the image's DuckDB
+    secret."""
     playground.add_learner(started, learner)
-    return {**base, **started.environment(learner)}
+    return {**base, **started.service(learner)}
+
+
+def make_duckdb_secret_stale(env: dict[str, str]) -> None:
+    """Rewrite the image's DuckDB secret in the learner's home with a secret key the server
+    refuses: a service started days ago, whose frozen credentials no longer work."""
+    stale = {**env, "AWS_SECRET_ACCESS_KEY": env["AWS_SECRET_ACCESS_KEY"][::-1]}
+    playground.write_duckdb_secret(stale, Path(env["HOME"]))
 
 
 def learner_space(env: dict[str, str], learner: str) -> tuple[str, str]:
-    """(bucket, key prefix) where ``learner`` may write, as the chapters' setup cell reads it:
-    ``AWS_WORKING_DIRECTORY_PATH`` (``bucket/prefix``, SSP Cloud's personal space)."""
-    path = env.get("AWS_WORKING_DIRECTORY_PATH", "").strip("/")
+    """(bucket, key prefix) where ``learner`` may write, found as the chapters' setup cell
+    finds it: ``S3COURS_ESPACE``, else a non-empty ``AWS_WORKING_DIRECTORY_PATH`` (Onyxia
+    10), else the service's namespace (``user-<name>`` -> ``<name>``, ``projet-x``)."""
+    namespace = env.get("KUBERNETES_NAMESPACE", "")
+    from_namespace = (namespace.removeprefix("user-")
+                      if namespace.startswith(("user-", "projet-")) else "")
+    path = next((value.strip("/") for value in (
+        env.get(config.SPACE_VARIABLE, ""), env.get("AWS_WORKING_DIRECTORY_PATH", ""),
+        from_namespace) if value.strip("/")), "")
     if not path:
-        raise ValueError(f"{learner} n'a pas d'espace (AWS_WORKING_DIRECTORY_PATH absente).")
+        raise ValueError(f"{learner} n'a pas d'espace (ni {config.SPACE_VARIABLE}, ni "
+                         "AWS_WORKING_DIRECTORY_PATH, ni KUBERNETES_NAMESPACE).")
     bucket, _, prefix = path.partition("/")
     return bucket, prefix + "/" if prefix else ""
 
@@ -215,7 +230,8 @@ class LearnerResult:
 def _learner_job(args: tuple[playground.Playground, dict[str, str], str, list[str], bool]
                  ) -> LearnerResult:
     """One learner follows the course (in a worker process); twice in a row for the first
-    one, with their space listed between and after the two passes."""
+    one, with their space listed between and after the two passes, and a stale DuckDB
+    secret in their home for the second pass (the chapters must not depend on it)."""
     started, env, learner, chapters, twice = args
     paths = [Path(c) for c in chapters]
     space = learner_space(env, learner)
@@ -223,6 +239,7 @@ def _learner_job(args: tuple[playground.Playground, dict[str, str], str, list[st
     if twice:
         client = admin_client(started)
         before = objects(client, *space)
+        make_duckdb_secret_stale(env)
         t0 = time.monotonic()
         result.rerun = follow_course(env, learner, paths)
         result.rerun_seconds = time.monotonic() - t0

@@ -62,13 +62,15 @@ def private_playground(**options) -> Iterator[playground.Playground]:
 
 
 def kernel_environment(started: playground.Playground) -> dict[str, str]:
-    """The process environment for notebooks and tests: the playground's S3 variables (with
-    the ``mc`` alias ``s3``), the course's ``mc`` first on PATH, and none of the AWS settings
-    that would send a client elsewhere."""
+    """The process environment for notebooks and tests: an Onyxia service of the default
+    learner on the playground (its S3 variables with the ``mc`` alias ``s3``, its ``HOME``
+    holding the image's DuckDB secret; the tools' caches kept), the course's ``mc`` first on
+    PATH, and none of the AWS settings that would send a client elsewhere."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("AWS_ENDPOINT_URL_", "AWS_PROFILE", "AWS_CONFIG_FILE", "MC_HOST_"))
            and k not in playground.UNSET}
-    env.update(started.environment())
+    env.update(playground.home_pins())
+    env.update(started.service())
     # The course's own calls (code run in a notebook) must raise no deprecation warning.
     env["PYTHONWARNINGS"] = ",".join(f"error::{w}:__main__" for w in NOTEBOOK_WARNINGS)
     try:
@@ -84,7 +86,8 @@ def cmd_playground(args: argparse.Namespace) -> int:
         started = playground.start(
             args.port, args.server, host=args.host, allow_non_loopback=args.allow_non_loopback,
             data_dir=Path(args.data_dir) if args.data_dir else None, state_dir=state,
-            build=not args.no_build, tls=args.tls, shared_data=not args.sans_donnees, log=say,
+            build=not args.no_build, tls=args.tls, shared_data=not args.sans_donnees,
+            onyxia=args.onyxia, log=say,
         )
         for note in started.notes:
             say(note)
@@ -93,7 +96,10 @@ def cmd_playground(args: argparse.Namespace) -> int:
         say("Identifiants temporaires de l'apprenant, comme sur le SSP Cloud (valables 7 jours, "
             "sur ce serveur seulement). Pour un terminal :")
         say(f'  eval "$(./cours playground env{option})"')
-        print(exports(started.environment(args.apprenant)))
+        env = started.environment(args.apprenant)
+        if args.secret_duckdb:
+            say_duckdb_secret(env)
+        print(exports(env))
     elif args.action == "stop":
         stopped = playground.stop(state)
         say(f"Arrêté : {stopped.describe()}" if stopped else "Aucun bac à sable en cours.")
@@ -109,8 +115,17 @@ def cmd_playground(args: argparse.Namespace) -> int:
             playground.add_learner(running, args.apprenant)  # the tooling's admin work
             say(f"Apprenant créé : {args.apprenant} (utilisateur, politique, bucket).")
         env = running.environment(args.apprenant) if running else playground.load_environment(state)
+        if args.secret_duckdb:
+            say_duckdb_secret(env)
         print(exports(env))
     return 0
+
+
+def say_duckdb_secret(env: dict[str, str]) -> None:
+    """Write the image's DuckDB secret into this HOME, as an Onyxia service does at start."""
+    folder = playground.write_duckdb_secret(env, Path.home())
+    say(f"Secret DuckDB {playground.DUCKDB_SECRET} écrit dans {folder}, comme au démarrage "
+        "d'un service du SSP Cloud (identifiants figés à ce moment).")
 
 
 def _chapters(names: list[str]) -> list[Path]:
@@ -155,7 +170,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             say(f"Port {port} occupé (un bac à sable déjà lancé ?) : port libre pris au hasard, "
                 "les sorties qui l'affichent changeront.")
             port = 0
-        with private_playground(server=args.server, port=port) as started:
+        with private_playground(server=args.server, port=port, onyxia=args.onyxia) as started:
             env = kernel_environment(started)
             for source in chapters:
                 t0 = time.monotonic()
@@ -205,7 +220,7 @@ TEST_STATE_VARIABLE = "S3COURS_TEST_STATE"
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    with private_playground(server=args.server) as started:
+    with private_playground(server=args.server, onyxia=args.onyxia) as started:
         # Said before pytest runs, so that pytest's summary stays the last line.
         say(f"Serveur S3 utilisé pour les tests : {started.server} {started.version}")
         command = [
@@ -237,13 +252,15 @@ def cmd_classroom_simulate(args: argparse.Namespace) -> int:
         raise playground.PlaygroundError(
             "--learners : au moins 2 apprenants (la classe compare leurs sorties) ; "
             "--workers : au moins 1.")
-    # Over https and without the shared course data, as on SSP Cloud until a trainer has
-    # published them: every chapter's https and data-absent paths, every week.
-    with private_playground(server=args.server, tls=True, shared_data=False) as started:
+    # Over https and, unless asked, without the shared course data, as on SSP Cloud until a
+    # trainer has published them: every chapter's https and data-absent paths, every week.
+    with private_playground(server=args.server, tls=True, shared_data=args.avec_donnees,
+                            onyxia=args.onyxia) as started:
         say(f"Classe simulée : {args.learners} apprenants, {args.workers} à la fois, chacun "
             "suit tous les chapitres ; le premier les suit deux fois de suite. Serveur en "
-            "https, sans les données partagées du cours (copie de secours de chaque "
-            "apprenant).")
+            "https, " + ("avec les données partagées du cours" if args.avec_donnees else
+                         "sans les données partagées du cours (copie de secours de chaque "
+                         "apprenant)") + f", variables d'Onyxia {args.onyxia}.")
         report = classroom.run(started, kernel_environment(started), args.learners,
                                args.workers)
     for problem in report.problems:
@@ -256,6 +273,13 @@ def cmd_classroom_simulate(args: argparse.Namespace) -> int:
     return 1 if report.problems else 0
 
 
+def add_onyxia_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--onyxia", type=int, choices=config.ONYXIA_VERSIONS,
+                         default=config.DEFAULT_ONYXIA,
+                         help="version d'Onyxia dont les apprenants reçoivent les variables "
+                              "(défaut : 11 ; 10 : AWS_WORKING_DIRECTORY_PATH nomme l'espace)")
+
+
 def add_classroom_commands(sub: argparse._SubParsersAction) -> None:
     room = sub.add_parser("classroom", help="une classe : simulate, provision, verify, remove")
     actions = room.add_subparsers(dest="classroom_action", required=True, metavar="ACTION")
@@ -265,6 +289,10 @@ def add_classroom_commands(sub: argparse._SubParsersAction) -> None:
     simulate.add_argument("--workers", type=int, default=5,
                           help="apprenants en même temps (défaut : 5)")
     simulate.add_argument("--server", choices=playground.SERVERS, default="auto")
+    add_onyxia_option(simulate)
+    simulate.add_argument("--avec-donnees", action="store_true",
+                          help="avec les données partagées du cours (défaut : sans, comme "
+                               "le SSP Cloud avant qu'un formateur les publie)")
     simulate.set_defaults(func=cmd_classroom_simulate)
     trainer.add_trainer_commands(actions)  # provision, verify, remove: the trainer's kit
 
@@ -366,6 +394,10 @@ def parser() -> argparse.ArgumentParser:
                     help="https avec une autorité de certification de test (AWS_CA_BUNDLE, SSL_CERT_FILE)")
     pg.add_argument("--sans-donnees", action="store_true",
                     help="sans les données partagées du cours (comme un serveur où personne ne les a publiées)")
+    add_onyxia_option(pg)
+    pg.add_argument("--secret-duckdb", action="store_true",
+                    help="écrire aussi dans ~/.duckdb le secret persistant que l'image du "
+                         "SSP Cloud y écrit au démarrage d'un service (start, env)")
     pg.add_argument("--apprenant", help=f"apprenant (défaut : ${config.LEARNER_VARIABLE} ou "
                                         f"{config.DEFAULT_LEARNER}) ; créé s'il n'existe pas")
     pg.set_defaults(func=cmd_playground)
@@ -373,6 +405,7 @@ def parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="synchroniser et exécuter les notebooks")
     build.add_argument("chapters", nargs="*", help="noms de chapitres (défaut : tous)")
     build.add_argument("--server", choices=playground.SERVERS, default="auto")
+    add_onyxia_option(build)
     build.set_defaults(func=cmd_build)
 
     check = sub.add_parser("check", help="dérive source/notebook et structure des onglets")
@@ -384,6 +417,7 @@ def parser() -> argparse.ArgumentParser:
 
     test = sub.add_parser("test", help="toute la suite de tests")
     test.add_argument("--server", choices=playground.SERVERS, default="auto")
+    add_onyxia_option(test)
     test.add_argument("--rapide", action="store_true",
                       help="sans la petite classe (tests marqués classroom)")
     test.add_argument("pytest_args", nargs="*",

@@ -48,6 +48,15 @@ ACTIONLINT_VERSION = "v1.7.12"
 MC_MODULE = "github.com/minio/mc"
 MC_VERSION = "v0.0.0-20250313080218-cf909e1063a9"
 
+#: Environment variable by which a learner names their space (``bucket/`` or
+#: ``bucket/prefix/``) where nothing else does: on AWS, or for a group's ``projet-…`` bucket.
+#: The setup cell reads it first, before ``AWS_WORKING_DIRECTORY_PATH`` and the namespace.
+SPACE_VARIABLE = "S3COURS_ESPACE"
+
+#: Onyxia versions the playground can imitate; 11 (S3 profiles, since 2026-05) by default.
+ONYXIA_VERSIONS = (10, 11)
+DEFAULT_ONYXIA = 11
+
 #: Environment variable naming the playground's learner (default :data:`DEFAULT_LEARNER`): a
 #: classroom shares one server, each learner with their own identity and bucket.
 LEARNER_VARIABLE = "S3COURS_APPRENANT"

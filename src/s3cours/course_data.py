@@ -119,12 +119,13 @@ def place(client, bucket: str, prefix: str) -> list[Placement]:  # noqa: ANN001
     return done
 
 
-def locate(bucket: str, prefix: str, my_bucket: str, my_prefix: str,
-           endpoint_url: str | None = None, log: Callable[[str], None] = print) -> tuple[str, str]:
+def locate(bucket: str, prefix: str, my_space: str, endpoint_url: str | None = None,
+           log: Callable[[str], None] = print) -> tuple[str, str]:
     """Where the chapter reads the course data: ``(bucket, prefix)``.
 
-    ``bucket``/``prefix`` is the shared copy named by the chapter; ``my_bucket``/``my_prefix``
-    the learner's own space (the setup cell's ``MON_BUCKET``/``MON_PREFIXE``)."""
+    ``bucket``/``prefix`` is the shared copy named by the chapter; ``my_space`` the learner's
+    own space, ``"bucket/prefix/"`` (the setup cell's ``ESPACE``), or ``""`` when nothing
+    names one."""
     import boto3
 
     if (bucket, prefix) != shared_location():
@@ -139,11 +140,12 @@ def locate(bucket: str, prefix: str, my_bucket: str, my_prefix: str,
     if holds_course_data(client, bucket, prefix):
         log(f"Données du cours : s3://{bucket}/{prefix}")
         return bucket, prefix
+    my_bucket, _, my_prefix = my_space.partition("/")
     if not my_bucket:
         raise CourseDataError(
             f"Les données du cours (s3://{bucket}/{prefix}) ne sont pas lisibles d'ici, et aucun "
-            "espace à vous n'est défini pour en placer une copie : définissez "
-            "AWS_WORKING_DIRECTORY_PATH=votre-bucket/ puis relancez la cellule."
+            f"espace à vous n'est nommé pour en placer une copie : posez {config.SPACE_VARIABLE} "
+            "(ex. os.environ['S3COURS_ESPACE'] = 'votre-bucket/'), puis relancez la cellule."
         )
     copy_prefix = my_prefix + COPY_FOLDER
     place(client, my_bucket, copy_prefix)
@@ -173,7 +175,7 @@ def environment_client(env: dict[str, str] | None = None):  # noqa: ANN201 - a b
     if missing:
         raise CourseDataError(
             f"Variables absentes : {', '.join(missing)}. Exportez les identifiants du serveur "
-            "visé (sur le SSP Cloud : Mon compte › Connexion au stockage)."
+            "visé (sur le SSP Cloud : Stockage de données › Paramètres du profil › Détail du profil S3)."
         )
     endpoint_url = env.get("AWS_ENDPOINT_URL", "").rstrip("/") or None
     if endpoint_url is None and env.get("AWS_S3_ENDPOINT"):

@@ -26,8 +26,8 @@ class Diagnosis:
         return f"➜ {self.what}\n  À faire : {self.fix}"
 
 
-_REFRESH = ("sur le SSP Cloud, lancez un nouveau service ou recopiez des identifiants frais "
-            "depuis Mon compte › Connexion au stockage")
+_REFRESH = ("sur le SSP Cloud, lancez un nouveau service, ou prenez des identifiants frais "
+            "dans Stockage de données › Paramètres du profil (Détail du profil S3)")
 
 #: (pattern looked for in the exception's text, diagnosis), most specific first.
 RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
@@ -118,6 +118,25 @@ def from_s3_library(exc: BaseException) -> bool:
     return False
 
 
+#: The setup cell leaves these undefined when nothing names the learner's space, so that a
+#: cell that writes stops before any request (instead of sending an empty bucket name).
+SPACE_NAMES = ("MON_BUCKET", "MON_PREFIXE")
+NO_SPACE = Diagnosis(
+    "Aucun espace à vous n'est nommé : la cellule de préparation n'a défini ni MON_BUCKET ni "
+    "MON_PREFIXE, et cette cellule, qui écrit, s'est arrêtée avant toute requête.",
+    "posez S3COURS_ESPACE (ex. os.environ['S3COURS_ESPACE'] = 'votre-bucket/', ou "
+    "'projet-x/' pour le bucket d'un projet), relancez la cellule de préparation, puis "
+    "celle-ci.")
+
+
+def explain(exc: BaseException) -> Diagnosis | None:
+    """What the chapters print under an error: the explanation of an S3 error, or of a
+    write attempted without a space; None for any other error."""
+    if isinstance(exc, NameError) and getattr(exc, "name", None) in SPACE_NAMES:
+        return NO_SPACE
+    return diagnose(exc) if from_s3_library(exc) else None
+
+
 def install(shell=None) -> None:  # noqa: ANN001 - an IPython shell
     """Print the explanation under the traceback of every recognised S3 error in this kernel.
 
@@ -131,7 +150,7 @@ def install(shell=None) -> None:  # noqa: ANN001 - an IPython shell
 
     def handler(self, etype, value, tb, tb_offset=None):  # noqa: ANN001 - IPython's signature
         self.showtraceback((etype, value, tb), tb_offset=tb_offset)
-        diagnosis = diagnose(value) if from_s3_library(value) else None
+        diagnosis = explain(value)
         if diagnosis is not None:
             print(diagnosis)
 

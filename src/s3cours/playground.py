@@ -9,7 +9,10 @@ leaves no process behind.
 
 Like SSP Cloud, it hands learners temporary STS credentials under Onyxia's session policy, a
 personal bucket named after them, and the variables an Onyxia service sets
-(:mod:`s3cours.learners`). Its administrator keys are made once per machine, kept in the
+(:mod:`s3cours.learners`): those of Onyxia 11 by default (``AWS_WORKING_DIRECTORY_PATH``
+present and empty, the space named by the service's namespace), those of Onyxia 10 on
+request. :meth:`Playground.service` also does what the service's image does at start: a
+DuckDB persistent secret in the service's home. Its administrator keys are made once per machine, kept in the
 course's cache (readable by you alone) and used only by the tooling. It can speak https with
 a test CA of its own (:mod:`s3cours.tls`). Its state (pid, port, server, learners' long-term
 keys, never the admin's) is kept in a small JSON file so that another process (a notebook,
@@ -44,12 +47,21 @@ SERVERS = ("auto", "minio", "moto")
 #: playground sets every variable an Onyxia service sets, the session token included).
 UNSET: tuple[str, ...] = ()
 #: Variables an Onyxia Jupyter service sets, as the playground sets them (InseeFrLab
-#: helm-charts-interactive-services, charts/library-chart/templates/_secret.tpl; ``MC_HOST_s3``:
-#: InseeFrLab/images-datascience, base/scripts/onyxia-init.sh), plus the test CA over https.
+#: helm-charts-interactive-services 8ebf4a7, charts/library-chart/templates/_secret.tpl;
+#: ``MC_HOST_s3`` and ``KUBERNETES_NAMESPACE``: InseeFrLab/images-datascience 0a611ea,
+#: base/scripts/onyxia-init.sh, which exports them before it starts Jupyter), plus the test
+#: CA over https.
 VARIABLES = ("AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "S3_ENDPOINT", "AWS_ACCESS_KEY_ID",
              "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
-             "AWS_PATH_STYLE_ACCESS", "AWS_WORKING_DIRECTORY_PATH", "MC_HOST_s3",
-             "AWS_CA_BUNDLE", "SSL_CERT_FILE")
+             "AWS_PATH_STYLE_ACCESS", "AWS_WORKING_DIRECTORY_PATH", "KUBERNETES_NAMESPACE",
+             "MC_HOST_s3", "AWS_CA_BUNDLE", "SSL_CERT_FILE")
+#: The DuckDB secret that the images' init script writes when a service starts
+#: (images-datascience, base/scripts/onyxia-init.sh: ``CREATE OR REPLACE PERSISTENT SECRET
+#: s3_onyxia_connection``, run with the duckdb CLI, in ``~/.duckdb/stored_secrets``).
+DUCKDB_SECRET = "s3_onyxia_connection"
+#: Variables kept as they are when a service's home replaces HOME: the caches of the course,
+#: of Go and of the tools (else a test run would rebuild MinIO in the service's home).
+HOME_PINNED = ("S3COURS_CACHE", "XDG_CACHE_HOME", "GOPATH", "GOENV")
 ADMIN_SECRET_FILE = "playground-admin-secret"
 
 
@@ -78,6 +90,8 @@ class Playground:
     #: Learners' long-term keys (name -> secret), for AssumeRole; never the admin's.
     learner_keys: dict[str, str] = field(default_factory=dict)
     state_file: str = ""
+    #: The Onyxia version whose service variables are handed out (10 or 11).
+    onyxia: int = config.DEFAULT_ONYXIA
 
     @property
     def endpoint(self) -> str:
@@ -135,7 +149,12 @@ class Playground:
             "AWS_SESSION_TOKEN": session.token,
             "AWS_DEFAULT_REGION": config.PLAYGROUND_REGION,
             "AWS_PATH_STYLE_ACCESS": "true",
-            "AWS_WORKING_DIRECTORY_PATH": f"{learner}/",
+            # Onyxia 10 named the space here; Onyxia 11 leaves the variable empty (its
+            # launcher lost ``s3.workingDirectoryPath``: InseeFrLab/onyxia 251e9ed).
+            "AWS_WORKING_DIRECTORY_PATH": f"{learner}/" if self.onyxia == 10 else "",
+            # Exported by the image's init script (kubectl is in every Onyxia image): the
+            # service's namespace, ``user-<name>`` for a personal service.
+            "KUBERNETES_NAMESPACE": f"user-{learner}",
             # The alias ``s3`` of the MinIO client, as SSP Cloud's images define it.
             "MC_HOST_s3": (f"{self.scheme}://{session.access_key}:{session.secret_key}:"
                            f"{session.token}@{self.endpoint}"),
@@ -145,8 +164,66 @@ class Playground:
             env["SSL_CERT_FILE"] = self.ca_file
         return env
 
+    def service_home(self, learner: str | None = None) -> Path:
+        """The home folder of ``learner``'s service (its ``HOME``), beside the state file."""
+        learner = learner or os.environ.get(config.LEARNER_VARIABLE) or config.DEFAULT_LEARNER
+        return Path(self.state_file).parent / "services" / learner
+
+    def service(self, learner: str | None = None) -> dict[str, str]:
+        """The environment of an Onyxia Jupyter service of ``learner`` started now: the
+        service's variables (fresh credentials) and ``HOME``, where the image's DuckDB
+        persistent secret is written with those credentials, as at a service's start.
+
+        The tools' caches stay where they are (:data:`HOME_PINNED`)."""
+        env = self.environment(learner)
+        home = self.service_home(learner)
+        write_duckdb_secret(env, home)
+        env["HOME"] = str(home)
+        return env
+
     def describe(self) -> str:
-        return f"{self.server} {self.version} sur {self.endpoint_url} (pid {self.pid})"
+        return (f"{self.server} {self.version} sur {self.endpoint_url} (pid {self.pid}, "
+                f"variables d'Onyxia {self.onyxia})")
+
+
+def home_pins(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The tools' cache locations as they are now, to keep when HOME changes."""
+    env = dict(os.environ if env is None else env)
+    home = Path(env.get("HOME") or Path.home())
+    defaults = {"S3COURS_CACHE": str(config.cache_dir()),
+                "XDG_CACHE_HOME": str(home / ".cache"),
+                "GOPATH": str(home / "go"),
+                "GOENV": str(home / ".config" / "go" / "env")}
+    return {name: env.get(name) or defaults[name] for name in HOME_PINNED}
+
+
+def write_duckdb_secret(env: dict[str, str], home: Path) -> Path:
+    """Write the image's DuckDB persistent secret into ``home``, from ``env``'s variables, as
+    SSP Cloud's init script does when a service starts: the endpoint's host (``https`` by
+    default, DuckDB's ``USE_SSL``), path-style URLs when ``AWS_PATH_STYLE_ACCESS`` is set,
+    the credentials of that moment. Returns the secret's folder."""
+    import duckdb
+    from duckdb_extensions import extension_importer
+
+    folder = home / ".duckdb" / "stored_secrets"
+    folder.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(config={"secret_directory": str(folder)})
+    try:
+        extension_importer.import_extension("httpfs", con=con)
+        con.execute("LOAD httpfs")
+        con.execute(
+            f"CREATE OR REPLACE PERSISTENT SECRET {DUCKDB_SECRET} (TYPE S3, KEY_ID $cle, "
+            "SECRET $secret, REGION $region, SESSION_TOKEN $jeton, ENDPOINT $hote, "
+            "URL_STYLE $style)",
+            {"cle": env.get("AWS_ACCESS_KEY_ID", ""),
+             "secret": env.get("AWS_SECRET_ACCESS_KEY", ""),
+             "region": env.get("AWS_DEFAULT_REGION", ""),
+             "jeton": env.get("AWS_SESSION_TOKEN", ""),
+             "hote": env.get("AWS_S3_ENDPOINT", ""),
+             "style": "path" if env.get("AWS_PATH_STYLE_ACCESS") else "vhost"})
+    finally:
+        con.close()
+    return folder
 
 
 def admin_secret() -> str:
@@ -352,6 +429,7 @@ def start(
     build: bool = True,
     tls: bool = False,
     shared_data: bool = True,
+    onyxia: int = config.DEFAULT_ONYXIA,
     timeout: float = 60,
     log=print,
 ) -> Playground:
@@ -361,10 +439,13 @@ def start(
     else moto), ``minio`` or ``moto``. ``data_dir`` keeps the data between runs (MinIO only);
     without it the data lives in a temporary folder removed by :func:`stop`. ``tls`` makes it
     speak https with a test CA of its own; ``shared_data=False`` leaves the shared course data
-    out (as on a server where it was never published). The default learner is created.
+    out (as on a server where it was never published). ``onyxia`` is the Onyxia version whose
+    service variables the learners get (11, or 10). The default learner is created.
     """
     if server not in SERVERS:
         raise PlaygroundError(f"Serveur inconnu : {server} (choix : {', '.join(SERVERS)}).")
+    if onyxia not in config.ONYXIA_VERSIONS:
+        raise PlaygroundError(f"Version d'Onyxia inconnue : {onyxia} (choix : 10 ou 11).")
     check_host(host, allow_non_loopback)
     state = state_dir or config.state_dir()
     running = status(state)
@@ -435,7 +516,7 @@ def start(
         name, version, proc.pid, host, port, str(data), temporary, str(log_path), notes,
         scheme="https" if certificates else "http",
         ca_file=str(certificates.ca_file) if certificates else None,
-        shared_data=shared_data, state_file=str(_state_path(state)))
+        shared_data=shared_data, state_file=str(_state_path(state)), onyxia=onyxia)
     try:
         _wait_ready(proc, playground.endpoint_url, log_path, timeout, playground.ca_file)
         seed(playground.endpoint_url, shared_data=shared_data, ca_file=playground.ca_file)
@@ -544,6 +625,7 @@ def stop(state_dir: Path | None = None) -> Playground | None:
     if playground.data_dir_is_temporary:
         shutil.rmtree(playground.data_dir, ignore_errors=True)
     shutil.rmtree(state / "tls", ignore_errors=True)
+    shutil.rmtree(state / "services", ignore_errors=True)
     path.unlink()
     path.with_suffix(".lock").unlink(missing_ok=True)
     return playground
