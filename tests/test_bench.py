@@ -14,7 +14,7 @@ import time
 import boto3
 import pytest
 
-from s3cours import bench, config, data, playground
+from s3cours import bench, classroom, config, data, playground
 from s3cours.counting_proxy import CountingProxy, canonical_target
 
 
@@ -25,8 +25,7 @@ def learner_client(url: str):  # noqa: ANN201
 
 
 def learner_bucket() -> str:
-    return os.environ.get("AWS_WORKING_DIRECTORY_PATH", "").strip("/").split("/")[0] or (
-        config.LEARNER_BUCKET)
+    return classroom.learner_space(dict(os.environ), config.DEFAULT_LEARNER)[0]
 
 
 def test_relay_counts_requests_and_body_bytes(session_endpoint_url: str) -> None:

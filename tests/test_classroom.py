@@ -48,7 +48,8 @@ def test_a_small_class_beside_the_published_run(session_playground: playground.P
 FAULTY_CELLS = [
     # 1: the learner's space, read as the chapters read it (classroom.learner_space).
     "import os, uuid, boto3\n"
-    "bucket, _, prefixe = os.environ['AWS_WORKING_DIRECTORY_PATH'].partition('/')\n"
+    "from s3cours.classroom import learner_space\n"
+    "bucket, prefixe = learner_space(dict(os.environ), '')\n"
     "s3 = boto3.client('s3', endpoint_url=os.environ['AWS_ENDPOINT_URL'])",
     # 2: an output that depends on the learner.
     "print(bucket[::-1], prefixe[::-1])",

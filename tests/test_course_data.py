@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from s3cours import cli, config, course_data, data, notebooks
+from s3cours import classroom, cli, config, course_data, data, notebooks
 
 
 def _assigned_location(cell: str) -> tuple[str, str]:
@@ -32,7 +32,7 @@ def test_every_chapter_names_the_one_setting(source) -> None:  # noqa: ANN001
     cell = notebooks.setup_cell(source)
     assert _assigned_location(cell) == course_data.shared_location() == (
         config.DATA_BUCKET, config.DATA_PREFIX)
-    assert "trouver_les_donnees(BUCKET, PREFIXE, MON_BUCKET, MON_PREFIXE" in cell
+    assert "trouver_les_donnees(BUCKET, PREFIXE, ESPACE, ENDPOINT_URL)" in cell
     # Nothing else in the chapter names the shared bucket in code: it reads BUCKET/PREFIXE.
     code = "\n".join(c.source for c in notebooks.from_source(source).cells
                      if c.cell_type == "code" and c.source != cell)
@@ -43,9 +43,9 @@ def test_every_chapter_names_the_one_setting(source) -> None:  # noqa: ANN001
 
 
 def _learner_space() -> tuple[str, str]:
-    """The learner's bucket (AWS_WORKING_DIRECTORY_PATH on the twin) and a fresh prefix."""
-    bucket = os.environ.get("AWS_WORKING_DIRECTORY_PATH", "").strip("/").split("/")[0]
-    return bucket or config.LEARNER_BUCKET, f"tests/donnees-{uuid.uuid4().hex[:8]}/"
+    """The learner's bucket (found as the setup cell finds it) and a fresh prefix."""
+    bucket, _ = classroom.learner_space(dict(os.environ), config.DEFAULT_LEARNER)
+    return bucket, f"tests/donnees-{uuid.uuid4().hex[:8]}/"
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def space(client) -> Iterator[tuple[str, str]]:  # noqa: ANN001
 
 def test_present_shared_copy_is_read_where_it_is(client, space, capsys) -> None:  # noqa: ANN001
     bucket, prefix = space
-    found = course_data.locate(config.DATA_BUCKET, config.DATA_PREFIX, bucket, prefix,
+    found = course_data.locate(config.DATA_BUCKET, config.DATA_PREFIX, f"{bucket}/{prefix}",
                                client.meta.endpoint_url)
     assert found == (config.DATA_BUCKET, config.DATA_PREFIX)
     assert capsys.readouterr().out == (
@@ -86,7 +86,7 @@ def test_absent_shared_copy_gives_a_checked_copy_in_the_learner_space_once(
     monkeypatch.setattr(config, "DATA_BUCKET", shared[0])
     monkeypatch.setattr(config, "DATA_PREFIX", shared[1])
     bucket, prefix = space
-    found = course_data.locate(*shared, bucket, prefix, client.meta.endpoint_url)
+    found = course_data.locate(*shared, f"{bucket}/{prefix}", client.meta.endpoint_url)
     assert found == (bucket, prefix + course_data.COPY_FOLDER)
     message = capsys.readouterr().out
     assert message.count("\n") == 1 and "ne sont pas lisibles d'ici" in message
@@ -96,7 +96,7 @@ def test_absent_shared_copy_gives_a_checked_copy_in_the_learner_space_once(
         assert hashlib.sha256(body).hexdigest() == digest
     # Re-run: the copy is right, nothing is uploaded again.
     assert [p.uploaded for p in course_data.place(client, *found)] == [False, False]
-    assert course_data.locate(*shared, bucket, prefix, client.meta.endpoint_url) == found
+    assert course_data.locate(*shared, f"{bucket}/{prefix}", client.meta.endpoint_url) == found
 
 
 def test_a_damaged_copy_is_replaced_and_nothing_else_is_touched(client, space) -> None:  # noqa: ANN001
@@ -131,14 +131,13 @@ def test_generated_bytes_that_differ_from_the_shipped_digests_are_refused(
 def test_without_a_space_of_ones_own_the_message_says_what_to_set(
         client, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     monkeypatch.setattr(config, "DATA_PREFIX", "diffusion/VIDE/")
-    with pytest.raises(course_data.CourseDataError, match="AWS_WORKING_DIRECTORY_PATH"):
-        course_data.locate(config.DATA_BUCKET, "diffusion/VIDE/", "", "cours-python-s3/",
-                           client.meta.endpoint_url)
+    with pytest.raises(course_data.CourseDataError, match="aucun espace.*posez S3COURS_ESPACE"):
+        course_data.locate(config.DATA_BUCKET, "diffusion/VIDE/", "", client.meta.endpoint_url)
 
 
 def test_a_chapter_that_disagrees_with_the_setting_is_told() -> None:
     with pytest.raises(course_data.CourseDataError, match="mettez le chapitre à jour"):
-        course_data.locate("autre-bucket", config.DATA_PREFIX, "moi", "cours-python-s3/")
+        course_data.locate("autre-bucket", config.DATA_PREFIX, "moi/cours-python-s3/")
 
 
 # --------------------------------------------------------------------------- ./cours donnees publier
@@ -199,7 +198,7 @@ def test_a_shared_copy_with_other_bytes_is_not_used(client, space, capsys,  # no
     monkeypatch.setattr(config, "DATA_BUCKET", bucket)
     monkeypatch.setattr(config, "DATA_PREFIX", shared)
     try:
-        found = course_data.locate(bucket, shared, bucket, prefix, client.meta.endpoint_url)
+        found = course_data.locate(bucket, shared, f"{bucket}/{prefix}", client.meta.endpoint_url)
         assert found == (bucket, prefix + course_data.COPY_FOLDER)
         assert "telles que le cours les publie" in capsys.readouterr().out
     finally:

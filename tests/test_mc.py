@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from s3cours import config, mc, playground
+from s3cours import classroom, config, mc, playground
 
 
 def test_mc_on_path_talks_to_the_playground_through_alias_s3(session_endpoint_url: str) -> None:
@@ -23,7 +23,7 @@ def test_mc_on_path_talks_to_the_playground_through_alias_s3(session_endpoint_ur
                             capture_output=True, text=True, timeout=60)
     assert shared.returncode == 0, shared.stderr
     assert "FILOSOFI_COM.csv" in shared.stdout
-    workdir = os.environ["AWS_WORKING_DIRECTORY_PATH"]
+    workdir = classroom.learner_space(dict(os.environ), config.DEFAULT_LEARNER)[0] + "/"
     own = subprocess.run([binary, "ls", f"s3/{workdir}"], capture_output=True, text=True,
                          timeout=60)
     assert own.returncode == 0, own.stderr

@@ -53,7 +53,8 @@ def test_start_seeds_and_stop_leaves_nothing(server: str, state_dir: Path) -> No
     assert playground.status(state_dir) == started
     env = playground.load_environment(state_dir)
     assert env["AWS_S3_ENDPOINT"] == f"127.0.0.1:{started.port}"
-    assert env["AWS_SESSION_TOKEN"] and env["AWS_WORKING_DIRECTORY_PATH"] == "apprenant/"
+    assert env["AWS_SESSION_TOKEN"] and env["AWS_WORKING_DIRECTORY_PATH"] == ""
+    assert env["KUBERNETES_NAMESPACE"] == "user-apprenant"
 
     stopped = playground.stop(state_dir)
     assert stopped == started

@@ -1,6 +1,7 @@
 """The setup cell every chapter starts with: it finds the S3 endpoint (SSP Cloud's variables
-if set, else the local playground's), says which one it uses, where the learner writes (from
-AWS_WORKING_DIRECTORY_PATH, on every server) and where the course data is read. The cell is
+if set, else the local playground's), says which one it uses, where the learner writes (S3COURS_ESPACE, else a
+non-empty AWS_WORKING_DIRECTORY_PATH as on Onyxia 10, else the service's namespace as on
+Onyxia 11) and where the course data is read. The cell is
 taken from the sources themselves, so what is tested is what learners run."""
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from s3cours import config, course_data, notebooks, playground
+from s3cours import classroom, config, course_data, notebooks, playground
 
 VARIABLES = ("AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
              "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
-             "S3COURS_STATE_DIR", "AWS_WORKING_DIRECTORY_PATH", "S3COURS_APPRENANT", "MC_HOST_s3")
+             "S3COURS_STATE_DIR", "AWS_WORKING_DIRECTORY_PATH", "S3COURS_APPRENANT", "MC_HOST_s3",
+             "KUBERNETES_NAMESPACE", "S3COURS_ESPACE")
 
 
 def setup_cells() -> list[str]:
@@ -61,17 +63,18 @@ def test_sspcloud_variables_win(clean_env: pytest.MonkeyPatch, located: list,
     clean_env.setenv("AWS_ACCESS_KEY_ID", "K")
     clean_env.setenv("AWS_SECRET_ACCESS_KEY", "S")
     clean_env.setenv("AWS_SESSION_TOKEN", "T")
-    clean_env.setenv("AWS_WORKING_DIRECTORY_PATH", "jdupont/")
+    clean_env.setenv("AWS_WORKING_DIRECTORY_PATH", "")
+    clean_env.setenv("KUBERNETES_NAMESPACE", "user-jdupont")
     namespace, out = run_setup(capsys)
     assert namespace["ENDPOINT_URL"] == "https://minio.lab.sspcloud.fr"
     assert out.splitlines() == [
         "Serveur S3 : https://minio.lab.sspcloud.fr",
         "Identifiants trouvés : oui",
-        "Vos écritures : s3://jdupont/cours-python-s3/",
+        "Vos écritures : s3://jdupont/cours-python-s3/ (d'après KUBERNETES_NAMESPACE)",
         f"Données du cours : s3://{config.DATA_BUCKET}/{config.DATA_PREFIX}",
     ]
     assert os.environ["AWS_SESSION_TOKEN"] == "T"
-    assert located == [(config.DATA_BUCKET, config.DATA_PREFIX, "jdupont", "cours-python-s3/",
+    assert located == [(config.DATA_BUCKET, config.DATA_PREFIX, "jdupont/cours-python-s3/",
                         "https://minio.lab.sspcloud.fr")]
     assert (namespace["BUCKET"], namespace["PREFIXE"]) == (config.DATA_BUCKET, config.DATA_PREFIX)
 
@@ -117,7 +120,8 @@ def test_without_variables_the_running_playground_is_used(
     namespace, out = run_setup(capsys)
     assert namespace["ENDPOINT_URL"] == started.endpoint_url
     given = playground.load_environment(state_dir)
-    for name in ("AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_WORKING_DIRECTORY_PATH"):
+    for name in ("AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_WORKING_DIRECTORY_PATH",
+                 "KUBERNETES_NAMESPACE"):
         assert os.environ.get(name) == given.get(name), name
     if "AWS_SESSION_TOKEN" in given:  # the playground's own (temporary) credentials
         assert os.environ["AWS_SESSION_TOKEN"] != "jeton-perime-d-une-autre-session"
@@ -187,47 +191,80 @@ def test_elsewhere_without_variables_nothing_is_installed_nor_started(
 
 
 @pytest.mark.parametrize("endpoint", ["minio.lab.sspcloud.fr", "127.0.0.1:9900"])
-@pytest.mark.parametrize(("working_directory", "bucket", "prefix"), [
-    ("jdupont/", "jdupont", "cours-python-s3/"),
-    ("jdupont", "jdupont", "cours-python-s3/"),
-    ("projet-x/equipe/", "projet-x", "equipe/cours-python-s3/"),
-    ("eleve-03/", "eleve-03", "cours-python-s3/"),
+@pytest.mark.parametrize(("variables", "bucket", "prefix", "origin"), [
+    # Onyxia 11: AWS_WORKING_DIRECTORY_PATH is there and empty; the namespace names the space.
+    ({"AWS_WORKING_DIRECTORY_PATH": "", "KUBERNETES_NAMESPACE": "user-jdupont"},
+     "jdupont", "cours-python-s3/", "KUBERNETES_NAMESPACE"),
+    ({"AWS_WORKING_DIRECTORY_PATH": "", "KUBERNETES_NAMESPACE": "projet-x"},
+     "projet-x", "cours-python-s3/", "KUBERNETES_NAMESPACE"),
+    # Onyxia 10: the working directory, even beside a namespace.
+    ({"AWS_WORKING_DIRECTORY_PATH": "jdupont/", "KUBERNETES_NAMESPACE": "user-jdupont"},
+     "jdupont", "cours-python-s3/", "AWS_WORKING_DIRECTORY_PATH"),
+    ({"AWS_WORKING_DIRECTORY_PATH": "jdupont"}, "jdupont", "cours-python-s3/",
+     "AWS_WORKING_DIRECTORY_PATH"),
+    ({"AWS_WORKING_DIRECTORY_PATH": "projet-x/equipe/"}, "projet-x", "equipe/cours-python-s3/",
+     "AWS_WORKING_DIRECTORY_PATH"),
+    # The learner's own choice comes first: a group's bucket from a personal service, AWS.
+    ({"S3COURS_ESPACE": "projet-x/equipe/", "AWS_WORKING_DIRECTORY_PATH": "",
+      "KUBERNETES_NAMESPACE": "user-jdupont"}, "projet-x", "equipe/cours-python-s3/",
+     "S3COURS_ESPACE"),
+    ({"S3COURS_ESPACE": "mon-bucket-aws"}, "mon-bucket-aws", "cours-python-s3/",
+     "S3COURS_ESPACE"),
+    ({"AWS_WORKING_DIRECTORY_PATH": "", "KUBERNETES_NAMESPACE": "user-eleve-03"},
+     "eleve-03", "cours-python-s3/", "KUBERNETES_NAMESPACE"),
 ])
-def test_learners_write_in_their_working_directory_on_every_server(
-        endpoint: str, working_directory: str, bucket: str, prefix: str, located: list,
-        clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """One code path: on SSP Cloud and on the playground alike, the learner's space is
-    AWS_WORKING_DIRECTORY_PATH (the playground sets it for each of its learners)."""
+def test_the_space_is_found_as_on_each_onyxia(
+        endpoint: str, variables: dict[str, str], bucket: str, prefix: str, origin: str,
+        located: list, clean_env: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """One code path: on SSP Cloud (Onyxia 10 or 11), on AWS and on the playground alike;
+    the tooling's reading of the space (classroom.learner_space) agrees with the cell."""
     clean_env.setenv("AWS_S3_ENDPOINT", endpoint)
-    clean_env.setenv("AWS_WORKING_DIRECTORY_PATH", working_directory)
+    for name, value in variables.items():
+        clean_env.setenv(name, value)
     clean_env.setenv("S3COURS_APPRENANT", "sans-effet-sur-l-espace")
     namespace, out = run_setup(capsys)
     assert (namespace["MON_BUCKET"], namespace["MON_PREFIXE"]) == (bucket, prefix)
-    assert f"Vos écritures : s3://{bucket}/{prefix}" in out
-    assert located[0][2:4] == (bucket, prefix)
+    assert f"Vos écritures : s3://{bucket}/{prefix} (d'après {origin})" in out
+    assert located[0][2] == f"{bucket}/{prefix}"
+    env = {"AWS_S3_ENDPOINT": endpoint, **variables}
+    assert classroom.learner_space(env, "x") == (bucket, prefix.removesuffix("cours-python-s3/"))
 
 
 def test_the_setup_cell_has_one_code_path() -> None:
     cell = setup_cells()[0]
     assert "LEARNER_BUCKET" not in cell and "S3COURS_APPRENANT" not in cell
     assert cell.count('os.environ.get("AWS_WORKING_DIRECTORY_PATH"') == 1
-    assert "\nif LOCAL" not in cell and "MON_BUCKET = " not in cell
+    assert "\nif LOCAL" not in cell
 
 
-def test_without_a_working_directory_the_cell_says_what_to_set(
-        clean_env: pytest.MonkeyPatch, located: list,
+@pytest.mark.parametrize("variables", [
+    {},  # AWS
+    {"AWS_WORKING_DIRECTORY_PATH": ""},  # Onyxia 11 outside Kubernetes
+    {"AWS_WORKING_DIRECTORY_PATH": "/", "KUBERNETES_NAMESPACE": "default"},
+    {"S3COURS_ESPACE": "", "KUBERNETES_NAMESPACE": "user-"},
+])
+def test_without_a_space_the_cell_says_what_to_set_and_defines_no_bucket(
+        variables: dict[str, str], clean_env: pytest.MonkeyPatch, located: list,
         capsys: pytest.CaptureFixture[str]) -> None:
+    """Nothing names a space: one sentence says how to name it, MON_BUCKET stays undefined
+    (a writing cell stops before any request) and the course data is looked for with no
+    space of the learner's."""
     clean_env.setenv("AWS_S3_ENDPOINT", "s3.eu-west-3.amazonaws.com")
+    for name, value in variables.items():
+        clean_env.setenv(name, value)
     namespace, out = run_setup(capsys)
-    assert namespace["MON_BUCKET"] == ""
-    assert "définissez AWS_WORKING_DIRECTORY_PATH" in out
+    assert "MON_BUCKET" not in namespace and "MON_PREFIXE" not in namespace
+    assert "aucun espace à vous n'est nommé ici ; posez S3COURS_ESPACE" in out
+    assert located[0][2] == ""
 
 
 def test_the_cell_never_prints_keys(clean_env: pytest.MonkeyPatch, located: list,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     secrets = {"AWS_ACCESS_KEY_ID": "CLE-ACCES-SECRETE", "AWS_SECRET_ACCESS_KEY": "CLE-SECRETE",
                "AWS_SESSION_TOKEN": "JETON-SECRET"}
-    where = {"AWS_S3_ENDPOINT": "minio.lab.sspcloud.fr", "AWS_WORKING_DIRECTORY_PATH": "jdupont/"}
+    where = {"AWS_S3_ENDPOINT": "minio.lab.sspcloud.fr", "AWS_WORKING_DIRECTORY_PATH": "",
+             "KUBERNETES_NAMESPACE": "user-jdupont"}
     for name, value in {**secrets, **where}.items():
         clean_env.setenv(name, value)
     _, out = run_setup(capsys)

@@ -74,7 +74,8 @@ def test_provision_writes_private_files_with_the_server_address(
     ca_copy = classe / trainer.CA_FILE
     assert env["AWS_CA_BUNDLE"] == env["SSL_CERT_FILE"] == str(ca_copy)
     assert ca_copy.read_bytes() == Path(started.ca_file).read_bytes()
-    assert env["AWS_WORKING_DIRECTORY_PATH"] == "eleve-02/"
+    assert env["AWS_WORKING_DIRECTORY_PATH"] == ""
+    assert env["KUBERNETES_NAMESPACE"] == "user-eleve-02"
     assert env["MC_HOST_s3"].endswith(f"@{HOST}:{started.port}")
     assert env["AWS_SESSION_TOKEN"] and env["AWS_ACCESS_KEY_ID"] != "eleve-02"
     secret = learners.user_secret(playground.admin_secret(), "eleve-02")
@@ -83,7 +84,8 @@ def test_provision_writes_private_files_with_the_server_address(
     shown = subprocess.run(["bash", "-c", f"source {classe / 'eleve-02.env'} && env"],
                            capture_output=True, text=True, check=True,
                            env={"PATH": os.environ["PATH"]}).stdout
-    assert f"AWS_WORKING_DIRECTORY_PATH=eleve-02/\n" in shown
+    assert "AWS_WORKING_DIRECTORY_PATH=\n" in shown
+    assert "KUBERNETES_NAMESPACE=user-eleve-02\n" in shown
     assert f"AWS_SESSION_TOKEN={env['AWS_SESSION_TOKEN']}\n" in shown
     # A notebook already open loads it with the cell the sheet shows.
     loaded: dict[str, str] = {}

@@ -19,7 +19,8 @@ from s3cours import config, learners, playground
 
 ONYXIA_VARIABLES = {"AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "S3_ENDPOINT", "AWS_ACCESS_KEY_ID",
                     "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
-                    "AWS_PATH_STYLE_ACCESS", "AWS_WORKING_DIRECTORY_PATH", "MC_HOST_s3"}
+                    "AWS_PATH_STYLE_ACCESS", "AWS_WORKING_DIRECTORY_PATH", "KUBERNETES_NAMESPACE",
+                    "MC_HOST_s3"}
 CSV = f"{config.FILOSOFI_CSV_KEY}"
 
 
@@ -59,7 +60,10 @@ def test_learner_gets_onyxia_variables_and_no_admin_key(twin: playground.Playgro
     assert set(env) == ONYXIA_VARIABLES
     assert env["AWS_S3_ENDPOINT"] == twin.endpoint
     assert env["AWS_ENDPOINT_URL"] == env["S3_ENDPOINT"] == f"http://{twin.endpoint}/"
-    assert env["AWS_WORKING_DIRECTORY_PATH"] == "eleve-a/"
+    # Onyxia 11 (the default): the working directory is there, empty; the namespace names
+    # the personal space, as the image's init script exports it.
+    assert env["AWS_WORKING_DIRECTORY_PATH"] == ""
+    assert env["KUBERNETES_NAMESPACE"] == "user-eleve-a"
     assert env["MC_HOST_s3"] == (f"http://{env['AWS_ACCESS_KEY_ID']}:{env['AWS_SECRET_ACCESS_KEY']}"
                                  f":{env['AWS_SESSION_TOKEN']}@{twin.endpoint}")
     admin_secret = playground.admin_secret()
@@ -170,8 +174,55 @@ def test_cli_env_gives_fresh_learner_credentials(tmp_path: Path) -> None:
     try:
         env = subprocess.run([*cli, "env", "--state-dir", str(state), "--apprenant", "eleve-07"],
                              capture_output=True, text=True, check=True)
-        assert "export AWS_WORKING_DIRECTORY_PATH=eleve-07/" in env.stdout
+        assert "export AWS_WORKING_DIRECTORY_PATH=''\n" in env.stdout
+        assert "export KUBERNETES_NAMESPACE=user-eleve-07\n" in env.stdout
         assert "export AWS_SESSION_TOKEN=" in env.stdout
         assert "Apprenant créé : eleve-07" in env.stderr
     finally:
         subprocess.run([*cli, "stop", "--state-dir", str(state)], capture_output=True, check=True)
+
+
+# --------------------------------------------------------------------------- Onyxia 10 and 11
+
+
+def test_the_onyxia_10_twin_names_the_space_in_the_working_directory(
+        tmp_path: Path) -> None:
+    started = playground.start(server="moto", state_dir=tmp_path, onyxia=10,
+                               log=lambda _: None)
+    try:
+        env = started.environment()
+        assert env["AWS_WORKING_DIRECTORY_PATH"] == f"{config.DEFAULT_LEARNER}/"
+        assert env["KUBERNETES_NAMESPACE"] == f"user-{config.DEFAULT_LEARNER}"
+        assert "variables d'Onyxia 10" in started.describe()
+    finally:
+        playground.stop(tmp_path)
+    with pytest.raises(playground.PlaygroundError, match="Version d'Onyxia inconnue"):
+        playground.start(server="moto", state_dir=tmp_path, onyxia=12, log=lambda _: None)
+
+
+def test_a_service_gets_the_images_duckdb_secret_in_its_home(
+        twin: playground.Playground) -> None:
+    """As the image's init script at a service's start: a persistent secret of the
+    credentials of that moment, the endpoint's host, path-style URLs, https (DuckDB's
+    default: on this http twin, a query that only has it fails, as it would on SSP Cloud
+    once its credentials are stale)."""
+    env = twin.service("eleve-b")
+    home = Path(env["HOME"])
+    assert home == twin.service_home("eleve-b") and home.is_relative_to(
+        Path(twin.state_file).parent)
+    code = (
+        "import duckdb\n"
+        "from duckdb_extensions import extension_importer\n"
+        "con = duckdb.connect()\n"
+        "extension_importer.import_extension('httpfs', con=con)\n"
+        "con.sql('LOAD httpfs')\n"
+        "print(con.sql(\"SELECT name, persistent, storage FROM duckdb_secrets()\").fetchall())\n"
+        "print(con.sql(\"SELECT secret_string FROM duckdb_secrets()\").fetchone()[0])\n"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={**os.environ, "HOME": str(home)}, timeout=60, check=True).stdout
+    assert "[('s3_onyxia_connection', True, 'local_file')]" in shown
+    for setting in (f"key_id={env['AWS_ACCESS_KEY_ID']}", f"endpoint={twin.endpoint}",
+                    "url_style=path", "session_token=redacted"):
+        assert setting in shown, setting
+    assert "use_ssl=0" not in shown and "use_ssl=false" not in shown  # DuckDB's default: https

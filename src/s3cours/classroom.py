@@ -38,7 +38,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from . import config, notebooks, playground
+from . import config, learners, notebooks, playground
 
 #: Replaces the learner's name in outputs before comparing learners.
 LEARNER_PLACEHOLDER = "APPRENANT"
@@ -68,20 +68,12 @@ def make_duckdb_secret_stale(env: dict[str, str]) -> None:
 
 
 def learner_space(env: dict[str, str], learner: str) -> tuple[str, str]:
-    """(bucket, key prefix) where ``learner`` may write, found as the chapters' setup cell
-    finds it: ``S3COURS_ESPACE``, else a non-empty ``AWS_WORKING_DIRECTORY_PATH`` (Onyxia
-    10), else the service's namespace (``user-<name>`` -> ``<name>``, ``projet-x``)."""
-    namespace = env.get("KUBERNETES_NAMESPACE", "")
-    from_namespace = (namespace.removeprefix("user-")
-                      if namespace.startswith(("user-", "projet-")) else "")
-    path = next((value.strip("/") for value in (
-        env.get(config.SPACE_VARIABLE, ""), env.get("AWS_WORKING_DIRECTORY_PATH", ""),
-        from_namespace) if value.strip("/")), "")
-    if not path:
+    """(bucket, key prefix) where ``learner`` may write (:func:`learners.space`)."""
+    found = learners.space(env)
+    if found is None:
         raise ValueError(f"{learner} n'a pas d'espace (ni {config.SPACE_VARIABLE}, ni "
                          "AWS_WORKING_DIRECTORY_PATH, ni KUBERNETES_NAMESPACE).")
-    bucket, _, prefix = path.partition("/")
-    return bucket, prefix + "/" if prefix else ""
+    return found
 
 
 def admin_client(started: playground.Playground):
@@ -135,12 +127,15 @@ class ChapterRun:
     #: ``raises-exception``.
     errors: list[str]
     outputs: list[str]  # sanitized, see output_texts
+    #: The executed notebook, when asked for (``run_chapter(..., keep=True)``).
+    notebook_node: nbformat.NotebookNode | None = None
 
 
 def run_chapter(notebook: Path | str, env: dict[str, str], learner: str,
-                timeout: int = 600) -> ChapterRun:
+                timeout: int = 600, keep: bool = False) -> ChapterRun:
     """Run every cell of one chapter in a fresh kernel whose environment is ``env`` (even
-    after an error, so that every untagged error is counted)."""
+    after an error, so that every untagged error is counted); ``keep``: with the executed
+    notebook."""
     nb = nbformat.read(notebook, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name=notebooks.KERNELSPEC["name"],
                             allow_errors=True,
@@ -158,7 +153,7 @@ def run_chapter(notebook: Path | str, env: dict[str, str], learner: str,
                 errors.append(f"cellule de code n° {number} : {out.ename}: "
                               f"{str(out.evalue).splitlines()[0] if out.evalue else ''}"[:300])
     return ChapterRun(learner, Path(notebook).name, seconds, len(code), errors,
-                      output_texts(nb, learner))
+                      output_texts(nb, learner), nb if keep else None)
 
 
 def follow_course(env: dict[str, str], learner: str,

@@ -123,16 +123,22 @@ def from_s3_library(exc: BaseException) -> bool:
 SPACE_NAMES = ("MON_BUCKET", "MON_PREFIXE")
 NO_SPACE = Diagnosis(
     "Aucun espace à vous n'est nommé : la cellule de préparation n'a défini ni MON_BUCKET ni "
-    "MON_PREFIXE, et cette cellule, qui écrit, s'est arrêtée avant toute requête.",
+    "MON_PREFIXE (ni les noms qu'on en tire), et cette cellule, qui écrit ou prépare une "
+    "écriture, s'est arrêtée avant toute requête.",
     "posez S3COURS_ESPACE (ex. os.environ['S3COURS_ESPACE'] = 'votre-bucket/', ou "
     "'projet-x/' pour le bucket d'un projet), relancez la cellule de préparation, puis "
     "celle-ci.")
 
 
-def explain(exc: BaseException) -> Diagnosis | None:
+def explain(exc: BaseException, namespace: dict | None = None) -> Diagnosis | None:
     """What the chapters print under an error: the explanation of an S3 error, or of a
-    write attempted without a space; None for any other error."""
-    if isinstance(exc, NameError) and getattr(exc, "name", None) in SPACE_NAMES:
+    write attempted without a space (a name the setup cell left undefined, or one drawn
+    from it: ``namespace``, the notebook's, says the setup cell found no space); None for
+    any other error."""
+    if isinstance(exc, NameError) and (
+            getattr(exc, "name", None) in SPACE_NAMES
+            or (namespace is not None and namespace.get("ESPACE") == ""
+                and "MON_BUCKET" not in namespace)):
         return NO_SPACE
     return diagnose(exc) if from_s3_library(exc) else None
 
@@ -150,7 +156,7 @@ def install(shell=None) -> None:  # noqa: ANN001 - an IPython shell
 
     def handler(self, etype, value, tb, tb_offset=None):  # noqa: ANN001 - IPython's signature
         self.showtraceback((etype, value, tb), tb_offset=tb_offset)
-        diagnosis = explain(value)
+        diagnosis = explain(value, self.user_ns)
         if diagnosis is not None:
             print(diagnosis)
 

@@ -29,6 +29,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import config
+
 #: What Onyxia requests for a token (seconds): 7 days.
 SESSION_SECONDS = 7 * 24 * 3600
 #: A learner's name is their bucket's name: S3 bucket naming rules, and no leading digit clash.
@@ -48,6 +50,23 @@ def check_name(name: str) -> str:
             "caractères, minuscules, chiffres et tirets (ex. eleve-01)."
         )
     return name
+
+
+def space(env: dict[str, str]) -> tuple[str, str] | None:
+    """(bucket, key prefix) of the space a service's variables name, found as the chapters'
+    setup cell finds it: ``S3COURS_ESPACE``, else a non-empty ``AWS_WORKING_DIRECTORY_PATH``
+    (Onyxia 10), else the service's namespace (Onyxia 11: ``user-<name>`` -> ``<name>``,
+    ``projet-x`` -> ``projet-x``); None when nothing names one."""
+    namespace = env.get("KUBERNETES_NAMESPACE", "")
+    from_namespace = (namespace.removeprefix("user-")
+                      if namespace.startswith(("user-", "projet-")) else "")
+    path = next((value.strip("/") for value in (
+        env.get(config.SPACE_VARIABLE, ""), env.get("AWS_WORKING_DIRECTORY_PATH", ""),
+        from_namespace) if value.strip("/")), "")
+    if not path:
+        return None
+    bucket, _, prefix = path.partition("/")
+    return bucket, prefix + "/" if prefix else ""
 
 
 def onyxia_policy(bucket: str) -> dict:

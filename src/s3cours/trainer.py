@@ -524,7 +524,7 @@ def verify_learner(target: Target, out: Path, name: str, neighbour: str) -> Row:
                  env.get("AWS_SESSION_TOKEN"), env.get("AWS_DEFAULT_REGION", target.region),
                  env.get("AWS_CA_BUNDLE"))
     admin = target.admin_client()
-    bucket = env.get("AWS_WORKING_DIRECTORY_PATH", f"{name}/").split("/")[0]
+    bucket = (learners.space(env) or (name, ""))[0]
     tag = uuid.uuid4().hex[:12]
 
     # 1. The course data: listed under diffusion/ and read.
