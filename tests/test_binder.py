@@ -30,7 +30,7 @@ def test_start_starts_the_playground_then_jupyter(tmp_path: Path) -> None:
     bin_dir = _fake_s3cours(tmp_path / "bin", 0)
     run = _run_start(bin_dir)
     assert run.returncode == 0 and run.stdout == "jupyter lancé\n"
-    assert (bin_dir / "appel").read_text() == "playground start --no-build\n"
+    assert (bin_dir / "appel").read_text() == "playground start --no-build --secret-duckdb\n"
 
 
 def test_start_still_starts_jupyter_when_the_playground_fails(tmp_path: Path) -> None:
