@@ -59,6 +59,8 @@ VARIABLES = ("AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "S3_ENDPOINT", "AWS_ACCESS_K
 #: (images-datascience, base/scripts/onyxia-init.sh: ``CREATE OR REPLACE PERSISTENT SECRET
 #: s3_onyxia_connection``, run with the duckdb CLI, in ``~/.duckdb/stored_secrets``).
 DUCKDB_SECRET = "s3_onyxia_connection"
+#: Where DuckDB keeps it, under the service's home.
+DUCKDB_SECRET_FILE = f".duckdb/stored_secrets/{DUCKDB_SECRET}.duckdb_secret"
 #: Variables kept as they are when a service's home replaces HOME: the caches of the course,
 #: of Go and of the tools (else a test run would rebuild MinIO in the service's home).
 HOME_PINNED = ("S3COURS_CACHE", "XDG_CACHE_HOME", "GOPATH", "GOENV")
@@ -117,7 +119,7 @@ class Playground:
         """The variables an Onyxia Jupyter service sets, for ``learner`` (default: the one
         named by ``S3COURS_APPRENANT``, else ``apprenant``), with fresh STS credentials
         lasting ``seconds`` (default: Onyxia's 7 days)."""
-        learner = learner or os.environ.get(config.LEARNER_VARIABLE) or config.DEFAULT_LEARNER
+        learner = _learner(learner)
         if learner not in self.learner_keys and self.state_file:
             recorded = Path(self.state_file)
             if recorded.exists():
@@ -166,24 +168,30 @@ class Playground:
 
     def service_home(self, learner: str | None = None) -> Path:
         """The home folder of ``learner``'s service (its ``HOME``), beside the state file."""
-        learner = learner or os.environ.get(config.LEARNER_VARIABLE) or config.DEFAULT_LEARNER
-        return Path(self.state_file).parent / "services" / learner
+        return Path(self.state_file).parent / "services" / _learner(learner)
 
     def service(self, learner: str | None = None) -> dict[str, str]:
-        """The environment of an Onyxia Jupyter service of ``learner`` started now: the
-        service's variables (fresh credentials) and ``HOME``, where the image's DuckDB
-        persistent secret is written with those credentials, as at a service's start.
+        """The environment of ``learner``'s Onyxia Jupyter service: its variables (fresh
+        credentials) and its ``HOME``. The first time, as at the service's start, the
+        image's DuckDB persistent secret is written there with those credentials; later
+        calls (a test's base environment, say) leave it as it is, frozen like the image's.
 
-        The tools' caches stay where they are (:data:`HOME_PINNED`)."""
+        Whoever gives this ``HOME`` to a process keeps the tools' caches (:func:`home_pins`)."""
         env = self.environment(learner)
         home = self.service_home(learner)
-        write_duckdb_secret(env, home)
+        if not (home / DUCKDB_SECRET_FILE).exists():
+            write_duckdb_secret(env, home)
         env["HOME"] = str(home)
         return env
 
     def describe(self) -> str:
         return (f"{self.server} {self.version} sur {self.endpoint_url} (pid {self.pid}, "
                 f"variables d'Onyxia {self.onyxia})")
+
+
+def _learner(learner: str | None) -> str:
+    """The learner named, else ``$S3COURS_APPRENANT``, else the default one."""
+    return learner or os.environ.get(config.LEARNER_VARIABLE) or config.DEFAULT_LEARNER
 
 
 def home_pins(env: dict[str, str] | None = None) -> dict[str, str]:
@@ -205,9 +213,11 @@ def write_duckdb_secret(env: dict[str, str], home: Path) -> Path:
     import duckdb
     from duckdb_extensions import extension_importer
 
-    folder = home / ".duckdb" / "stored_secrets"
+    folder = (home / DUCKDB_SECRET_FILE).parent
     folder.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(config={"secret_directory": str(folder)})
+    # The extension goes to the service's home too, as in the image (not to this HOME's).
+    con = duckdb.connect(config={"secret_directory": str(folder),
+                                 "extension_directory": str(home / ".duckdb" / "extensions")})
     try:
         extension_importer.import_extension("httpfs", con=con)
         con.execute("LOAD httpfs")
