@@ -59,7 +59,12 @@ VARIABLES = ("AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "S3_ENDPOINT", "AWS_ACCESS_K
 #: (images-datascience, base/scripts/onyxia-init.sh: ``CREATE OR REPLACE PERSISTENT SECRET
 #: s3_onyxia_connection``, run with the duckdb CLI, in ``~/.duckdb/stored_secrets``).
 DUCKDB_SECRET = "s3_onyxia_connection"
-#: Where DuckDB keeps it, under the service's home.
+#: The DuckDB extensions the image installs when it is built, among others
+#: (images-datascience, python-minimal/scripts/install-duckdb-extensions.py: ``INSTALL
+#: httpfs``, ``INSTALL aws``…): a service's home gets the same signed files, from their PyPI
+#: packages (no network needed), so that a chapter's ``INSTALL aws`` finds it there.
+DUCKDB_EXTENSIONS = ("httpfs", "aws")
+#: Where DuckDB keeps the secret, under the service's home.
 DUCKDB_SECRET_FILE = f".duckdb/stored_secrets/{DUCKDB_SECRET}.duckdb_secret"
 #: Variables kept as they are when a service's home replaces HOME: the caches of the course,
 #: of Go and of the tools (else a test run would rebuild MinIO in the service's home).
@@ -209,7 +214,8 @@ def write_duckdb_secret(env: dict[str, str], home: Path) -> Path:
     """Write the image's DuckDB persistent secret into ``home``, from ``env``'s variables, as
     SSP Cloud's init script does when a service starts: the endpoint's host (``https`` by
     default, DuckDB's ``USE_SSL``), path-style URLs when ``AWS_PATH_STYLE_ACCESS`` is set,
-    the credentials of that moment. Returns the secret's folder."""
+    the credentials of that moment; with the image's extensions (:data:`DUCKDB_EXTENSIONS`)
+    installed there. Returns the secret's folder."""
     import duckdb
     from duckdb_extensions import extension_importer
 
@@ -219,7 +225,8 @@ def write_duckdb_secret(env: dict[str, str], home: Path) -> Path:
     con = duckdb.connect(config={"secret_directory": str(folder),
                                  "extension_directory": str(home / ".duckdb" / "extensions")})
     try:
-        extension_importer.import_extension("httpfs", con=con)
+        for extension in DUCKDB_EXTENSIONS:
+            extension_importer.import_extension(extension, con=con)
         con.execute("LOAD httpfs")
         con.execute(
             f"CREATE OR REPLACE PERSISTENT SECRET {DUCKDB_SECRET} (TYPE S3, KEY_ID $cle, "
