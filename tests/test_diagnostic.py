@@ -80,6 +80,21 @@ def test_server_stopped_mid_notebook(library: str, state_dir: Path) -> None:
     assert "ne répond pas" in diagnosis_of(calls[library])
 
 
+@pytest.mark.parametrize("library", ["boto3", "pyarrow"])
+def test_a_server_that_stays_silent(library: str) -> None:
+    """A server that accepts the connection and never answers (a busy one assembling a
+    big object): the library's read timeout gets its own explanation, not "server down".
+    (s3fs, through aiohttp, reports a connect timeout there: "ne répond pas" is right.)"""
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        url = f"http://127.0.0.1:{server.getsockname()[1]}"
+        assert "rien envoyé" in diagnosis_of(
+            listers(url, os.environ["AWS_SECRET_ACCESS_KEY"], None)[library])
+
+
 def test_missing_key_and_bucket(session_endpoint_url: str) -> None:
     client = boto3.client("s3", endpoint_url=session_endpoint_url)
     fs = s3fs.S3FileSystem(endpoint_url=session_endpoint_url, skip_instance_cache=True)

@@ -73,6 +73,16 @@ RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
          Diagnosis("Accès refusé : ces identifiants n'ont pas de droit sur ce bucket ou cette clé.",
                    "écrivez dans votre propre bucket ; pour lire, vérifiez le chemin ; "
                    f"si tout refuse, {_REFRESH}.")),
+        # A server that accepted the connection but sends nothing in time: pyarrow (the AWS
+        # SDK for C++) gives up after 3 s of silence by default (request_timeout), boto3 and
+        # s3fs after their read_timeout (60 s). A busy server assembling a big multipart
+        # object can stay silent longer than 3 s.
+        (r"curlCode: 28|Operation too slow|Read timeout on endpoint|ReadTimeoutError",
+         Diagnosis("Le serveur n'a rien envoyé dans le délai de la bibliothèque (pyarrow : "
+                   "3 s de silence par défaut) : il est très occupé, ou le réseau est lent.",
+                   "relancez la cellule ; pour de gros objets, donnez plus de temps : "
+                   "pafs.S3FileSystem(..., request_timeout=60), ou "
+                   "Config(read_timeout=120) pour boto3.")),
         (r"Could not connect to the endpoint|Connection refused|curlCode: 7|Cannot connect to host"
          r"|Could not connect to server|Connect timeout|Name or service not known",
          Diagnosis("Le serveur S3 ne répond pas : il est arrêté, ou l'adresse est fausse.",
