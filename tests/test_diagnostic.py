@@ -239,3 +239,17 @@ def test_a_403_with_an_error_code_keeps_its_precise_explanation(session_endpoint
     lister = listers(session_endpoint_url, "mauvais-secret", os.environ.get("AWS_SESSION_TOKEN"))
     assert "clé secrète" in diagnosis_of(lister["boto3"])
     assert "sans motif" not in diagnosis_of(lister["boto3"])
+
+
+def test_every_explanation_points_to_its_section_of_the_troubleshooting_page() -> None:
+    """Under each error, the explanation names the troubleshooting page, and the section
+    that raises the same fault, by the start of its heading."""
+    page = config.CONTENT_DIR / diagnostic.TROUBLESHOOTING.replace(".ipynb", ".Rmd")
+    headings = [line[3:].replace("`", "") for line in page.read_text().splitlines()
+                if line.startswith("## ")]
+    sections = [d.section for _, d in diagnostic.RULES if d.section]
+    assert len(sections) >= 6
+    for section in sections:
+        assert any(h.startswith(section) for h in headings), (section, headings)
+    for _, found in diagnostic.RULES:
+        assert diagnostic.TROUBLESHOOTING in str(found)

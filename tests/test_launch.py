@@ -153,7 +153,8 @@ def test_every_launch_url_is_right() -> None:
 def test_each_notebook_starts_with_the_generated_badges() -> None:
     for source in notebooks.sources():
         nb = nbformat.read(notebooks.notebook_path(source), as_version=4)
-        assert nb.cells[0].cell_type == "raw" and nb.cells[0].source.startswith("---")
+        # The title (a heading, as Jupyter shows it), then the badges.
+        assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
         cell = nb.cells[1]
         notebook = f"notebooks/{source.stem}.ipynb"
         assert cell.cell_type == "markdown"

@@ -13,7 +13,7 @@ from s3cours import classroom, cli, config, diagnostic, learners, playground
 
 #: A learner of its own on the run's playground: their bucket must stay empty.
 LEARNER = "sans-espace"
-CHAPTER = config.NOTEBOOKS_DIR / "04_partager.ipynb"
+CHAPTER = config.NOTEBOOKS_DIR / "05_partager.ipynb"
 
 
 def test_without_a_space_reading_cells_run_and_writing_cells_explain(

@@ -90,6 +90,9 @@ BAD_TABSETS = {
     "non fermé": '::: {.panel-tabset group="lib"}\n\n## boto3\n\n```{.python}\nx\n```\n',
     "doublon": '::: {.panel-tabset group="lib"}\n\n## boto3\n\n```{.python}\nx\n```\n\n'
                '## boto3\n\n```{.python}\ny\n```\n\n:::\n',
+    # In Jupyter a tab is a heading: at its section's level, the outline would be flat.
+    "niveau de la section": '## Lister\n\n::: {.panel-tabset group="lib"}\n\n## boto3\n\n'
+                            '```{.python}\nx\n```\n\n:::\n',
 }
 
 
@@ -113,7 +116,62 @@ def test_cell_ids_do_not_change_from_one_build_to_the_next() -> None:
 
 
 def test_chapter_03_tabs() -> None:
-    assert structure.tabsets(config.CONTENT_DIR / "03_parquet.Rmd") == [
+    assert structure.tabsets(config.CONTENT_DIR / "04_parquet.Rmd") == [
         ["boto3", "s3fs", "pyarrow", "pandas", "polars", "duckdb"],
         ["pyarrow", "polars"],
         ["boto3", "s3fs", "pyarrow", "pandas", "polars", "duckdb"]]
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=IDS)
+def test_notebook_reads_well_in_jupyter(source: Path) -> None:
+    nb = nbformat.read(notebooks.notebook_path(source), as_version=4)
+    assert structure.jupyter_problems(nb) == []
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=IDS)
+def test_chapter_says_what_it_teaches_and_what_to_keep(source: Path) -> None:
+    assert structure.scaffolding_problems(source) == []
+
+
+def _notebook(*cells: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = list(cells)
+    return nb
+
+
+def test_jupyter_check_catches_what_a_learner_would_see_wrong() -> None:
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    folded = code("os.environ['AWS_S3_ENDPOINT']")
+    folded.metadata["jupyter"] = {"source_hidden": True}
+    good = _notebook(md("# Titre"), folded, md("## Exercices\n\n### Exercice 1"))
+    assert structure.jupyter_problems(good) == []
+    solution = md('<!-- ::: {.callout-tip collapse="true"} -->\n\n#### Solution')
+    solution.metadata[notebooks.HEADING_COLLAPSED] = True
+    cases = {
+        "titre": _notebook(nbformat.v4.new_raw_cell("---\ntitle: x\n---"), folded),
+        "bloc visible": _notebook(md("# T"), folded, md('::: {.panel-tabset group="lib"}')),
+        "préparation ouverte": _notebook(md("# T"), code("os.environ['AWS_S3_ENDPOINT']")),
+        "solution qui cache la suite": _notebook(
+            md("# T"), folded, solution, code("1"), md("<!-- ::: -->\n\nLa suite.")),
+    }
+    for name, nb in cases.items():
+        assert structure.jupyter_problems(nb), name
+
+
+def test_for_jupyter_hides_fences_and_the_site_filter_gets_them_back() -> None:
+    """What the build writes for Jupyter, and what Quarto reads once the fences are back
+    (the Python mirror of site/blocs.lua), for a tabset, a note and a folded solution."""
+    source = ('::: {.panel-tabset group="lib"}\n\n### boto3\n\nTexte.\n\n:::\n\n'
+              "::: {.callout-note}\n## Une note\n\nCorps.\n:::\n\n### Exercice 1\n\n"
+              'Énoncé.\n\n::: {.callout-tip collapse="true"}\n#### Solution de l\'exercice 1\n\n'
+              "Texte.")
+    nb = notebooks.for_jupyter(_notebook(nbformat.v4.new_markdown_cell(source)))
+    shown = "\n".join(c.source for c in nb.cells)
+    assert not structure.VISIBLE_FENCE.search(shown)
+    assert "> **Une note**" in shown and "### boto3" in shown
+    assert [bool(c.metadata.get(notebooks.HEADING_COLLAPSED)) for c in nb.cells] == [False, True]
+    assert nb.cells[1].source.split("\n")[2] == "#### Solution de l\'exercice 1"
+    back = notebooks.show_fences(shown)
+    for fence in ('::: {.panel-tabset group="lib"}', "::: {.callout-note}",
+                  '::: {.callout-tip collapse="true"}'):
+        assert fence in back.split("\n"), fence

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from s3cours import config, notebooks
+from s3cours import config, notebooks, structure
 
 QUARTO_VERSION = "1.10.18"
 #: What Quarto reads to render the site (``project.render`` in ``_quarto.yml``) and its assets.
@@ -252,6 +252,10 @@ SNAPSHOT_JS = r"""
       text: setup.innerText,
     } : null,
     outputs: Array.from(main.querySelectorAll('.cell-output, .cell-output-display')).map(o => o.textContent),
+    tabsets: Array.from(main.querySelectorAll('div.panel-tabset')).map(t =>
+      Array.from(t.querySelectorAll(':scope > .nav-tabs .nav-link')).map(a => a.textContent.trim())),
+    callouts: Array.from(main.querySelectorAll('div.callout')).map(c =>
+      c.querySelector('.callout-title-container')?.textContent.trim() ?? ''),
     prose: [],
     proseText: '',
     silent: [],
@@ -361,6 +365,22 @@ def test_the_launch_badges_are_present(snapshots: dict, path: str) -> None:
 def test_no_raw_markup_shows(snapshots: dict, path: str) -> None:
     for raw in (":::", "{python", "{.panel-tabset", "{.callout"):
         assert raw not in snapshots[path]["proseText"], raw
+
+
+@pytest.mark.parametrize("source", notebooks.sources(), ids=lambda s: s.stem)
+def test_every_block_of_the_source_is_on_the_page(snapshots: dict, source: Path) -> None:
+    """The notebooks hide Quarto's blocks from Jupyter in HTML comments; the site's filter
+    (site/blocs.lua) puts them back: the page has the source's tabsets, tab for tab, and a
+    callout for each of the source's, titled by its heading."""
+    snapshot = snapshots[f"notebooks/{source.stem}.html"]
+    assert snapshot["tabsets"] == structure.tabsets(source)
+    text = source.read_text()
+    wanted = text.count("\n::: {.callout-")
+    assert len(snapshot["callouts"]) == wanted, snapshot["callouts"]
+    for title in re.findall(r"^::: \{\.callout-[^}]*\}\n#+ (.+)$", text, re.MULTILINE):
+        plain = re.sub(r"`", "", title).replace("'", "\u2019")
+        assert any(plain in found.replace("'", "\u2019") for found in snapshot["callouts"]), (
+            title, snapshot["callouts"])
 
 
 @pytest.mark.parametrize("path", chapters())

@@ -449,7 +449,7 @@ def parser() -> argparse.ArgumentParser:
     bench_chapter = bench_sub.add_parser(
         "chapitre", help="durée et CPU d'un chapitre : démarrage du noyau, imports, appels S3")
     bench_chapter.add_argument("chapters", nargs="*",
-                               help="chapitres : 02 ou 02_lire_ecrire… (défaut : tous)")
+                               help="chapitres : 02 ou 02_lire… (défaut : tous)")
     bench_chapter.add_argument("--server", choices=playground.SERVERS, default="auto")
     return top
 

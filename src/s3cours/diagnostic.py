@@ -15,15 +15,23 @@ import traceback
 from dataclasses import dataclass
 
 
+#: The course's troubleshooting page, where each common fault is raised and explained.
+TROUBLESHOOTING = "07_depannage.ipynb"
+
+
 @dataclass(frozen=True)
 class Diagnosis:
-    """What is wrong, and what to do about it."""
+    """What is wrong, what to do about it, and the section of the troubleshooting page that
+    raises the same fault (empty: the page as a whole)."""
 
     what: str
     fix: str
+    section: str = ""
 
     def __str__(self) -> str:
-        return f"➜ {self.what}\n  À faire : {self.fix}"
+        where = f", « {self.section} »" if self.section else ""
+        return (f"➜ {self.what}\n  À faire : {self.fix}\n"
+                f"  En savoir plus : page Dépannage du cours ({TROUBLESHOOTING}{where}).")
 
 
 _REFRESH = ("sur le SSP Cloud, lancez un nouveau service, ou prenez des identifiants frais "
@@ -36,10 +44,12 @@ RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
          Diagnosis("Le jeton de session (AWS_SESSION_TOKEN) est expiré ou invalide.",
                    "remplacez ensemble clé d'accès, clé secrète et jeton ; "
                    f"{_REFRESH} ; hors SSP Cloud, avec des clés permanentes, videz "
-                   "AWS_SESSION_TOKEN.")),
+                   "AWS_SESSION_TOKEN.",
+                   section="Jeton de session périmé")),
         (r"SignatureDoesNotMatch|SIGNATURE_DOES_NOT_MATCH",
          Diagnosis("La clé secrète (AWS_SECRET_ACCESS_KEY) ne correspond pas à la clé d'accès.",
-                   f"vérifiez la variable (copie incomplète, espace en trop) ; {_REFRESH}.")),
+                   f"vérifiez la variable (copie incomplète, espace en trop) ; {_REFRESH}.",
+                   section="Mauvaise clé secrète")),
         (r"InvalidAccessKeyId|INVALID_ACCESS_KEY_ID",
          Diagnosis("Le serveur ne connaît pas cette clé d'accès (AWS_ACCESS_KEY_ID).",
                    f"vérifiez la clé et le serveur visé (AWS_S3_ENDPOINT) ; {_REFRESH}.")),
@@ -47,16 +57,19 @@ RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
          Diagnosis("Connexion chiffrée (https) vers un serveur qui ne parle que http.",
                    "vérifiez l'adresse et le port (AWS_S3_ENDPOINT, sans http:// ni https://) : "
                    "un serveur sur votre machine se joint en http://, les autres en https://, "
-                   "et la cellule de préparation choisit ainsi.")),
+                   "et la cellule de préparation choisit ainsi.",
+                   section="https sur un serveur http")),
         (r"CERTIFICATE_VERIFY_FAILED|certificate verify failed",
          Diagnosis("Le certificat du serveur n'est pas reconnu.",
                    "vérifiez l'adresse du serveur ; ne désactivez pas la vérification.")),
         (r"NoSuchBucket|specified bucket does not exist",
          Diagnosis("Ce bucket n'existe pas sur ce serveur.",
-                   "vérifiez son nom (sans s3:// ni /) et le serveur visé.")),
+                   "vérifiez son nom (sans s3:// ni /) et le serveur visé.",
+                   section="Bucket absent")),
         (r"NoSuchKey|specified key does not exist|Path does not exist|FileNotFoundError",
          Diagnosis("Aucun objet à cette clé (ou aucun fichier à ce chemin).",
-                   "listez le préfixe pour voir les clés qui existent (majuscules, extension).")),
+                   "listez le préfixe pour voir les clés qui existent (majuscules, extension).",
+                   section="Clé absente")),
         # A HEAD request (metadata, the start of a download, pandas' first look at a file) gets
         # a 403 with no body, hence no error code: a wrong secret and a missing right look the
         # same. botocore says "(403) when calling the HeadObject operation: Forbidden",
@@ -68,7 +81,8 @@ RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
                    "sur ce bucket ou cette clé.",
                    "listez le même chemin (ou lisez-le avec get_object) : le message nommera la "
                    "cause (SignatureDoesNotMatch, ExpiredToken, AccessDenied…) ; pour écrire, "
-                   f"visez votre propre bucket ; si tout refuse, {_REFRESH}.")),
+                   f"visez votre propre bucket ; si tout refuse, {_REFRESH}.",
+                   section="403 sans code d'erreur")),
         (r"AccessDenied|ACCESS_DENIED|Access Denied|\b403\b|Forbidden",
          Diagnosis("Accès refusé : ces identifiants n'ont pas de droit sur ce bucket ou cette clé.",
                    "écrivez dans votre propre bucket ; pour lire, vérifiez le chemin ; "

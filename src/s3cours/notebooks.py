@@ -4,18 +4,29 @@ The Rmarkdown source is the only hand-edited file. The build reads it with jupyt
 the paired notebook, executes it with nbclient against an S3 server given by the environment,
 and strips what would differ from one run or machine to the next (execution timestamps,
 interpreter version), so that a rebuild without changes gives no diff.
+
+One notebook serves both readers. Learners open it in Jupyter, the site is rendered from it
+by Quarto. So that Jupyter shows no Quarto markup, :func:`for_jupyter` turns each ``:::``
+fence line of the source into an HTML comment (``<!-- ::: {.panel-tabset} -->``), which
+Jupyter does not display; the site's pre-AST filter (``site/blocs.lua``) turns those comments
+back into the same divs before Quarto reads them, so tabsets and callouts are unchanged. The
+front matter's title becomes the notebook's ``#`` heading (Quarto takes a notebook's first
+level-1 heading as its title), a folded code chunk is also folded in JupyterLab, and a
+folded solution is a collapsed heading there.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import difflib
+import hashlib
 import os
+import re
 from pathlib import Path
 
 import jupytext
 import nbformat
+import yaml
 from nbclient import NotebookClient
 
 from . import config, launch
@@ -57,19 +68,151 @@ def launch_cell(source: Path) -> nbformat.NotebookNode:
     return nbformat.v4.new_markdown_cell(launch.badges_markdown(notebook))
 
 
-def solution_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
-    """The code cells of the folded solutions (``::: {.callout-tip collapse="true"}`` with a
-    ``## Solution`` heading) of an exercise chapter, in order."""
-    cells, inside = [], False
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            if "## Solution" in cell.source:
-                inside = True
-            elif cell.source.strip().startswith(":::"):
-                inside = False
-        elif inside and cell.cell_type == "code":
+#: A Quarto fence line of the source (``::: {.callout-note}``, ``:::``).
+FENCE = re.compile(r"^(:{3,})(.*?)\s*$")
+#: The same line once hidden from Jupyter.
+HIDDEN_FENCE = re.compile(r"^<!-- (:{3,}.*?) -->$", re.MULTILINE)
+#: Cell metadata with which JupyterLab folds a code cell's input, and collapses a heading
+#: (the cells under it hidden until the next heading of the same or a higher level).
+SOURCE_HIDDEN = {"source_hidden": True}
+HEADING_COLLAPSED = "jp-MarkdownHeadingCollapsed"
+HEADING = re.compile(r"^(#{1,6}) +\S")
+#: A folded solution's fence, and the heading that titles it.
+SOLUTION_FENCE = re.compile(r'^:{3,} *\{\.callout-tip collapse="true"\}$')
+
+
+#: A callout that Jupyter shows as a quotation (an opening fence without ``collapse``).
+NOTE_FENCE = re.compile(r"^:{3,} *\{\.callout-(note|warning|important|caution|tip)"
+                        r'(?![^}]*collapse="true")[^}]*\}$')
+
+
+def _quote_callouts(lines: list[str]) -> list[str]:
+    """Each callout opened and closed in the same cell, as a quotation whose title (the
+    callout's first heading) is in bold: how Jupyter shows a note. The site's filter turns
+    the quotation back into the callout's content and the bold title into its heading."""
+    out, i = [], 0
+    while i < len(lines):
+        line = lines[i]
+        close = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == ":::"),
+                     None) if NOTE_FENCE.match(line.strip()) else None
+        if close is None:
+            out.append(line)
+            i += 1
+            continue
+        inner = lines[i + 1:close]
+        while inner and not inner[0].strip():
+            inner.pop(0)
+        if inner and HEADING.match(inner[0]):
+            inner[0] = "**" + inner[0].lstrip("#").strip() + "**"
+        out.append(line)
+        out.extend(f"> {text}".rstrip() for text in inner)
+        out.append(lines[close])
+        i = close + 1
+    return out
+
+
+def hide_fences(text: str) -> str:
+    """A markdown cell's text with each ``:::`` fence line put in an HTML comment (a blank
+    line around it, so that markdown reads it as a block of its own), and its callouts
+    shown as quotations (:func:`_quote_callouts`)."""
+    out: list[str] = []
+    for line in _quote_callouts(text.split("\n")):
+        if FENCE.match(line):
+            if out and out[-1].strip():
+                out.append("")
+            out.extend([f"<!-- {line.strip()} -->", ""])
+        elif line.strip() or (out and out[-1].strip()):
+            out.append(line)
+    return "\n".join(out).strip("\n")
+
+
+def show_fences(text: str) -> str:
+    """The inverse of :func:`hide_fences`: the markdown Quarto reads (``site/blocs.lua``
+    does the same on the site)."""
+    return HIDDEN_FENCE.sub(r"\1", text)
+
+
+def _title_cell(front_matter: str) -> nbformat.NotebookNode:
+    """The chapter's ``#`` heading, from the source's front matter (its only other key,
+    ``jupyter``, becomes the notebook's metadata)."""
+    meta = yaml.safe_load(front_matter.strip().strip("-"))
+    extra = set(meta) - {"title", "jupyter"}
+    if extra or "title" not in meta:
+        raise ValueError(f"en-tête du chapitre : seule « title » (et « jupyter ») est lue "
+                         f"(trouvé : {sorted(meta)})")
+    return nbformat.v4.new_markdown_cell(f"# {meta['title']}")
+
+
+def _split_before_solutions(cell: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    """A markdown cell cut before each folded solution's fence, so that the solution's
+    heading is the first heading of its own cell, collapsed in JupyterLab."""
+    lines = cell.source.split("\n")
+    starts = [i for i, line in enumerate(lines) if SOLUTION_FENCE.match(line.strip())]
+    pieces, bounds = [], [0, *starts, len(lines)]
+    for begin, end in zip(bounds, bounds[1:]):
+        text = "\n".join(lines[begin:end]).strip("\n")
+        if text:
+            pieces.append(nbformat.v4.new_markdown_cell(text))
+    for piece in pieces:
+        if SOLUTION_FENCE.match(piece.source.split("\n")[0].strip()):
+            heading = next((line for line in piece.source.split("\n")[1:]
+                            if line.strip()), "")
+            if not HEADING.match(heading):
+                raise ValueError("une solution repliée commence par son titre "
+                                 f"(« #### Solution… »), pas par : {heading[:60]!r}")
+            piece.metadata[HEADING_COLLAPSED] = True
+    return pieces
+
+
+def for_jupyter(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook as JupyterLab shows it well: a ``#`` title, no visible Quarto markup,
+    folded chunks and solutions folded there too (see the module's docstring)."""
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        if index == 0 and cell.cell_type == "raw" and cell.source.startswith("---"):
+            cells.append(_title_cell(cell.source))
+        elif cell.cell_type == "markdown":
+            for piece in _split_before_solutions(cell):
+                piece.source = hide_fences(piece.source)
+                cells.append(piece)
+        else:
+            if cell.cell_type == "code" and cell.metadata.get("code-fold"):
+                cell.metadata["jupyter"] = dict(SOURCE_HIDDEN)
             cells.append(cell)
-    return cells
+    nb.cells = cells
+    return nb
+
+
+def solution_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    """The code cells of the folded solutions (collapsed ``Solution`` headings, from
+    ``::: {.callout-tip collapse="true"}`` blocks) of an exercise chapter, in order."""
+    return [cell for cell in hidden_by_collapse(nb) if cell.cell_type == "code"]
+
+
+def heading_level(cell: nbformat.NotebookNode) -> int | None:
+    """The level of a markdown cell's first heading (as JupyterLab takes it), or None."""
+    if cell.cell_type != "markdown":
+        return None
+    for line in cell.source.split("\n"):
+        match = HEADING.match(line)
+        if match:
+            return len(match[1])
+    return None
+
+
+def hidden_by_collapse(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    """The cells that JupyterLab hides under collapsed headings when it opens the notebook:
+    after such a heading, every cell until the next heading of the same or a higher level."""
+    hidden, level = [], None
+    for cell in nb.cells:
+        own = heading_level(cell)
+        if level is not None and own is not None and own <= level:
+            level = None
+        if level is not None:
+            hidden.append(cell)
+        elif cell.metadata.get(HEADING_COLLAPSED) and own is not None:
+            level = own
+    return hidden
 
 
 def setup_cell(source: Path) -> str:
@@ -79,12 +222,13 @@ def setup_cell(source: Path) -> str:
 
 
 def from_source(source: Path) -> nbformat.NotebookNode:
-    """The notebook jupytext makes of a source, with the course's clean metadata, and the
-    generated launch badges as its first cell after the front matter (so that they are
-    never typed by hand, and the drift check compares them with what is generated now)."""
-    nb = jupytext.read(source, fmt="Rmd")
-    after_front_matter = 1 if nb.cells and nb.cells[0].cell_type == "raw" else 0
-    nb.cells.insert(after_front_matter, launch_cell(source))
+    """The notebook jupytext makes of a source, made for Jupyter (:func:`for_jupyter`),
+    with the course's clean metadata, and the generated launch badges as its first cell
+    after the title (so that they are never typed by hand, and the drift check compares them
+    with what is generated now)."""
+    nb = for_jupyter(jupytext.read(source, fmt="Rmd"))
+    after_title = 1 if nb.cells and nb.cells[0].source.startswith("# ") else 0
+    nb.cells.insert(after_title, launch_cell(source))
     nb.metadata = nbformat.from_dict({
         "kernelspec": KERNELSPEC,
         "language_info": {"name": "python"},

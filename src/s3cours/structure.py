@@ -1,20 +1,23 @@
 """Structure checks of a chapter, made on pandoc's reading of it.
 
-Quarto reads a notebook as one markdown document: markdown cells as they are, code cells as
-fenced code blocks. We rebuild that document from the jupytext notebook of the source and let
-pandoc parse it, so that a ``:::`` left open, a tab without code or a tab out of order is seen
-as Quarto would see it, without Quarto.
+Quarto reads a notebook as one markdown document: markdown cells as they are (their ``:::``
+fences put back by the site's filter), code cells as fenced code blocks. We rebuild that
+document from the notebook of the source and let pandoc parse it, so that a ``:::`` left
+open, a tab without code, a tab out of order or a tab heading at the wrong level is seen as
+Quarto would see it, without Quarto.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pypandoc
 
-from .notebooks import from_source
+from .notebooks import from_source, hidden_by_collapse, show_fences
 
 #: The course's tabs, in their fixed order.
 TAB_ORDER = ("boto3", "s3fs", "pyarrow", "pandas", "polars", "duckdb", "snakemake", "mc")
@@ -29,7 +32,7 @@ def quarto_markdown(source: Path) -> str:
         if cell.cell_type == "code":
             parts.append("```{.python .cell-code}\n" + cell.source + "\n```")
         else:
-            parts.append(cell.source)
+            parts.append(show_fences(cell.source))
     return "\n\n".join(parts) + "\n"
 
 
@@ -81,9 +84,24 @@ def _has_code(blocks: list[dict[str, Any]]) -> bool:
     return any(block["t"] == "CodeBlock" for block in _walk(blocks))
 
 
+def _tab_level(content: list[dict[str, Any]]) -> int:
+    """The level of a tabset's tab headings: that of its first heading."""
+    return next((child["c"][0] for child in content if child["t"] == "Header"), 0)
+
+
 def tabset_problems(blocks: list[dict[str, Any]]) -> list[str]:
-    """What is wrong with the tabsets of a parsed document (empty list when all is well)."""
+    """What is wrong with the tabsets of a parsed document (empty list when all is well).
+
+    A tab's heading is one level below the section that holds the tabset, so that a
+    notebook's outline in Jupyter (where tabs are plain headings) matches the site's."""
     problems = []
+    section_level = {}  # id of each top-level tabset -> level of the heading above it
+    level = 1
+    for block in blocks:
+        if block["t"] == "Header":
+            level = block["c"][0]
+        elif block["t"] == "Div" and TABSET_CLASS in block["c"][0][1]:
+            section_level[id(block)] = level
     for block in _walk(blocks):
         if block["t"] == "Para" and ":::" in _text(block["c"]):
             problems.append(f"`:::` isolé (bloc non ouvert ou non fermé) : « {_text(block['c'])[:60]} »")
@@ -92,16 +110,23 @@ def tabset_problems(blocks: list[dict[str, Any]]) -> list[str]:
         (_, classes, attributes), content = block["c"]
         if TABSET_CLASS not in classes:
             continue
+        tab_level = _tab_level(content)
         tabs: list[tuple[str, list[dict[str, Any]]]] = []
         for child in content:
-            if child["t"] == "Header" and child["c"][0] == 2:
+            if child["t"] == "Header" and child["c"][0] == tab_level:
                 tabs.append((_text(child["c"][2]), []))
             elif not tabs:
-                problems.append("un onglet doit commencer le bloc d'onglets (titre `## nom`)")
+                problems.append("un onglet doit commencer le bloc d'onglets (titre `### nom`)")
             else:
                 tabs[-1][1].append(child)
         names = [name for name, _ in tabs]
         where = " / ".join(names) or "bloc vide"
+        if id(block) not in section_level:
+            problems.append(f"[{where}] bloc d'onglets imbriqué dans un autre bloc")
+        elif tabs and tab_level != section_level[id(block)] + 1:
+            above = section_level[id(block)]
+            problems.append(f"[{where}] titres d'onglets de niveau {tab_level} sous une "
+                            f"section de niveau {above} : attendu {'#' * (above + 1)} nom")
         if dict(attributes).get("group") != TABSET_GROUP:
             problems.append(f'[{where}] .panel-tabset sans group="{TABSET_GROUP}"')
         if not tabs:
@@ -122,11 +147,72 @@ def chapter_problems(source: Path) -> list[str]:
     return markdown_problems(quarto_markdown(source))
 
 
+def tabsets_of(blocks: list[dict[str, Any]]) -> list[list[str]]:
+    """The tab names of each tabset among parsed blocks, in order."""
+    found = []
+    for block in _walk(blocks):
+        if block["t"] == "Div" and TABSET_CLASS in block["c"][0][1]:
+            level = _tab_level(block["c"][1])
+            found.append([_text(child["c"][2]) for child in block["c"][1]
+                          if child["t"] == "Header" and child["c"][0] == level])
+    return found
+
+
 def tabsets(source: Path) -> list[list[str]]:
     """The tab names of each tabset of a chapter, in order (for reports and tests)."""
-    found = []
-    for block in _walk(pandoc_ast(quarto_markdown(source))["blocks"]):
-        if block["t"] == "Div" and TABSET_CLASS in block["c"][0][1]:
-            found.append([_text(child["c"][2]) for child in block["c"][1]
-                          if child["t"] == "Header" and child["c"][0] == 2])
-    return found
+    return tabsets_of(pandoc_ast(quarto_markdown(source))["blocks"])
+
+
+# ------------------------------------------------------------------ the notebook in Jupyter
+#: A fence left visible in a markdown cell (hidden ones are HTML comments).
+VISIBLE_FENCE = re.compile(r"^:{3,}", re.MULTILINE)
+#: The scaffolding every chapter opens and ends with.
+OBJECTIVES = "## Objectifs, prérequis, durée"
+DURATION = "**Durée :**"
+KEEP = "## À retenir"
+
+
+def jupyter_problems(nb: nbformat.NotebookNode) -> list[str]:
+    """What a learner would see wrong in JupyterLab: visible Quarto fences, a title that is
+    not a heading, a setup cell shown open, a collapsed solution hiding more than itself."""
+    problems = []
+    first = nb.cells[0] if nb.cells else None
+    if first is None or first.cell_type != "markdown" or not first.source.startswith("# "):
+        problems.append("la première cellule n'est pas le titre du chapitre (« # Titre »)")
+    for cell in nb.cells:
+        if cell.cell_type == "raw":
+            problems.append(f"cellule brute (affichée telle quelle) : {cell.source[:40]!r}")
+        if cell.cell_type == "markdown" and VISIBLE_FENCE.search(cell.source):
+            problems.append(f"bloc Quarto visible : {cell.source[:60]!r}")
+    setup = next((cell for cell in nb.cells
+                  if cell.cell_type == "code" and "AWS_S3_ENDPOINT" in cell.source), None)
+    if setup is None or setup.metadata.get("jupyter", {}).get("source_hidden") is not True:
+        problems.append("la cellule de préparation n'est pas repliée dans JupyterLab")
+    depth = 0
+    for cell in hidden_by_collapse(nb):
+        if cell.cell_type != "markdown":
+            continue
+        for line in show_fences(cell.source).split("\n"):
+            if line.strip() == ":::":
+                depth -= 1
+            elif line.startswith(":::"):
+                depth += 1
+            if depth < 0:
+                problems.append("une solution repliée cache la suite du chapitre : donnez un "
+                                f"titre à ce qui la suit ({cell.source[:60]!r})")
+                depth = 0
+    return problems
+
+
+def scaffolding_problems(source: Path) -> list[str]:
+    """A chapter opens with its objectives, prerequisites and time, and ends with what to
+    keep."""
+    text = source.read_text()
+    problems = []
+    if OBJECTIVES not in text or DURATION not in text:
+        problems.append(f"pas d'encadré « {OBJECTIVES[3:]} » avec « {DURATION} »")
+    elif text.index(OBJECTIVES) > text.index("## Préparer la session"):
+        problems.append("l'encadré des objectifs vient après la préparation")
+    if KEEP not in text:
+        problems.append(f"pas de section « {KEEP[3:]} »")
+    return problems

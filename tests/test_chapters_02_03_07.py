@@ -1,9 +1,11 @@
-"""Chapter 2, « Lire et écrire des données sur S3 »: every operation with every library that
-can do it, every tab executed, the chapter repeatable against the same server, and none of
-the 2020 page's defects left anywhere in the repository."""
+"""Chapters 2 and 3, « Lire des données sur S3 » and « Écrire des données sur S3 », and the
+reference page « Dépannage »: every operation with every library that can do it, every tab
+executed, the errors raised on purpose only in the troubleshooting page, and none of the
+2020 page's defects left anywhere in the repository."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections import defaultdict
 from pathlib import Path
@@ -13,75 +15,76 @@ import pytest
 
 from s3cours import config, notebooks, structure
 
-SOURCE = config.CONTENT_DIR / "02_lire_ecrire.Rmd"
-NOTEBOOK = notebooks.notebook_path(SOURCE)
+READ = config.CONTENT_DIR / "02_lire.Rmd"
+WRITE = config.CONTENT_DIR / "03_ecrire.Rmd"
+TROUBLESHOOTING = config.CONTENT_DIR / "07_depannage.Rmd"
 
 BASE = {"boto3", "s3fs", "pyarrow", "pandas"}
-#: Each operation (a section of the chapter) and the tabs it must have.
+#: Each operation (a section of a chapter), the chapter it is in, and the tabs it must have.
 OPERATIONS = {
-    "Lister des objets": BASE | {"mc"},
-    "Lire les métadonnées d'un objet": BASE | {"mc"},
-    "Télécharger vers un fichier local": BASE | {"snakemake", "mc"},
-    "Lire directement dans pandas, sans passer par le disque": BASE,
-    "Envoyer un fichier local": BASE | {"snakemake", "mc"},
-    "Écrire un DataFrame directement (CSV et Parquet)": BASE,
-    "Copier et déplacer": BASE | {"mc"},
-    "Supprimer (seulement ce que vous avez créé)": BASE | {"mc"},
+    "Lister des objets": (READ, BASE | {"mc"}),
+    "Lire les métadonnées d'un objet": (READ, BASE | {"mc"}),
+    "Télécharger vers un fichier local": (READ, BASE | {"snakemake", "mc"}),
+    "Lire directement dans pandas, sans passer par le disque": (
+        READ, BASE | {"polars", "duckdb"}),
+    "Envoyer un fichier local": (WRITE, BASE | {"snakemake", "mc"}),
+    "Écrire un DataFrame directement (CSV et Parquet)": (WRITE, BASE),
+    "Copier et déplacer": (WRITE, BASE | {"mc"}),
+    "Supprimer (seulement ce que vous avez créé)": (WRITE, BASE | {"mc"}),
 }
+HEADING = re.compile(r"^(#{2,6}) (.*)$")
 
 
-def _tabs_by_section() -> dict[str, set[str]]:
+def _section(text: str) -> str:
+    # pandoc makes typographic apostrophes of the straight ones.
+    return text.replace("\u2019", "'")
+
+
+def _tabs_by_section(source: Path) -> dict[str, set[str]]:
     """Tab names of every tabset, gathered by the section (level-2 heading) holding it."""
     found: dict[str, set[str]] = defaultdict(set)
     section = ""
-    for block in structure.pandoc_ast(structure.quarto_markdown(SOURCE))["blocks"]:
+    for block in structure.pandoc_ast(structure.quarto_markdown(source))["blocks"]:
         if block["t"] == "Header" and block["c"][0] == 2:
-            # pandoc makes typographic apostrophes of the straight ones.
-            section = structure._text(block["c"][2]).replace("\u2019", "'")
+            section = _section(structure._text(block["c"][2]))
         elif block["t"] == "Div" and structure.TABSET_CLASS in block["c"][0][1]:
-            found[section] |= {structure._text(child["c"][2]) for child in block["c"][1]
-                               if child["t"] == "Header" and child["c"][0] == 2}
+            found[section] |= set(sum(structure.tabsets_of([block]), []))
     return found
 
 
 def _code_cells_by_tab(nb: nbformat.NotebookNode) -> dict[tuple[str, str], list]:
-    """The notebook's code cells that sit inside a tab, keyed by (section, tab)."""
+    """The notebook's code cells that sit inside a tab, keyed by (section, tab): in the
+    notebook, a tab is a heading one level below its section, inside a hidden fence."""
     cells: dict[tuple[str, str], list] = defaultdict(list)
-    section, tab, depth, tabset_depth = "", None, 0, None
+    section, tab, in_tabset = "", None, False
     for cell in nb.cells:
         if cell.cell_type == "code":
-            if tabset_depth is not None and tab:
+            if in_tabset and tab:
                 cells[(section, tab)].append(cell)
             continue
-        if cell.cell_type != "markdown":
-            continue
-        for line in cell.source.splitlines():
-            if line.startswith(":::") and line.strip() != ":::":
-                depth += 1
-                if "panel-tabset" in line:
-                    tabset_depth, tab = depth, None
+        for line in notebooks.show_fences(cell.source).splitlines():
+            if line.startswith(":::") and "panel-tabset" in line:
+                in_tabset, tab = True, None
             elif line.strip() == ":::":
-                if depth == tabset_depth:
-                    tabset_depth, tab = None, None
-                depth -= 1
-            elif line.startswith("## "):
-                if tabset_depth is not None and depth == tabset_depth:
-                    tab = line[3:].strip()
-                elif depth == 0:
-                    section = line[3:].strip()
+                in_tabset, tab = False, None
+            elif match := HEADING.match(line):
+                if in_tabset and match[2].strip() in structure.TAB_ORDER:
+                    tab = match[2].strip()
+                elif len(match[1]) == 2:
+                    section = _section(match[2].strip())
     return cells
 
 
 def test_every_operation_has_its_tabs() -> None:
-    found = _tabs_by_section()
-    for operation, wanted in OPERATIONS.items():
+    for operation, (source, wanted) in OPERATIONS.items():
+        found = _tabs_by_section(source)
         assert wanted <= found.get(operation, set()), (operation, sorted(found.get(operation, [])))
 
 
 def test_every_tab_has_an_executed_code_cell_without_error() -> None:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    cells = _code_cells_by_tab(nb)
-    for operation, wanted in OPERATIONS.items():
+    for operation, (source, wanted) in OPERATIONS.items():
+        cells = _code_cells_by_tab(nbformat.read(notebooks.notebook_path(source),
+                                                 as_version=4))
         for tab in wanted:
             code = cells.get((operation, tab), [])
             assert code, f"{operation} / {tab} : aucune cellule de code"
@@ -92,7 +95,7 @@ def test_every_tab_has_an_executed_code_cell_without_error() -> None:
 
 
 def test_errors_only_in_troubleshooting_cells_and_each_of_them_raises() -> None:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = nbformat.read(notebooks.notebook_path(TROUBLESHOOTING), as_version=4)
     tagged = [c for c in nb.cells if "raises-exception" in c.metadata.get("tags", [])]
     assert len(tagged) >= 8
     for cell in nb.cells:
@@ -100,6 +103,10 @@ def test_errors_only_in_troubleshooting_cells_and_each_of_them_raises() -> None:
             continue
         raised = any(o.output_type == "error" for o in cell.outputs)
         assert raised == (cell in tagged), cell.source[:80]
+    for source in (READ, WRITE):
+        chapter = nbformat.read(notebooks.notebook_path(source), as_version=4)
+        assert not [c.source[:60] for c in chapter.cells if c.cell_type == "code"
+                    and any(o.output_type == "error" for o in c.outputs)], source.name
     names = {o.ename for c in tagged for o in c.outputs if o.output_type == "error"}
     assert {"ClientError", "NoSuchKey", "NoSuchBucket", "FileNotFoundError", "SSLError",
             "PermissionError"} <= names, names
@@ -107,10 +114,14 @@ def test_errors_only_in_troubleshooting_cells_and_each_of_them_raises() -> None:
     assert "SignatureDoesNotMatch" in values and "InvalidTokenId" in values
 
 
-def test_exercises_have_collapsed_executed_solutions() -> None:
-    assert SOURCE.read_text().count('::: {.callout-tip collapse="true"}\n## Solution') >= 3
-    solutions = notebooks.solution_cells(nbformat.read(NOTEBOOK, as_version=4))
-    assert len(solutions) >= 3
+@pytest.mark.parametrize(("source", "count"), [(READ, 1), (WRITE, 2)],
+                         ids=["02_lire", "03_ecrire"])
+def test_exercises_have_collapsed_executed_solutions(source: Path, count: int) -> None:
+    text = source.read_text()
+    assert text.count('::: {.callout-tip collapse="true"}\n#### Solution') == count
+    solutions = notebooks.solution_cells(nbformat.read(notebooks.notebook_path(source),
+                                                       as_version=4))
+    assert len(solutions) == count
     for cell in solutions:
         assert cell.execution_count and cell.outputs, cell.source[:60]
 
@@ -142,7 +153,7 @@ def test_no_leftover_of_the_2020_page(forbidden: str) -> None:
 def test_every_failing_cell_is_followed_by_its_explanation() -> None:
     """The troubleshooting cells fail on purpose; under each error, the explanation that the
     setup cell wires in (what is wrong, what to do) is part of the published outputs."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = nbformat.read(notebooks.notebook_path(TROUBLESHOOTING), as_version=4)
     failing = [c for c in nb.cells if "raises-exception" in c.metadata.get("tags", [])]
     assert len(failing) >= 9
     for cell in failing:

@@ -13,7 +13,7 @@ import pytest
 
 from s3cours import config, notebooks, structure
 
-SOURCE = config.CONTENT_DIR / "04_partager.Rmd"
+SOURCE = config.CONTENT_DIR / "05_partager.Rmd"
 NOTEBOOK = notebooks.notebook_path(SOURCE)
 
 
@@ -96,7 +96,7 @@ def test_a_published_prefix_is_refused_before_readable_with_and_refused_after(nb
     before = _text(_cell(nb, "Avant la politique"))
     assert "Avant la politique : HTTP 403 : AccessDenied" in before, before
     for publish, unpublish in (("publier(PUBLIC)", "depublier()\nprint(\"Après"),
-                               ('"set", "download"', '"set", "none", f"s3/{MON_BUCKET}/{PUBLIC}"), end')):
+                               ('"set", "download"', '"set", "none", f"s3/{MON_BUCKET}/{PUBLIC}")\nprint')):
         assert "Avec la politique : HTTP 200" in _text(_cell(nb, publish)), publish
         assert "Après : HTTP 403 : AccessDenied" in _text(_cell(nb, unpublish)), unpublish
 
@@ -120,7 +120,7 @@ def test_errors_only_where_tagged(nb) -> None:
 
 
 def test_exercises_have_collapsed_executed_solutions(nb) -> None:
-    assert SOURCE.read_text().count('::: {.callout-tip collapse="true"}\n## Solution') >= 3
+    assert SOURCE.read_text().count('::: {.callout-tip collapse="true"}\n#### Solution') >= 3
     solutions = notebooks.solution_cells(nb)
     assert len(solutions) >= 3
     for cell in solutions:

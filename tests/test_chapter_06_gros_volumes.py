@@ -10,7 +10,7 @@ import nbformat
 
 from s3cours import bench, config, notebooks
 
-SOURCE = config.CONTENT_DIR / "05_gros_volumes.Rmd"
+SOURCE = config.CONTENT_DIR / "06_gros_volumes.Rmd"
 NOTEBOOK = notebooks.notebook_path(SOURCE)
 NOWHERE = ["http://127.0.0.1:9", "http://127.0.0.1:9", "http://127.0.0.1:9"]
 
@@ -50,9 +50,9 @@ def test_a_failing_measured_cell_says_so() -> None:
 def test_every_library_tab_of_the_streaming_section_is_a_measured_cell() -> None:
     text = SOURCE.read_text()
     section = text.split("### Lire en flux")[1].split("### Ce que coûte")[0]
-    tabs = re.findall(r"^## (\w+)$", section, flags=re.M)
+    tabs = re.findall(r"^#### (\w+)$", section, flags=re.M)
     assert tabs == ["boto3", "s3fs", "pyarrow", "pandas", "polars", "duckdb"]
-    for tab in section.split("\n## ")[1:]:
+    for tab in section.split("\n#### ")[1:]:
         chunks = re.findall(r"```\{python[^}]*\}\n(.*?)```", tab, flags=re.S)
         assert chunks and all(c.startswith("%%mesurer ") for c in chunks), tab[:40]
 

@@ -1,0 +1,170 @@
+"""Small helpers the chapters import by name, so that a lesson shows only what a learner
+writes in their own project.
+
+Each one does what a learner would do by hand in a terminal (run ``mc``, run Snakemake),
+and prints only the lines that matter; or plays a part that a lesson needs without
+teaching it (someone who opens a link without credentials, a browser that sends a form).
+Their messages and docstrings are in French, as the chapters are: a learner reads them
+with ``help()`` or ``??``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
+#: The lines of ``mc``'s output that are a table of transfer rates or of variables: they
+#: change at every run and say nothing about the result.
+_MC_TABLE = ("┌", "│", "└")
+#: The lines of Snakemake's log worth showing: what it fetched, stored and ran.
+_SNAKEMAKE_LINES = ("Retrieving", "Storing", "localrule", "    input:", "    output:",
+                    "Nothing")
+
+
+def mc(*arguments: str, afficher: bool = True) -> str | None:
+    """Lance ``mc ARGUMENTS...`` comme dans un terminal, avec l'alias ``s3`` du service.
+
+    Affiche ce que ``mc`` écrit (sans le tableau de débits qui finit ``mc cp``), ou le
+    renvoie avec ``afficher=False``. Une commande qui échoue lève ``RuntimeError`` avec le
+    message de ``mc``."""
+    if shutil.which("mc") is None:
+        raise RuntimeError("Commande mc introuvable : installez le client MinIO (sur le SSP "
+                           "Cloud, il est déjà là ; ailleurs, ./cours le fournit).")
+    if not os.environ.get("MC_HOST_s3"):
+        raise RuntimeError("Alias s3 non défini : la variable MC_HOST_s3 manque (le SSP "
+                           "Cloud et le bac à sable du cours la posent).")
+    fin = subprocess.run(["mc", *arguments], capture_output=True, text=True)
+    if fin.returncode != 0:
+        raise RuntimeError(f"mc {' '.join(arguments)} : {fin.stderr.strip()}")
+    sortie = "".join(ligne for ligne in fin.stdout.splitlines(keepends=True)
+                     if not ligne.startswith(_MC_TABLE))
+    if not afficher:
+        return sortie
+    print(sortie, end="")
+    return None
+
+
+def snakemake(dossier: Path, **config: str) -> None:
+    """Lance ``snakemake --cores 1 --force-use-threads --forceall --config CLÉ=VALEUR...``
+    dans ``dossier``, comme dans un terminal, et n'affiche que les lignes utiles de son
+    journal (ce qui est téléchargé, envoyé, exécuté). En cas d'échec, affiche le journal
+    entier et lève l'erreur."""
+    commande = [sys.executable, "-m", "snakemake", "--cores", "1", "--force-use-threads",
+                "--forceall", "--config",
+                *(f"{cle}={valeur}" for cle, valeur in config.items())]
+    try:
+        fin = subprocess.run(commande, cwd=dossier, capture_output=True, text=True,
+                             check=True)
+    except subprocess.CalledProcessError as erreur:
+        print(erreur.stderr)
+        raise
+    for ligne in fin.stderr.splitlines():
+        if ligne.startswith(_SNAKEMAKE_LINES) or "steps (100%) done" in ligne:
+            print(ligne)
+
+
+def en_octets(taille: int) -> str:
+    """Une taille écrite à la française : 1214752 -> « 1 214 752 octets »."""
+    return f"{taille:,} octets".replace(",", "\u202f")  # espace fine insécable
+
+
+
+# ---------------------------------------------- « Partager des données » : l'autre côté
+
+
+def sans_identifiants(url: str, methode: str = "GET", donnees: bytes | None = None,
+                      entetes: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """Ouvre ``url`` comme n'importe qui : avec ``urllib``, sans clé ni jeton, en
+    n'envoyant que l'adresse, ``donnees`` et ``entetes``. Rend le code HTTP et les
+    octets reçus ; un refus (``403``, ``404``…) est rendu, pas levé."""
+    requete = urllib.request.Request(url, data=donnees, method=methode,
+                                     headers=entetes or {})
+    try:
+        with urllib.request.urlopen(requete, timeout=30) as reponse:
+            return reponse.status, reponse.read()
+    except urllib.error.HTTPError as refus:
+        return refus.code, refus.read()
+
+
+def verdict(code: int, corps: bytes) -> str:
+    """Une ligne : le code HTTP et la taille reçue ; pour un refus, le code d'erreur S3
+    et son message, lus dans le petit XML que renvoie le serveur."""
+    if code < 300:
+        return f"HTTP {code} : {en_octets(len(corps))} reçus"
+    try:
+        erreur = ET.fromstring(corps)
+        return f"HTTP {code} : {erreur.findtext('Code')} ({erreur.findtext('Message')})"
+    except ET.ParseError:
+        return f"HTTP {code}"
+
+
+def decrire(lien: str) -> None:
+    """Affiche ce qu'on peut dire d'un lien présigné sans rien en révéler : son hôte et
+    son chemin, sa forme de signature (V2 ou V4), sa durée de validité, s'il emporte un
+    jeton de session, et le nom (pas la valeur) de ses paramètres."""
+    morceaux = urllib.parse.urlsplit(lien)
+    parametres = urllib.parse.parse_qs(morceaux.query)
+    if "X-Amz-Signature" in parametres:
+        forme, duree = "signature V4", int(parametres["X-Amz-Expires"][0])
+    else:  # signature V2 : « Expires » est une heure (secondes depuis 1970)
+        forme = "signature V2"
+        duree = round(int(parametres["Expires"][0]) - time.time(), -1)
+    jeton = any(nom.lower() == "x-amz-security-token" for nom in parametres)
+    print(f"hôte {morceaux.netloc}, chemin {morceaux.path}")
+    print(f"{forme}, valable {duree:.0f} s, "
+          f"jeton de session dans le lien : {'oui' if jeton else 'non'}")
+    print("paramètres :", ", ".join(sorted(parametres, key=str.lower)))
+
+
+def multipart(champs: dict[str, str], contenu: bytes,
+              nom: str = "fichier.csv") -> tuple[bytes, dict[str, str]]:
+    """Le corps d'un formulaire ``multipart/form-data``, comme l'envoie un navigateur ou
+    ``curl -F`` : les ``champs`` d'abord, le fichier (``contenu``, nommé ``nom``) en
+    dernier ; et l'en-tête ``Content-Type`` qui va avec."""
+    limite = "----cours-python-s3"
+    morceaux = [f'--{limite}\r\nContent-Disposition: form-data; name="{cle}"\r\n\r\n'
+                f"{valeur}\r\n".encode() for cle, valeur in champs.items()]
+    morceaux.append(f'--{limite}\r\nContent-Disposition: form-data; name="file"; '
+                    f'filename="{nom}"\r\nContent-Type: text/csv\r\n\r\n'.encode()
+                    + contenu + f"\r\n--{limite}--\r\n".encode())
+    entete = {"Content-Type": f"multipart/form-data; boundary={limite}"}
+    return b"".join(morceaux), entete
+
+
+def fin_du_jeton(jeton: str) -> datetime | None:
+    """L'heure d'expiration (UTC) écrite dans un jeton de session MinIO, ou None si le
+    jeton est d'un autre format. MinIO écrit ses jetons au format JWT : trois morceaux
+    séparés par des points, dont le deuxième est un JSON en base64 qui porte ``exp``. On
+    le lit sans vérifier la signature : on ne fait que lire."""
+    try:
+        charge = jeton.split(".")[1]
+        texte = base64.urlsafe_b64decode(charge + "=" * (-len(charge) % 4))
+        return datetime.fromtimestamp(json.loads(texte)["exp"], timezone.utc)
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None
+
+
+# ----------------------------------------------------------- « Gros volumes » : l'envoi
+
+
+def parties(client: BaseClient, bucket: str, cle: str) -> int:
+    """Le nombre de parties dont le serveur a assemblé l'objet ``cle``, lu dans son
+    ETag : celui d'un objet envoyé en N parties finit par ``-N`` ; sans ce suffixe,
+    l'objet est venu en une seule requête ``PUT`` (1)."""
+    etag = client.head_object(Bucket=bucket, Key=cle)["ETag"].strip('"')
+    return int(etag.split("-")[1]) if "-" in etag else 1
