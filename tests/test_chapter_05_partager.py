@@ -5,7 +5,6 @@ public and none of its objects behind."""
 
 from __future__ import annotations
 
-import ast
 import re
 
 import nbformat
@@ -50,20 +49,6 @@ def test_tabs_in_the_fixed_order() -> None:
     assert ["boto3", "s3fs", "mc"] in tabsets  # presigned GET, and upload links
     assert ["boto3", "mc"] in tabsets  # bucket policies
     assert not structure.chapter_problems(SOURCE)
-
-
-def test_the_anonymous_opener_uses_no_credentials() -> None:
-    """`sans_identifiants` only builds a urllib request from the URL: no S3 library, no
-    environment, no credential header."""
-    source = notebooks.from_source(SOURCE)
-    code = next(c.source for c in source.cells if "def sans_identifiants" in c.source)
-    tree = ast.parse(code)
-    function = next(n for n in tree.body
-                    if isinstance(n, ast.FunctionDef) and n.name == "sans_identifiants")
-    body = ast.unparse(function)
-    for forbidden in ("environ", "boto", "s3fs", "AWS_", "Authorization", "token", "mc("):
-        assert forbidden not in body, forbidden
-    assert "urllib.request.Request(url" in body
 
 
 def test_every_link_gives_the_object_bytes_without_credentials(nb) -> None:

@@ -10,8 +10,6 @@ import yaml
 from s3cours import config
 
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)(\[[^\]]+\])?==([^\s;\\]+)")
-#: In environment.yml only: the notebook interface that Binder and conda users need.
-UI_ONLY = {"jupyterlab"}
 
 
 def _pins(lines: list[str]) -> dict[str, str]:
@@ -47,8 +45,8 @@ def test_environment_yml_has_the_same_versions() -> None:
     conda = [d for d in env["dependencies"] if isinstance(d, str)]
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     pip_pins = _pins(pip)
-    assert {k: v for k, v in pip_pins.items() if k not in UI_ONLY} == requirements_in()
-    assert set(pip_pins) - set(requirements_in()) == UI_ONLY
+    assert pip_pins == requirements_in()
+    assert list(pip_pins) == list(requirements_in()), "pas dans l'ordre de requirements.in"
     names = {d.split("=")[0] for d in conda}
     assert {"python", "minio-server", "minio-client"} <= names
     assert all("=" in d for d in conda if d != "pip"), "version conda non fixée"
