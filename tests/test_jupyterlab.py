@@ -1,32 +1,36 @@
 """The notebooks as learners see them: opened in a real JupyterLab, in a real browser.
 
-One JupyterLab server (the pinned one, from the course's environment) serves the repository
-on ``http://127.0.0.1``, as Binder does (``/lab/tree/notebooks/NAME.ipynb``); Playwright
-drives the system's Chromium (no browser is downloaded). Every notebook of ``notebooks/``
-is opened once, and what the page shows is read from JupyterLab's DOM, then checked:
+One JupyterLab server (the pinned one, from the course's environment, with Jupytext's
+extension as in Binder's) serves the repository on ``http://127.0.0.1``, as Binder does
+(``/lab/tree/notebooks/NAME.ipynb``); Playwright drives the system's Chromium (no
+browser is downloaded). Every notebook of ``notebooks/`` is opened, and what the page
+shows is read from JupyterLab's DOM, then checked:
 
 - no Quarto markup shows (fences, tabset and callout attributes, front matter, chunk
-  headers): the notebooks keep it only inside HTML comments, which Jupyter does not show;
+  headers): the notebooks keep it only inside HTML comments, which Jupyter does not
+  show;
 - the outline: one ``#`` title in the first cell, no level skipped going down, and each
   library part one level below its section (headings read from the rendered markdown
   cells, ``.jp-MarkdownCell .jp-RenderedMarkdown h1``…``h6``, not from the Table of
   Contents panel);
-- the setup cell is folded (JupyterLab shows a one-line placeholder for its code) and its
-  output is shown;
-- every recorded output is shown, except under a folded solution, where it is hidden (and
-  shown once the solution is unfolded);
-- folded solutions are collapsed ``Solution…`` headings that hide nothing but the solution.
+- the setup cell is folded (JupyterLab shows a one-line ``.jp-InputPlaceholder`` instead
+  of its code) and its output is shown;
+- every recorded output is shown, except under a folded solution, where it is hidden
+  (and shown once the solution is unfolded);
+- folded solutions are collapsed ``Solution…`` headings
+  (``.jp-MarkdownHeadingCollapsed``, the cells under them ``.lm-mod-hidden``) that hide
+  nothing but the solution.
 
-The server runs in private Jupyter folders (settings, workspaces, checkpoints, runtime
-files), starts no kernel, never autosaves, and nothing is ever saved: each test checks that
-its notebook is unchanged on disk. Jupytext's server extension is turned off for the
-browser checks, so that the page shows the ``.ipynb`` file itself; what the course's
-environment (Binder's, with Jupytext) serves for a paired notebook is checked on its own.
-The checker is proven able to fail on scratch notebooks, served by a second server.
+JupyterLab starts once, on the first notebook's address (as a launch button opens it);
+the next notebooks are opened in the same tab by the command that address runs, the
+previous one closed unsaved: a JupyterLab start per notebook would double the time. The
+server runs in private Jupyter folders (settings, workspaces, checkpoints, runtime
+files), starts no kernel, never autosaves, and nothing is ever saved: each check ends by
+comparing the notebook on disk with what it was. The checker is proven able to fail on
+scratch notebooks, served by a second server.
 
-Needs Chromium (``/usr/bin/chromium``, or ``S3COURS_CHROMIUM``); without it, the module is
-skipped and says so. ``.ci/run`` installs it, so CI always runs these tests.
-"""
+Needs Chromium (``/usr/bin/chromium``, or ``S3COURS_CHROMIUM``); without it, the module
+is skipped and says so. ``.ci/run`` installs it, so CI always runs these tests. """
 
 from __future__ import annotations
 
@@ -34,7 +38,7 @@ import hashlib
 import json
 import os
 import re
-import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -42,7 +46,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,15 +58,17 @@ from s3cours import config
 CHROMIUM = os.environ.get("S3COURS_CHROMIUM") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(),
-    reason=f"Notebooks non vérifiés dans JupyterLab : Chromium introuvable ({CHROMIUM}) ; "
-    "« apt-get install chromium » (Debian/Ubuntu), ou S3COURS_CHROMIUM=/chemin/vers/chromium")
+    reason=f"Notebooks non vérifiés dans JupyterLab : Chromium introuvable "
+    f"({CHROMIUM}) ; « apt-get install chromium » (Debian/Ubuntu), ou "
+    "S3COURS_CHROMIUM=/chemin/vers/chromium")
 
 NOTEBOOKS = sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
 WIDTH, HEIGHT = 1280, 900
-#: Seconds a notebook has to be drawn, once its page is opened.
+#: Seconds a notebook has to be drawn, once asked for.
 DRAWN_WITHIN = 30
 #: The headings of the library parts (a tab on the site).
-LIBRARIES = {"boto3", "s3fs", "pyarrow", "pandas", "polars", "duckdb", "snakemake", "mc"}
+LIBRARIES = {"boto3", "s3fs", "pyarrow", "pandas", "polars", "duckdb", "snakemake",
+             "mc"}
 #: What only Quarto understands, and must never show in Jupyter's rendered markdown.
 RAW_MARKUP = (":::", "{.panel-tabset", "{.callout", 'group="lib"', "{python")
 #: A front matter line shown as text (the ``---`` fences show in a raw cell only).
@@ -97,9 +103,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_lab(root: Path, private: Path, *, jupytext: bool = False) -> Lab:
-    """A JupyterLab server on ``root``, its Jupyter folders under ``private``; returns once
-    ``/lab`` answers."""
+def start_lab(root: Path, private: Path) -> Lab:
+    """A JupyterLab server on ``root``, its Jupyter folders under ``private``; returns
+    once ``/lab`` answers."""
     folders = {name: private / name for name in
                ("config", "data", "runtime", "settings", "workspaces", "checkpoints")}
     for folder in folders.values():
@@ -110,8 +116,7 @@ def start_lab(root: Path, private: Path, *, jupytext: bool = False) -> Lab:
         path.write_text(json.dumps(values))
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(folders["config"]),
                JUPYTER_DATA_DIR=str(folders["data"]),
-               JUPYTER_RUNTIME_DIR=str(folders["runtime"]),
-               JUPYTER_PLATFORM_DIRS="1")
+               JUPYTER_RUNTIME_DIR=str(folders["runtime"]))
     port = free_port()
     command = [
         sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
@@ -121,14 +126,13 @@ def start_lab(root: Path, private: Path, *, jupytext: bool = False) -> Lab:
         f"--LabApp.workspaces_dir={folders['workspaces']}",
         # An absolute folder: no .ipynb_checkpoints/ beside the notebooks.
         f"--FileCheckpoints.checkpoint_dir={folders['checkpoints']}",
-        # Opening a notebook starts no kernel: nothing is run, the outputs are the file's.
+        # Opening a notebook starts no kernel: nothing runs, the outputs are the file's.
         "--LabApp.notebook_starts_kernel=False",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.news_url=",
+        # window.jupyterapp, to open the next notebook in the same tab.
         "--LabApp.expose_app_in_browser=True",
     ]
-    if not jupytext:
-        command.append("--ServerApp.jpserver_extensions=jupyterlab_jupytext=False")
     log = private / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=root, env=env, stdin=subprocess.DEVNULL,
@@ -138,7 +142,8 @@ def start_lab(root: Path, private: Path, *, jupytext: bool = False) -> Lab:
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"JupyterLab s'est arrêté au démarrage :\n{lab.log_tail()}")
+            raise RuntimeError("JupyterLab s'est arrêté au démarrage :\n"
+                               + lab.log_tail())
         try:
             with urllib.request.urlopen(f"{lab.url}/lab", timeout=2) as answer:
                 if answer.status == 200:
@@ -153,13 +158,14 @@ def start_lab(root: Path, private: Path, *, jupytext: bool = False) -> Lab:
 
 
 def stop_lab(lab: Lab) -> None:
-    """Stop the server (it stops whatever it started), then its process group if needed."""
+    """Stop the server (it stops whatever it started), then its process group if
+    needed."""
     if lab.process.poll() is None:
         lab.process.terminate()
         try:
             lab.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            os.killpg(lab.process.pid, 9)
+            os.killpg(lab.process.pid, signal.SIGKILL)
             lab.process.wait(timeout=10)
 
 
@@ -186,18 +192,19 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One browser context for every page: JupyterLab's scripts are loaded once, then come
-    from the cache."""
+    """The browser's one context (a window of the system's Chromium)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-background-networking",
-                  "--disable-component-update", "--disable-default-apps", "--no-first-run"])
+                  "--disable-component-update", "--disable-default-apps",
+                  "--no-first-run"])
         context = chromium.new_context(viewport={"width": WIDTH, "height": HEIGHT})
         # Only the servers: no request leaves the machine.
-        context.route(re.compile(r"^(?!http://127\.0\.0\.1:)"), lambda route: route.abort())
+        context.route(re.compile(r"^(?!http://127\.0\.0\.1:)"),
+                      lambda route: route.abort())
         try:
             yield context
         finally:
@@ -205,19 +212,75 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-# --------------------------------------------------------------------------- reading the page
+#: Close whatever the main area shows, unsaved (dispose asks nothing, saves nothing),
+#: then open the notebook as the file browser or a ``/lab/tree/`` address does.
+OPEN_JS = """
+async (path) => {
+  const app = window.jupyterapp;
+  for (const widget of Array.from(app.shell.widgets('main'))) widget.dispose();
+  await app.commands.execute('docmanager:open', {path, factory: 'Notebook'});
+}
+"""
 
-#: Everything the checks need from the open notebook, cell by cell, in the notebook's order.
+
+@dataclass
+class LabTab:
+    """A learner's JupyterLab tab on one server (see the module's docstring)."""
+
+    context: Any
+    lab: Lab
+    page: Any = None
+    errors: list[str] = field(default_factory=list)
+
+    def open(self, relative: str) -> None:
+        if self.page is not None and self.page.locator(".jp-Dialog").count():
+            self.close()  # a question left open by a failure: a fresh start instead
+        if self.page is None:
+            self.page = self.context.new_page()
+            self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+            self.page.goto(f"{self.lab.url}/lab/tree/{relative}?reset",
+                           wait_until="domcontentloaded")
+        else:
+            self.page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+            self.page.evaluate(OPEN_JS, relative)
+
+    def close(self) -> None:
+        if self.page is not None:
+            # Never saved; the "leave the page?" question is not asked.
+            self.page.close()
+            self.page = None
+
+
+@pytest.fixture(scope="module")
+def tab(browser: Any, lab: Lab) -> Iterator[LabTab]:
+    opened = LabTab(browser, lab)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="module")
+def scratch_tab(browser: Any, scratch: Lab) -> Iterator[LabTab]:
+    opened = LabTab(browser, scratch)
+    yield opened
+    opened.close()
+
+
+# ------------------------------------------------------------------- reading the page
+
+#: Everything the checks need from the open notebook, cell by cell, in the notebook's
+#: order.
 CELLS_JS = r"""
 () => {
   const panels = Array.from(document.querySelectorAll('.jp-NotebookPanel'))
     .filter(p => !p.classList.contains('lm-mod-hidden'));
   if (panels.length !== 1) return null;
-  const shown = el => !!el && el.checkVisibility() && el.getBoundingClientRect().height > 0;
+  const shown = el => !!el && el.checkVisibility()
+    && el.getBoundingClientRect().height > 0;
   const textOf = (root, skip) => {
     let text = '';
-    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {acceptNode: n =>
-      n.parentElement.closest(skip) ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT});
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {
+      acceptNode: n => n.parentElement.closest(skip)
+        ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT});
     while (walker.nextNode()) text += walker.currentNode.textContent;
     return text;
   };
@@ -225,19 +288,21 @@ CELLS_JS = r"""
   return Array.from(cells).map((cell, index) => {
     const kind = ['markdown', 'code', 'raw'].find(k =>
       cell.classList.contains(`jp-${k[0].toUpperCase()}${k.slice(1)}Cell`)) || '?';
-    const rendered = cell.querySelector(':scope > .jp-Cell-inputWrapper .jp-RenderedMarkdown');
-    const headings = rendered ? Array.from(rendered.querySelectorAll('h1, h2, h3, h4, h5, h6'))
-      .map(h => {
+    const input = cell.querySelector(':scope > .jp-Cell-inputWrapper');
+    const output = cell.querySelector(':scope > .jp-Cell-outputWrapper');
+    const rendered = input && input.querySelector('.jp-RenderedMarkdown');
+    const headings = !rendered ? [] : Array.from(
+      rendered.querySelectorAll('h1, h2, h3, h4, h5, h6')).map(h => {
         const copy = h.cloneNode(true);
         copy.querySelectorAll('.jp-InternalAnchorLink, .numbering-entry')
           .forEach(e => e.remove());
         return {level: Number(h.tagName[1]), text: copy.textContent.trim()};
-      }) : [];
-    const lines = Array.from(cell.querySelectorAll(
-      ':scope > .jp-Cell-inputWrapper .cm-content .cm-line')).map(l => l.textContent);
+      });
+    const lines = !input ? [] : Array.from(
+      input.querySelectorAll('.cm-content .cm-line'), l => l.textContent);
     const button = cell.querySelector('.jp-collapseHeadingButton');
-    const placeholder = cell.querySelector(':scope > .jp-Cell-inputWrapper .jp-InputPlaceholder');
-    const outputs = cell.querySelector(':scope > .jp-Cell-outputWrapper .jp-OutputArea');
+    const placeholder = input && input.querySelector('.jp-InputPlaceholder');
+    const outputs = output && output.querySelector('.jp-OutputArea');
     return {
       index, kind,
       hidden: cell.classList.contains('lm-mod-hidden'),
@@ -252,25 +317,27 @@ CELLS_JS = r"""
         && !!button && button.classList.contains('jp-mod-collapsed'),
       hiddenButton: shown(cell.querySelector('.jp-showHiddenCellsButton')),
       placeholder: shown(placeholder) ? placeholder.textContent : null,
-      inputShown: shown(cell.querySelector(':scope > .jp-Cell-inputWrapper .jp-InputArea')),
+      inputShown: shown(input && input.querySelector('.jp-InputArea')),
       outputShown: shown(outputs) && (outputs.textContent.trim().length > 0
         || !!outputs.querySelector('img, svg, canvas, table, iframe')),
-      outputFolded: !!cell.querySelector(':scope > .jp-Cell-outputWrapper .jp-OutputPlaceholder'),
+      outputFolded: !!output && !!output.querySelector('.jp-OutputPlaceholder'),
     };
   });
 }
 """
 
 #: The cells of the open notebook that are not drawn yet, as the file says they will be:
-#: every cell there, a markdown cell rendered (not empty unless its text is only comments),
-#: its headings known to JupyterLab (it then draws their collapse buttons), a collapsed
-#: heading marked so. ``[-1]`` while the notebook's panel or some cells are missing.
+#: every cell there, a markdown cell rendered (not empty unless its text is only
+#: comments), its headings known to JupyterLab (it then draws their collapse buttons), a
+#: collapsed heading marked so. ``[-1]`` while the notebook's panel or some cells are
+#: missing.
 PENDING_JS = r"""
 (expected) => {
   const panels = Array.from(document.querySelectorAll('.jp-NotebookPanel'))
     .filter(p => !p.classList.contains('lm-mod-hidden'));
   if (panels.length !== 1) return [-1];
-  const cells = Array.from(panels[0].querySelectorAll('.jp-Notebook .jp-Notebook-cell'));
+  const cells = Array.from(
+    panels[0].querySelectorAll('.jp-Notebook .jp-Notebook-cell'));
   if (cells.length !== expected.length) return [-1];
   return cells.map((c, i) => {
     const want = expected[i];
@@ -301,36 +368,39 @@ class NotDrawn(Exception):
     """The notebook was not drawn in time."""
 
 
-def open_notebook(page: Any, lab: Lab, relative: str,
-                  nb: nbformat.NotebookNode) -> list[dict]:
-    """Open a notebook as a learner does (a fresh workspace: only this notebook), wait until
-    its cells are drawn and stay the same, and return them as read by :data:`CELLS_JS`."""
+def open_notebook(tab: LabTab, relative: str, nb: nbformat.NotebookNode) -> list[dict]:
+    """Open a notebook in the tab, wait until its cells are drawn and stay the same, and
+    return them as read by :data:`CELLS_JS`."""
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     expected = expected_drawing(nb)
-    page.goto(f"{lab.url}/lab/tree/{relative}?reset", wait_until="domcontentloaded")
     try:
-        page.wait_for_function(f"() => ({PENDING_JS})({json.dumps(expected)}).length === 0",
-                               timeout=DRAWN_WITHIN * 1000, polling=100)
+        tab.open(relative)
+        tab.page.wait_for_function(
+            f"() => ({PENDING_JS})({json.dumps(expected)}).length === 0",
+            timeout=DRAWN_WITHIN * 1000, polling=100)
     except PlaywrightTimeout:
-        pending = page.evaluate(PENDING_JS, expected)
+        pending = tab.page.evaluate(PENDING_JS, expected)
         which = ("le notebook n'est pas affiché" if pending == [-1] else
                  f"cellules non rendues : {[i + 1 for i in pending][:20]}")
         raise NotDrawn(f"pas affiché en {DRAWN_WITHIN} s ({which})") from None
-    # The question "receive official Jupyter news?" is turned off by the settings; should
-    # a toast still show, it is closed so that it hides nothing.
-    for close in page.locator(".jp-toast-button, .Toastify__close-button").all():
+    except PlaywrightError as error:
+        raise NotDrawn(f"ouverture impossible : {error.message[:300]}") from None
+    # The question "receive official Jupyter news?" is turned off by the settings;
+    # should a toast still show, it is closed so that it hides nothing.
+    for close in tab.page.locator(".jp-toast-button, .Toastify__close-button").all():
         if close.is_visible():
             close.click()
-    return settled(page)
+    return settled(tab.page)
 
 
 def settled(page: Any) -> list[dict]:
-    """The cells once two readings 250 ms apart agree (JupyterLab hides the cells under a
-    collapsed heading once it knows the headings, asynchronously)."""
+    """The cells once two readings 150 ms apart agree (JupyterLab hides the cells under
+    a collapsed heading once it knows the headings, asynchronously)."""
     cells = page.evaluate(CELLS_JS)
-    for _ in range(40):
-        page.wait_for_timeout(250)
+    for _ in range(60):
+        page.wait_for_timeout(150)
         again = page.evaluate(CELLS_JS)
         if again == cells:
             return cells
@@ -341,13 +411,13 @@ def settled(page: Any) -> list[dict]:
 def reveal_solutions(page: Any) -> int:
     """Unfold every collapsed heading as a learner does, with the button that JupyterLab
     shows under it ("1 cell hidden"); returns how many were unfolded."""
-    buttons = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) "
-                           ".jp-Notebook-cell:not(.lm-mod-hidden) .jp-showHiddenCellsButton")
+    button = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) "
+                          ".jp-Notebook-cell:not(.lm-mod-hidden) "
+                          ".jp-showHiddenCellsButton:visible").first
     for clicked in range(100):
-        visible = [b for b in buttons.all() if b.is_visible()]
-        if not visible:
+        if not button.count():
             return clicked
-        visible[0].click()
+        button.click()
     return 100
 
 
@@ -376,7 +446,8 @@ def markup_problems(cells: list[dict]) -> list[str]:
         for raw in RAW_MARKUP:
             if raw in text:
                 line = next(line for line in text.split("\n") if raw in line)
-                problems.append(f"{where} : balisage Quarto visible {raw!r} ({line[:70]!r})")
+                problems.append(f"{where} : balisage Quarto visible {raw!r} "
+                                f"({line[:70]!r})")
         if "{python" in cell["code"] and "{python" not in text:
             problems.append(f"{where} : en-tête de bloc Quarto visible ('{{python')")
         if cell["kind"] != "code" and (match := FRONT_MATTER.search(text)):
@@ -388,9 +459,9 @@ def outline_problems(cells: list[dict]) -> list[str]:
     headings = [(cell["index"], h) for cell in cells for h in cell["headings"]]
     titles = [(i, h["text"]) for i, h in headings if h["level"] == 1]
     problems = []
-    if not cells or cells[0]["kind"] != "markdown" or titles[:1] != [
-            (0, next((h["text"] for h in cells[0]["headings"] if h["level"] == 1), None))]:
-        problems.append(f"le titre « # » doit être dans la première cellule : {titles[:3]}")
+    if not titles or titles[0][0] != 0 or cells[0]["kind"] != "markdown":
+        problems.append("le titre « # » doit être dans la première cellule : "
+                        f"{titles[:3]}")
     if len(titles) != 1:
         problems.append(f"{len(titles)} titres de niveau 1 au lieu d'un : {titles}")
     previous = 0
@@ -401,8 +472,8 @@ def outline_problems(cells: list[dict]) -> list[str]:
             problems.append(f"{where} : saute un niveau après h{previous}")
         if heading["text"] in LIBRARIES:
             if heading["level"] != section + 1:
-                problems.append(f"{where} : une bibliothèque doit être un niveau sous sa "
-                                f"partie (h{section + 1})")
+                problems.append(f"{where} : une bibliothèque doit être un niveau "
+                                f"sous sa partie (h{section + 1})")
         else:
             section = heading["level"]
         previous = heading["level"]
@@ -431,12 +502,13 @@ def setup_problems(cells: list[dict], nb: nbformat.NotebookNode) -> list[str]:
 def level_of(cell: dict) -> int | None:
     """The level JupyterLab gives a cell as a heading (its collapse button says so: the
     cell's highest heading), or else its highest rendered heading."""
-    return cell["headingLevel"] or min((h["level"] for h in cell["headings"]), default=None)
+    return cell["headingLevel"] or min((h["level"] for h in cell["headings"]),
+                                       default=None)
 
 
 def hidden_by_collapse(cells: list[dict]) -> set[int]:
-    """The cells that collapsed headings hide by JupyterLab's rule: after such a heading,
-    every cell until the next heading of the same or a higher level."""
+    """The cells that collapsed headings hide by JupyterLab's rule: after such a
+    heading, every cell until the next heading of the same or a higher level."""
     hidden: set[int] = set()
     collapsed: int | None = None  # the level of the collapsed heading
     for cell in cells:
@@ -462,8 +534,8 @@ def solution_problems(cells: list[dict], nb: nbformat.NotebookNode) -> list[str]
         headings = cells[index]["headings"]
         text = min(headings, key=lambda h: h["level"])["text"] if headings else ""
         if not text.startswith("Solution"):
-            problems.append(f"cellule {index + 1} : titre replié « {text} » : seules les "
-                            "solutions sont repliées")
+            problems.append(f"cellule {index + 1} : titre replié « {text} » : seules "
+                            "les solutions sont repliées")
     # What the page hides, each cell with the collapsed heading above it.
     owner = {}
     for cell in cells:
@@ -477,18 +549,19 @@ def solution_problems(cells: list[dict], nb: nbformat.NotebookNode) -> list[str]
                         "titres repliés")
     for index in sorted({top for top in owner.values() if top is not None}):
         if not cells[index]["hiddenButton"]:
-            problems.append(f"cellule {index + 1} : titre replié sans le bouton qui montre "
-                            "les cellules masquées")
+            problems.append(f"cellule {index + 1} : titre replié sans le bouton qui "
+                            "montre les cellules masquées")
     for index, top in sorted(owner.items()):
         if top is None:
-            problems.append(f"cellule {index + 1} : masquée sans titre replié au-dessus")
+            problems.append(f"cellule {index + 1} : masquée sans titre replié "
+                            "au-dessus")
             continue
         levels = [h["level"] for h in cells[index]["headings"]]
         if cells[index]["kind"] == "markdown":
             levels += file_headings(COMMENT.sub("", nb.cells[index].source))
         if any(level < level_of(cells[top]) for level in levels):
-            problems.append(f"cellule {index + 1} : un titre de niveau {min(levels)} est "
-                            f"masqué sous la solution de la cellule {top + 1} "
+            problems.append(f"cellule {index + 1} : un titre de niveau {min(levels)} "
+                            f"est masqué sous la solution de la cellule {top + 1} "
                             f"(h{level_of(cells[top])})")
     return problems + after_solution_problems(
         {i: top for i, top in owner.items() if top is not None}, nb)
@@ -498,10 +571,11 @@ def solution_problems(cells: list[dict], nb: nbformat.NotebookNode) -> list[str]
 ANY_FENCE = re.compile(r"^(?:<!--\s*)?(:{3,})\s*(.*?)\s*(?:-->)?$")
 
 
-def after_solution_problems(hidden: dict[int, int], nb: nbformat.NotebookNode) -> list[str]:
-    """Text that follows a folded solution's closing fence but is hidden with it (nothing
-    but the solution may be hidden): read in the file, fence by fence, from the solution's
-    heading cell through the cells it hides."""
+def after_solution_problems(hidden: dict[int, int],
+                            nb: nbformat.NotebookNode) -> list[str]:
+    """Text that follows a folded solution's closing fence but is hidden with it
+    (nothing but the solution may be hidden): read in the file, fence by fence, from the
+    solution's heading cell through the cells it hides."""
     problems = []
     for top in sorted(set(hidden.values())):
         depth = 0
@@ -514,8 +588,9 @@ def after_solution_problems(hidden: dict[int, int], nb: nbformat.NotebookNode) -
                 if fence:
                     depth += 1 if fence[2] else -1
                 elif line.strip() and depth <= 0 and index != top:
-                    problems.append(f"cellule {index + 1} : texte masqué avec la solution de "
-                                    f"la cellule {top + 1}, après sa fin ({line[:50]!r})")
+                    problems.append(f"cellule {index + 1} : texte masqué avec la "
+                                    f"solution de la cellule {top + 1}, après sa fin "
+                                    f"({line[:50]!r})")
                     break
     return problems
 
@@ -540,39 +615,39 @@ def output_problems(cells: list[dict], nb: nbformat.NotebookNode,
     return problems
 
 
-def problems_of(page: Any, lab: Lab, notebook: Path) -> tuple[list[str], dict]:
-    """Open ``notebook`` (a file under ``lab.root``) in JupyterLab and list what a learner
-    would see wrong; also returns timings."""
+def problems_of(tab: LabTab, notebook: Path) -> list[str]:
+    """Open ``notebook`` (a file under the tab's server root) in JupyterLab and list
+    what a learner would see wrong."""
     nb = nbformat.read(notebook, as_version=4)
-    relative = notebook.relative_to(lab.root).as_posix()
-    started = time.monotonic()
     try:
-        cells = open_notebook(page, lab, relative, nb)
+        cells = open_notebook(tab, notebook.relative_to(tab.lab.root).as_posix(), nb)
     except NotDrawn as error:
-        return [str(error)], {}
-    opened = time.monotonic()
+        return [str(error)]
     if cells is None or len(cells) != len(nb.cells):
         return [f"{len(nb.cells)} cellules dans le fichier, "
-                f"{None if cells is None else len(cells)} dans la page"], {}
-    problems = (markup_problems(cells) + outline_problems(cells) + setup_problems(cells, nb)
-                + solution_problems(cells, nb) + output_problems(cells, nb))
+                f"{None if cells is None else len(cells)} dans la page"]
+    problems = (markup_problems(cells) + outline_problems(cells)
+                + setup_problems(cells, nb) + solution_problems(cells, nb)
+                + output_problems(cells, nb))
     hidden = [c["index"] for c in cells if c["hidden"]]
-    if hidden and reveal_solutions(page):
-        again = settled(page)
+    if hidden and reveal_solutions(tab.page):
+        again = settled(tab.page)
         still = [i + 1 for i in hidden if again[i]["hidden"]]
         if still:
-            problems.append(f"cellules toujours masquées une fois les solutions dépliées : "
-                            f"{still}")
+            problems.append("cellules toujours masquées une fois les solutions "
+                            f"dépliées : {still}")
         problems += output_problems(again, nb, only=set(hidden))
-    return problems, {"ouverture": opened - started, "total": time.monotonic() - started}
+    return problems
 
 
 def screenshot(page: Any, path: Path) -> Path:
-    """The whole notebook in one image: JupyterLab scrolls inside its panel, so the window
-    is made as tall as the notebook first."""
-    height = page.evaluate("""() => Math.max(...Array.from(
-        document.querySelectorAll('.jp-WindowedPanel-outer'), e => e.scrollHeight), 0)""")
-    page.set_viewport_size({"width": WIDTH, "height": min(max(HEIGHT, height + 200), 30_000)})
+    """The whole notebook in one image: JupyterLab scrolls inside its panel, so the
+    window is made as tall as the notebook first (the next notebook gets the usual size
+    back)."""
+    height = page.evaluate("""() => Math.max(0, ...Array.from(
+        document.querySelectorAll('.jp-WindowedPanel-outer'), e => e.scrollHeight))""")
+    tall = min(max(HEIGHT, height + 200), 30_000)
+    page.set_viewport_size({"width": WIDTH, "height": tall})
     page.wait_for_timeout(500)  # the cells now in the window get painted
     page.screenshot(path=str(path), full_page=True)
     return path
@@ -582,52 +657,76 @@ def state_of(path: Path) -> tuple[int, str]:
     return path.stat().st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def check_notebook(browser: Any, lab: Lab, notebook: Path, shots: Path) -> dict:
-    """Every check on one notebook, in a page of its own; fails with the problems found
-    and a screenshot of the page. The notebook must be unchanged on disk afterwards."""
-    before, beside = state_of(notebook), sorted(p.name for p in notebook.parent.iterdir())
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        problems, timings = problems_of(page, lab, notebook)
-        problems += [f"erreur JavaScript : {error}" for error in errors]
-        if problems:
-            shot = screenshot(page, shots / f"{notebook.stem}.png")
-            problems.append(f"capture d'écran : {shot}")
-    finally:
-        page.close()  # never saved; the "leave the page?" question is not asked
+def check_notebook(tab: LabTab, notebook: Path, shots: Path) -> None:
+    """Every check on one notebook; fails with the problems found and a screenshot of
+    the page. The notebook and its folder must be unchanged on disk afterwards."""
+    before = state_of(notebook)
+    beside = sorted(p.name for p in notebook.parent.iterdir())
+    del tab.errors[:]
+    problems = problems_of(tab, notebook)
+    problems += [f"erreur JavaScript : {error}" for error in tab.errors]
+    if problems and tab.page is not None:
+        shot = screenshot(tab.page, shots / f"{notebook.stem}.png")
+        problems.append(f"capture d'écran : {shot}")
     if state_of(notebook) != before:
         problems.append("le notebook a changé sur le disque pendant le test")
     if sorted(p.name for p in notebook.parent.iterdir()) != beside:
         problems.append(f"fichiers apparus ou disparus dans {notebook.parent.name}/")
     assert problems == [], f"{notebook.name} dans JupyterLab :\n" + "\n".join(problems)
-    return timings
 
 
-# --------------------------------------------------------------------------- the notebooks
+# ---------------------------------------------------------------------- the notebooks
 
 
 def test_there_are_notebooks() -> None:
     assert NOTEBOOKS, "aucun notebook dans notebooks/"
 
 
+def test_jupytext_serves_every_notebook_as_it_is() -> None:
+    """Binder's JupyterLab has Jupytext (environment.yml), whose contents manager reads
+    a notebook that a Jupytext configuration pairs with a text file (``jupytext.toml``,
+    ``[tool.jupytext]``) from that file: a learner would see the Rmd's Quarto markup
+    (measured: front matter, ``:::`` fences, setup cell open, no folded solution), or an
+    error for a notebook newer than its source. Each notebook must be served as it
+    is."""
+    from jupytext.sync_contentsmanager import TextFileContentsManager
+    from nbformat.sign import NotebookNotary
+
+    def cells(nb: nbformat.NotebookNode) -> list[tuple]:
+        # "trusted": the server's mark, in the served copy only.
+        return [(c.cell_type, c.source, {k: v for k, v in c.metadata.items()
+                                         if k != "trusted"}) for c in nb.cells]
+
+    manager = TextFileContentsManager(root_dir=str(config.ROOT))
+    # Nothing written in ~/.local/share/jupyter (signatures database, secret).
+    manager.notary = NotebookNotary(db_file=":memory:", secret=b"test")
+    problems = []
+    for notebook in NOTEBOOKS:
+        path = notebook.relative_to(config.ROOT).as_posix()
+        try:
+            served = manager.get(path)["content"]
+        except Exception as error:  # noqa: BLE001 - the message is the finding
+            problems.append(f"{path} : refusé par Jupytext ({str(error)[:200]})")
+            continue
+        if cells(served) != cells(nbformat.read(notebook, as_version=4)):
+            problems.append(f"{path} : Jupytext sert d'autres cellules que celles du "
+                            "notebook (appariement avec une source texte ?)")
+    assert problems == []
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
-def test_notebook_as_learners_see_it_in_jupyterlab(
-        browser: Any, lab: Lab, notebook: Path, tmp_path: Path,
-        record_property: Any) -> None:
-    timings = check_notebook(browser, lab, notebook, tmp_path)
-    record_property("durée", f"{timings.get('total', 0):.1f} s")
+def test_notebook_as_learners_see_it_in_jupyterlab(tab: LabTab, notebook: Path,
+                                                   tmp_path: Path) -> None:
+    check_notebook(tab, notebook, tmp_path)
 
 
-
-# --------------------------------------------------------------------------- the checker fails
+# ------------------------------------------------------------------ the checker fails
 
 
 def scratch_notebook(good: bool) -> nbformat.NotebookNode:
     """A small chapter in the notebooks' form (``good``), or with the faults a learner
-    would see: Quarto markup, a tab heading at its section's level, the setup cell open, a
-    folded heading that is no solution, a folded output."""
+    would see: Quarto markup, a tab heading at its section's level, the setup cell open,
+    a folded heading that is no solution, a folded output."""
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 
     def code(source: str, text: str | None = None, **metadata: Any) -> Any:
@@ -638,7 +737,7 @@ def scratch_notebook(good: bool) -> nbformat.NotebookNode:
     folded = {"jupyter": {"source_hidden": True}} if good else {}
     cells = [
         new_markdown_cell("# Un chapitre"),
-        new_markdown_cell("## Préparer la session\n\nLa cellule ci-dessous prépare tout."),
+        new_markdown_cell("## Préparer la session\n\nCette cellule prépare tout."),
         code("import os\n\nENDPOINT = os.environ.get('AWS_S3_ENDPOINT')\nprint('prêt')",
              "Serveur S3 : prêt\n", **folded),
         new_markdown_cell("## Lister un bucket\n\n"
@@ -650,11 +749,11 @@ def scratch_notebook(good: bool) -> nbformat.NotebookNode:
              **({} if good else {"jupyter": {"outputs_hidden": True}})),
         new_markdown_cell(fence.format(":::") + "\n\n## Exercices\n\n### Exercice 1\n\n"
                           "Listez le bucket."),
-        new_markdown_cell(fence.format('::: {.callout-tip collapse="true"}')
-                          + "\n#### " + ("Solution de l'exercice 1" if good else "Indice"),
+        new_markdown_cell(fence.format('::: {.callout-tip collapse="true"}') + "\n#### "
+                          + ("Solution de l'exercice 1" if good else "Indice"),
                           metadata={"jp-MarkdownHeadingCollapsed": True}),
         code("print('la solution')", "la solution\n"),
-        *([] if good else [new_markdown_cell(":::\n\nUne remarque après la solution.")]),
+        *([] if good else [new_markdown_cell(":::\n\nUne remarque ensuite.")]),
         new_markdown_cell(fence.format(":::") + "\n\n### Exercice 2\n\nEncore."),
     ]
     return nbformat.v4.new_notebook(cells=cells, metadata={
@@ -662,25 +761,27 @@ def scratch_notebook(good: bool) -> nbformat.NotebookNode:
                        "name": "python-s3"}})
 
 
-def test_a_notebook_in_the_right_form_passes(browser: Any, scratch: Lab,
+def test_a_notebook_in_the_right_form_passes(scratch_tab: LabTab,
                                              tmp_path: Path) -> None:
-    notebook = scratch.root / "bon.ipynb"
+    notebook = scratch_tab.lab.root / "bon.ipynb"
     nbformat.write(scratch_notebook(good=True), notebook)
-    check_notebook(browser, scratch, notebook, tmp_path)
+    check_notebook(scratch_tab, notebook, tmp_path)
 
 
-def test_every_fault_a_learner_would_see_is_reported(browser: Any, scratch: Lab,
+def test_every_fault_a_learner_would_see_is_reported(scratch_tab: LabTab,
                                                       tmp_path: Path) -> None:
-    notebook = scratch.root / "mauvais.ipynb"
+    notebook = scratch_tab.lab.root / "mauvais.ipynb"
     nbformat.write(scratch_notebook(good=False), notebook)
     with pytest.raises(AssertionError) as failed:
-        check_notebook(browser, scratch, notebook, tmp_path)
+        check_notebook(scratch_tab, notebook, tmp_path)
     report = str(failed.value)
     for fault in (
-            "cellule 4 : balisage Quarto visible ':::' ('::: {.panel-tabset group=\"lib\"}')",
+            "cellule 4 : balisage Quarto visible ':::' "
+            "('::: {.panel-tabset group=\"lib\"}')",
             "cellule 4 : balisage Quarto visible 'group=\"lib\"'",
             "cellule 8 : balisage Quarto visible ':::'",
-            "cellule 4, « boto3 » (h2) : une bibliothèque doit être un niveau sous sa partie",
+            "cellule 4, « boto3 » (h2) : une bibliothèque doit être un niveau sous "
+            "sa partie (h3)",
             "cellule 6, « s3fs » (h2) : une bibliothèque",
             "cellule de préparation (cellule 3) : son code est affiché, pas replié",
             "cellule 9 : titre replié « Indice » : seules les solutions sont repliées",

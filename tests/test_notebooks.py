@@ -167,7 +167,7 @@ def test_for_jupyter_hides_fences_and_the_site_filter_gets_them_back() -> None:
               "Texte.")
     nb = notebooks.for_jupyter(_notebook(nbformat.v4.new_markdown_cell(source)))
     shown = "\n".join(c.source for c in nb.cells)
-    assert not structure.VISIBLE_FENCE.search(shown)
+    assert not notebooks.FENCE.search(shown)
     assert "> **Une note**" in shown and "### boto3" in shown
     assert [bool(c.metadata.get(notebooks.HEADING_COLLAPSED)) for c in nb.cells] == [False, True]
     assert nb.cells[1].source.split("\n")[2] == "#### Solution de l\'exercice 1"

@@ -83,7 +83,6 @@ def en_octets(taille: int) -> str:
     return f"{taille:,} octets".replace(",", "\u202f")  # espace fine insécable
 
 
-
 # ---------------------------------------------- « Partager des données » : l'autre côté
 
 

@@ -68,8 +68,9 @@ def launch_cell(source: Path) -> nbformat.NotebookNode:
     return nbformat.v4.new_markdown_cell(launch.badges_markdown(notebook))
 
 
-#: A Quarto fence line of the source (``::: {.callout-note}``, ``:::``).
-FENCE = re.compile(r"^(:{3,})(.*?)\s*$")
+#: A Quarto fence line (``::: {.callout-note}``, ``:::``): in the source, or left visible
+#: in a notebook's markdown cell.
+FENCE = re.compile(r"^:{3,}", re.MULTILINE)
 #: The same line once hidden from Jupyter.
 HIDDEN_FENCE = re.compile(r"^<!-- (:{3,}.*?) -->$", re.MULTILINE)
 #: Cell metadata with which JupyterLab folds a code cell's input, and collapses a heading
@@ -215,10 +216,18 @@ def hidden_by_collapse(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]
     return hidden
 
 
+def find_setup_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
+    """A chapter's setup cell: its first code cell that reads ``AWS_S3_ENDPOINT``."""
+    return next((c for c in nb.cells
+                 if c.cell_type == "code" and "AWS_S3_ENDPOINT" in c.source), None)
+
+
 def setup_cell(source: Path) -> str:
-    """The code of a chapter's setup cell (the one that reads ``AWS_S3_ENDPOINT``)."""
-    return next(c.source for c in from_source(source).cells
-                if c.cell_type == "code" and "AWS_S3_ENDPOINT" in c.source)
+    """The code of a chapter's setup cell (:func:`find_setup_cell`)."""
+    cell = find_setup_cell(from_source(source))
+    if cell is None:
+        raise ValueError(f"{source.name} : pas de cellule de préparation")
+    return cell.source
 
 
 def from_source(source: Path) -> nbformat.NotebookNode:

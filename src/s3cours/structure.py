@@ -10,14 +10,14 @@ Quarto would see it, without Quarto.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pypandoc
 
-from .notebooks import from_source, hidden_by_collapse, show_fences
+from .notebooks import (FENCE, find_setup_cell, from_source, hidden_by_collapse,
+                        show_fences)
 
 #: The course's tabs, in their fixed order.
 TAB_ORDER = ("boto3", "s3fs", "pyarrow", "pandas", "polars", "duckdb", "snakemake", "mc")
@@ -164,8 +164,6 @@ def tabsets(source: Path) -> list[list[str]]:
 
 
 # ------------------------------------------------------------------ the notebook in Jupyter
-#: A fence left visible in a markdown cell (hidden ones are HTML comments).
-VISIBLE_FENCE = re.compile(r"^:{3,}", re.MULTILINE)
 #: The scaffolding every chapter opens and ends with.
 OBJECTIVES = "## Objectifs, prérequis, durée"
 DURATION = "**Durée :**"
@@ -182,10 +180,9 @@ def jupyter_problems(nb: nbformat.NotebookNode) -> list[str]:
     for cell in nb.cells:
         if cell.cell_type == "raw":
             problems.append(f"cellule brute (affichée telle quelle) : {cell.source[:40]!r}")
-        if cell.cell_type == "markdown" and VISIBLE_FENCE.search(cell.source):
+        if cell.cell_type == "markdown" and FENCE.search(cell.source):
             problems.append(f"bloc Quarto visible : {cell.source[:60]!r}")
-    setup = next((cell for cell in nb.cells
-                  if cell.cell_type == "code" and "AWS_S3_ENDPOINT" in cell.source), None)
+    setup = find_setup_cell(nb)
     if setup is None or setup.metadata.get("jupyter", {}).get("source_hidden") is not True:
         problems.append("la cellule de préparation n'est pas repliée dans JupyterLab")
     depth = 0
