@@ -18,7 +18,7 @@ from s3cours import classroom, cli, config, notebooks, playground
 #: run's playground, while the published notebooks' learner (``apprenant``) follows them
 #: under nbval on another worker. Two learners at once on one server, the first one twice:
 #: each pass costs about 85 s of CPU, and two cores give 600 s in the 5 minutes of the test
-#: command; the whole suite takes about 505, a fourth pass did not fit (see the README,
+#: command; the whole suite takes about 505, a fourth pass did not fit (see CONTRIBUTING.md,
 #: "Comment ./cours test tient en cinq minutes"). Same length as ``apprenant``: listings
 #: (which name the bucket) keep their sizes.
 SMALL_CLASS_LEARNER = "eleve-001"

@@ -16,21 +16,12 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import nbformat
 import pytest
-import yaml
 
 from s3cours import config, launch, notebooks
 
 REPO = launch.repository()
 URL = re.compile(r"https?://[^\s)\]\"'<>]+")
 BADGE_TARGET = re.compile(r"\[!\[[^\]]*\]\([^)]*\)\]\((https?://[^)\s]+)\)")
-
-
-def _strings(node) -> list[str]:
-    if isinstance(node, dict):
-        return [s for value in node.values() for s in _strings(value)]
-    if isinstance(node, list):
-        return [s for value in node for s in _strings(value)]
-    return [node] if isinstance(node, str) else []
 
 
 def launch_urls(text: str) -> list[str]:
@@ -50,8 +41,9 @@ def launch_urls(text: str) -> list[str]:
 
 def collected() -> dict[str, list[str]]:
     where: dict[str, list[str]] = {}
-    site = yaml.safe_load(launch.SITE_CONFIG.read_text())
-    where["_quarto.yml"] = [u for s in _strings(site) for u in URL.findall(s)
+    # The text, not the parsed YAML: the footer reuses the setting through YAML aliases,
+    # which parsing would count twice; the text holds it once.
+    where["_quarto.yml"] = [u for u in URL.findall(launch.SITE_CONFIG.read_text())
                             if urlparse(u).netloc == "github.com"]
     for source in notebooks.sources():
         nb = nbformat.read(notebooks.notebook_path(source), as_version=4)

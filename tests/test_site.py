@@ -86,3 +86,28 @@ def test_jupyter_nbconvert_works_in_the_course_environment() -> None:
     jupyter = Path(sys.executable).parent / "jupyter"
     run = subprocess.run([str(jupyter), "nbconvert", "--version"], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+def test_footer_names_both_licences_and_links_their_files_on_the_repository() -> None:
+    """The footer's links are made by Quarto from ``depot:``, YAML aliases of the repository
+    setting: each must name the setting's repository and branch and a licence file that
+    exists, and the README must say which licence covers what."""
+    conf = quarto()
+    repo = launch.repository()
+    assert conf["depot"] == {"url": repo.url, "branche": repo.branch}
+    text = (config.ROOT / "_quarto.yml").read_text()
+    assert "url: *depot-url" in text and "repo-url: &depot-url " in text
+    assert "branche: *depot-branche" in text and "repo-branch: &depot-branche " in text
+    footer = conf["website"]["page-footer"]["center"]
+    links = dict(re.findall(r"\[([^\]]+)\]\(([^)]+)\)", footer))
+    assert set(links) == {"CC BY 4.0", "MIT"}
+    prefix = "{{< meta depot.url >}}/blob/{{< meta depot.branche >}}/"
+    files = {name: href.removeprefix(prefix) for name, href in links.items()}
+    assert all(href.startswith(prefix) for href in links.values()), links
+    assert files == {"CC BY 4.0": "LICENSES/CC-BY-4.0.txt", "MIT": "LICENSE"}
+    assert (config.ROOT / "LICENSE").read_text().startswith("MIT License\n")
+    legal_code = (config.ROOT / "LICENSES" / "CC-BY-4.0.txt").read_text()
+    assert legal_code.startswith("Creative Commons Attribution 4.0 International")
+    readme = (config.ROOT / "README.md").read_text()
+    for name, path in files.items():
+        assert f"[{name}]({path})" in readme, name

@@ -63,7 +63,7 @@ def test_ci_runs_the_readme_command_renders_with_pinned_quarto_and_publishes_mai
 
 def test_the_big_class_runs_weekly_and_on_demand() -> None:
     """The N-learner class is no part of the test command: a workflow of its own runs it on a
-    schedule and by hand, with the README's command, and reports its figures."""
+    schedule and by hand, with the trainer's page's command, and reports its figures."""
     workflow = yaml.safe_load((config.ROOT / ".github" / "workflows" / "classe.yml").read_text())
     triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
     assert triggers["schedule"][0]["cron"] and "workflow_dispatch" in triggers
