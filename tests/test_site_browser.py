@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from s3cours import config, notebooks, structure
+from s3cours import config, launch, notebooks, structure
 
 QUARTO_VERSION = "1.10.18"
 #: What Quarto reads to render the site (``project.render`` in ``_quarto.yml``) and its assets.
@@ -244,7 +244,10 @@ SNAPSHOT_JS = r"""
   const snapshot = {
     sidebar: Array.from(document.querySelectorAll('#quarto-sidebar a.sidebar-link'))
       .map(a => a.getAttribute('href')),
-    badges: Array.from(main.querySelectorAll('a > img')).map(img => [img.alt, img.parentElement.href]),
+    badges: Array.from(main.querySelectorAll('a > img')).map(img =>
+      [img.alt, img.parentElement.href, img.getAttribute('src')]),
+    sources: Array.from(document.querySelectorAll('.source-page a, a.toc-action'))
+      .map(a => [a.textContent.trim(), a.href]),
     setup: setup ? {
       folded: !!fold && !fold.open,
       codeVisible: Array.from(setup.querySelectorAll('code'))
@@ -295,11 +298,18 @@ SNAPSHOT_JS = r"""
 """
 
 
-def read_every_page(browser, site: str, width: int, height: int, script: str) -> dict:
+#: The dark theme, as Quarto remembers it after a click on its toggle.
+DARK_CHOICE = "localStorage.setItem('quarto-color-scheme', 'alternate')"
+
+
+def read_every_page(browser, site: str, width: int, height: int, script: str,
+                    dark: bool = False) -> dict:
     """Every page opened once at ``width`` px (only 127.0.0.1 reachable), and what ``script``
-    returns on it."""
+    returns on it; with ``dark``, as a reader who chose the dark theme sees it."""
     context = browser.new_context(viewport={"width": width, "height": height}, base_url=site)
     context.route(re.compile(r"^(?!http://127\.0\.0\.1:)"), lambda route: route.abort())
+    if dark:
+        context.add_init_script(DARK_CHOICE)
     tab = context.new_page()
     try:
         found = {}
@@ -313,8 +323,19 @@ def read_every_page(browser, site: str, width: int, height: int, script: str) ->
 
 @pytest.fixture(scope="module")
 def snapshots(browser, site: str) -> dict[str, dict]:
-    """Every page, opened once at 1280 px, as :data:`SNAPSHOT_JS` reads it."""
-    return read_every_page(browser, site, WIDTH, 900, SNAPSHOT_JS)
+    """Every page, opened once at 1280 px, as :data:`SNAPSHOT_JS` reads it, with its
+    colours (:data:`COLOURS_JS`, read first) in the light theme."""
+    script = (f"() => {{ const colours = ({COLOURS_JS})();"
+              f" return {{...({SNAPSHOT_JS})(), colours}}; }}")
+    return read_every_page(browser, site, WIDTH, 900, script)
+
+
+@pytest.fixture(scope="module")
+def dark(browser, site: str) -> dict[str, dict]:
+    """Every page in the dark theme, chosen by the reader: its colours
+    (:data:`COLOURS_JS`) and its figures (:data:`FIGURES_JS`), read in one visit."""
+    script = f"async () => ({{...({COLOURS_JS})(), figures: await ({FIGURES_JS})()}})"
+    return read_every_page(browser, site, WIDTH, 900, script, dark=True)
 
 
 @pytest.mark.parametrize("path", pages())
@@ -351,7 +372,7 @@ def test_every_chapter_is_in_the_sidebar(snapshots: dict, path: str) -> None:
 
 @pytest.mark.parametrize("path", chapters())
 def test_the_launch_badges_are_present(snapshots: dict, path: str) -> None:
-    badges = dict(snapshots[path]["badges"])
+    badges = {label: link for label, link, _ in snapshots[path]["badges"]}
     stem = Path(path).stem
     for label, host in (("Ouvrir sur le SSP Cloud", "datalab.sspcloud.fr"),
                         ("Ouvrir dans Binder", "mybinder.org"),
@@ -402,3 +423,160 @@ UNGROUPED = re.compile(r"(?<![\w.:/-])(\d{4,} octets|\d{4,}\.\d(?![.\d]))")
 def test_printed_numbers_are_written_the_french_way(snapshots: dict, path: str) -> None:
     found = sorted({m for text in snapshots[path]["outputs"] for m in UNGROUPED.findall(text)})
     assert found == []
+
+
+# ------------------------------------------------------------------------- both themes
+
+#: The page's colours as the reader sees them: the contrast ratio (WCAG 2: relative
+#: luminances, (L1 + 0.05) / (L2 + 0.05)) of each kind of text against the background
+#: it is drawn on (the first opaque one up the tree, translucent layers blended), the
+#: lowest of each kind with its text; and the current chapter in the sidebar against the
+#: other links.
+COLOURS_JS = r"""
+() => {
+  const parse = s => {
+    const n = s.match(/[\d.]+/g).map(Number);
+    const rgb = s.startsWith('color(') ? n.slice(0, 3).map(v => v * 255)
+      : n.slice(0, 3);
+    return [...rgb, n.length > 3 ? n[3] : 1];
+  };
+  const over = (top, base) =>
+    top.slice(0, 3).map((v, i) => v * top[3] + base[i] * (1 - top[3]));
+  const background = el => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) layers.push(c);
+      if (c[3] >= 1) break;
+    }
+    return layers.reverse().reduce((base, layer) => over(layer, base), [255, 255, 255]);
+  };
+  const luminance = rgb => rgb.map(v => v / 255)
+    .map(v => (v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const ratio = (a, b) => {
+    const [l1, l2] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+    return (l1 + 0.05) / (l2 + 0.05);
+  };
+  const contrast = el => {
+    const back = background(el);
+    return ratio(over(parse(getComputedStyle(el).color), back), back);
+  };
+  const lowest = selector => Array.from(document.querySelectorAll(selector))
+    .filter(el => el.checkVisibility() && el.textContent.trim())
+    .map(el => [Math.round(contrast(el) * 100) / 100,
+                el.textContent.trim().slice(0, 40)])
+    .reduce((low, found) => (low === null || found[0] < low[0] ? found : low), null);
+  const active = document.querySelector('#quarto-sidebar a.sidebar-link.active');
+  const others = Array.from(document.querySelectorAll('#quarto-sidebar a.sidebar-link'))
+    .filter(a => a !== active && a.textContent.trim());
+  const distance = (a, b) => Math.hypot(...[0, 1, 2].map(i => a[i] - b[i]));
+  return {
+    dark: document.body.classList.contains('quarto-dark'),
+    text: lowest('main p, main li'),
+    links: lowest('main a:not(:has(img)), #quarto-sidebar a.sidebar-link, #TOC a'),
+    summary: lowest('details.code-fold > summary'),
+    current: active ? {
+      text: active.textContent.trim(),
+      contrast: Math.round(contrast(active) * 100) / 100,
+      // how far (0 to 441) its colour is from the closest colour of the other links
+      apart: Math.round(Math.min(...others.map(a => distance(
+        parse(getComputedStyle(active).color), parse(getComputedStyle(a).color))))),
+    } : null,
+  };
+}
+"""
+
+AA = 4.5  # WCAG 2 AA, normal text
+
+
+def theme_problems(colours: dict, has_setup_cell: bool) -> list[str]:
+    problems = []
+    for kind in ("text", "links", "summary"):
+        if colours[kind] is None:
+            if kind != "summary" or has_setup_cell:
+                problems.append(f"{kind} : rien de visible à mesurer")
+        elif colours[kind][0] < AA:
+            ratio, text = colours[kind]
+            problems.append(f"{kind} : contraste {ratio}:1 < {AA}:1 ({text!r})")
+    return problems
+
+
+@pytest.mark.parametrize("path", pages())
+def test_text_links_and_folded_cells_are_contrasted_in_both_themes(
+        snapshots: dict, dark: dict, path: str) -> None:
+    """At least 4.5:1 (WCAG AA) for the text, every link (page, sidebar, table of
+    contents) and the setup cell's folded title, in the light theme and the dark one."""
+    setup = path in chapters()
+    assert snapshots[path]["colours"]["dark"] is False
+    assert dark[path]["dark"] is True, "le thème sombre choisi n'est pas appliqué"
+    light = snapshots[path]["colours"]
+    problems = [f"clair, {p}" for p in theme_problems(light, setup)]
+    problems += [f"sombre, {p}" for p in theme_problems(dark[path], setup)]
+    assert problems == []
+
+
+@pytest.mark.parametrize("path", pages())
+def test_the_current_page_stands_out_in_the_sidebar_in_both_themes(
+        snapshots: dict, dark: dict, path: str) -> None:
+    """The sidebar's link to the page being read has a colour of its own (far from the
+    other links' colours), contrasted enough to read."""
+    light = snapshots[path]["colours"]
+    for theme, colours in (("clair", light), ("sombre", dark[path])):
+        current = colours["current"]
+        assert current is not None, f"{theme} : aucun lien actif dans la barre latérale"
+        assert current["apart"] >= 60, f"{theme} : {current}"
+        assert current["contrast"] >= AA, f"{theme} : {current}"
+
+
+#: Every figure image: its alt text, and the colour and opacity of its corner pixels
+#: (the plot's own background, on which its axes and labels are drawn).
+FIGURES_JS = r"""
+async () => Promise.all(Array.from(document.querySelectorAll(
+    'main figure img, main .cell-output-display img')).map(async img => {
+  await img.decode().catch(() => null);
+  const canvas = document.createElement('canvas');
+  [canvas.width, canvas.height] = [img.naturalWidth, img.naturalHeight];
+  const context = canvas.getContext('2d');
+  context.drawImage(img, 0, 0);
+  const corners = [[0, 0], [canvas.width - 1, canvas.height - 1]]
+    .map(([x, y]) => Array.from(context.getImageData(x, y, 1, 1).data));
+  return {src: img.getAttribute('src'), alt: img.alt, width: img.naturalWidth, corners};
+}))
+"""
+
+
+def test_every_figure_has_alt_text_and_its_own_light_background(dark: dict) -> None:
+    """Each plot says in words what it shows, and carries an opaque light background, so
+    that its dark labels read as well in the dark theme as in the light one."""
+    found = [f for page in dark.values() for f in page["figures"]]
+    assert found, "aucune figure sur le site"
+    for figure in found:
+        assert figure["alt"].strip(), f"{figure['src']} : pas de texte alternatif"
+        assert figure["width"] > 0, f"{figure['src']} : image non chargée"
+        for red, green, blue, alpha in figure["corners"]:
+            assert alpha == 255 and min(red, green, blue) >= 230, (
+                figure["src"], figure["corners"])
+
+
+@pytest.mark.parametrize("path", chapters())
+def test_the_badge_images_are_the_generated_ones(snapshots: dict, path: str) -> None:
+    """Each badge shows the image that the course generates (Quarto once appended ".png"
+    to extensionless image addresses: the shields.io badges lost their logo)."""
+    shown = {label: image for label, _, image in snapshots[path]["badges"]}
+    for label, image in launch.BADGES.values():
+        assert shown.get(label) == image, (label, shown.get(label))
+
+
+@pytest.mark.parametrize("path", pages())
+def test_the_source_link_opens_the_file_to_edit(snapshots: dict, path: str) -> None:
+    """"Source de cette page" opens the hand-edited file: a chapter's ``content/NN.Rmd``
+    (not its generated notebook), the page's own ``.qmd`` otherwise. No link of the
+    page's tools (table of contents, source) leads to a notebook."""
+    repo = launch.repository()
+    stem = Path(path).stem
+    wanted = (f"content/{stem}.Rmd" if path.startswith("notebooks/") else f"{stem}.qmd")
+    links = snapshots[path]["sources"]
+    found = [href for text, href in links if text == wanted]
+    assert found == [repo.blob(wanted)], links
+    assert [href for _, href in links if href.endswith(".ipynb")] == []
