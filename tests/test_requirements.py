@@ -7,7 +7,7 @@ from importlib.metadata import version
 
 import yaml
 
-from s3cours import config
+from s3cours import config, playground
 
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)(\[[^\]]+\])?==([^\s;\\]+)")
 
@@ -19,6 +19,12 @@ def _pins(lines: list[str]) -> dict[str, str]:
         if match:
             pins[match.group(1).lower().replace("_", "-")] = match.group(3)
     return pins
+
+
+#: The signed DuckDB extensions the playground places offline in a service's home: tooling
+#: only (requirements.in and its lock), never in a learner's install (the extra
+#: ``chapitres``, environment.yml), where DuckDB takes them from its own repository.
+TOOLING_ONLY = {f"duckdb-extension-{name}" for name in playground.DUCKDB_EXTENSIONS}
 
 
 def requirements_in() -> dict[str, str]:
@@ -45,8 +51,11 @@ def test_environment_yml_has_the_same_versions() -> None:
     conda = [d for d in env["dependencies"] if isinstance(d, str)]
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     pip_pins = _pins(pip)
-    assert pip_pins == requirements_in()
-    assert list(pip_pins) == list(requirements_in()), "pas dans l'ordre de requirements.in"
+    for_learners = {name: pinned for name, pinned in requirements_in().items()
+                    if name not in TOOLING_ONLY}
+    assert TOOLING_ONLY <= set(requirements_in())
+    assert pip_pins == for_learners
+    assert list(pip_pins) == list(for_learners), "pas dans l'ordre de requirements.in"
     names = {d.split("=")[0] for d in conda}
     assert {"python", "minio-server", "minio-client"} <= names
     assert all("=" in d for d in conda if d != "pip"), "version conda non fixée"
@@ -74,4 +83,7 @@ def test_package_extras_have_the_locked_versions() -> None:
         for package, version_ in pins.items():
             assert pinned.get(package) == version_, f"{name} : {package}=={version_}"
     assert set(extras) == {"chapitres", "bac-a-sable"}
+    learners = set().union(*(_pins(requirements) for requirements in extras.values()))
+    assert not any(name.startswith("duckdb-extension") for name in learners), \
+        "extension DuckDB dans l'installation des apprenants : INSTALL la prend chez DuckDB"
     assert "moto" in _pins(extras["bac-a-sable"])

@@ -212,10 +212,9 @@ def test_a_service_gets_the_images_duckdb_secret_in_its_home(
         Path(twin.state_file).parent)
     code = (
         "import duckdb\n"
-        "from duckdb_extensions import extension_importer\n"
         "con = duckdb.connect()\n"
-        "extension_importer.import_extension('httpfs', con=con)\n"
-        "con.sql('LOAD httpfs')\n"
+        "con.load_extension('httpfs')\n"  # the image's extension, already in this home
+        "con.load_extension('aws')\n"
         "print(con.sql(\"SELECT name, persistent, storage FROM duckdb_secrets()\").fetchall())\n"
         "print(con.sql(\"SELECT secret_string FROM duckdb_secrets()\").fetchone()[0])\n"
     )

@@ -68,14 +68,16 @@ class Source:
 
 def duckdb_connection(endpoint: str, region: str, access_key: str, secret_key: str,
                       use_ssl: bool = False, session_token: str | None = None):
-    """A duckdb connection that reads ``s3://`` through the httpfs extension installed from
-    PyPI (``duckdb-extension-httpfs``): nothing is downloaded at run time."""
+    """A duckdb connection that reads ``s3://`` through its httpfs extension, installed as
+    the chapters do (``INSTALL httpfs``: already in a service's home, else placed by
+    :func:`playground.install_duckdb_extensions`, offline in the tooling's environment)."""
     import duckdb
-    from duckdb_extensions import extension_importer
+
+    from . import playground
 
     con = duckdb.connect()
-    extension_importer.import_extension("httpfs", con=con)
-    con.sql("LOAD httpfs")
+    playground.install_duckdb_extensions(con, ("httpfs",))
+    con.load_extension("httpfs")
     if use_ssl and os.environ.get("AWS_CA_BUNDLE"):  # a test CA: duckdb reads no variable
         con.execute("SET ca_cert_file = $file", {"file": os.environ["AWS_CA_BUNDLE"]})
     # SESSION_TOKEN said even when empty: duckdb would otherwise take AWS_SESSION_TOKEN from

@@ -61,8 +61,9 @@ VARIABLES = ("AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "S3_ENDPOINT", "AWS_ACCESS_K
 DUCKDB_SECRET = "s3_onyxia_connection"
 #: The DuckDB extensions the image installs when it is built, among others
 #: (images-datascience, python-minimal/scripts/install-duckdb-extensions.py: ``INSTALL
-#: httpfs``, ``INSTALL aws``…): a service's home gets the same signed files, from their PyPI
-#: packages (no network needed), so that a chapter's ``INSTALL aws`` finds it there.
+#: httpfs``, ``INSTALL aws``…): a service's home gets the same signed files
+#: (:func:`install_duckdb_extensions`), so that a chapter's ``INSTALL httpfs`` finds them
+#: there, offline too.
 DUCKDB_EXTENSIONS = ("httpfs", "aws")
 #: Where DuckDB keeps the secret, under the service's home.
 DUCKDB_SECRET_FILE = f".duckdb/stored_secrets/{DUCKDB_SECRET}.duckdb_secret"
@@ -217,7 +218,6 @@ def write_duckdb_secret(env: dict[str, str], home: Path) -> Path:
     the credentials of that moment; with the image's extensions (:data:`DUCKDB_EXTENSIONS`)
     installed there. Returns the secret's folder."""
     import duckdb
-    from duckdb_extensions import extension_importer
 
     folder = (home / DUCKDB_SECRET_FILE).parent
     folder.mkdir(parents=True, exist_ok=True)
@@ -225,9 +225,8 @@ def write_duckdb_secret(env: dict[str, str], home: Path) -> Path:
     con = duckdb.connect(config={"secret_directory": str(folder),
                                  "extension_directory": str(home / ".duckdb" / "extensions")})
     try:
-        for extension in DUCKDB_EXTENSIONS:
-            extension_importer.import_extension(extension, con=con)
-        con.execute("LOAD httpfs")
+        install_duckdb_extensions(con)
+        con.load_extension("httpfs")
         con.execute(
             f"CREATE OR REPLACE PERSISTENT SECRET {DUCKDB_SECRET} (TYPE S3, KEY_ID $cle, "
             "SECRET $secret, REGION $region, SESSION_TOKEN $jeton, ENDPOINT $hote, "
@@ -241,6 +240,33 @@ def write_duckdb_secret(env: dict[str, str], home: Path) -> Path:
     finally:
         con.close()
     return folder
+
+
+def install_duckdb_extensions(con, names: tuple[str, ...] = DUCKDB_EXTENSIONS) -> None:
+    """``INSTALL`` each of ``names`` into ``con``'s extension directory, as the image does
+    when it is built. Where the tooling's environment has the extension's file (``./cours``:
+    ``duckdb-extension-<name>`` in requirements.lock, tooling only), it is installed from
+    that file, offline; elsewhere (Binder, Colab, a conda environment: they have internet),
+    from DuckDB's repository. Either way it is the file signed by DuckDB, and DuckDB checks
+    its signature at ``INSTALL`` and at ``LOAD`` (a file altered by one byte is refused)."""
+    import importlib.util
+
+    import duckdb
+
+    version = con.execute("PRAGMA version").fetchone()[0]
+    for name in names:
+        spec = importlib.util.find_spec(f"duckdb_extension_{name}")
+        packaged = (Path(spec.origin).parent / "extensions" / version
+                    / f"{name}.duckdb_extension") if spec and spec.origin else None
+        try:
+            con.install_extension(str(packaged) if packaged and packaged.exists() else name)
+        except duckdb.Error as exc:
+            raise PlaygroundError(
+                f"Extension DuckDB « {name} » non installée ({exc}).\n"
+                "Sans accès à Internet, elle vient du paquet duckdb-extension-"
+                f"{name} de l'environnement du cours : lancez ./cours (il installe "
+                "requirements.lock), ou installez ce paquet à la version de duckdb."
+            ) from None
 
 
 def admin_secret() -> str:
