@@ -263,7 +263,7 @@ def execute(nb: nbformat.NotebookNode, env: dict[str, str], timeout: int = 600) 
     os.environ.update(env)
     try:
         client = NotebookClient(
-            nb, timeout=timeout, kernel_name=KERNELSPEC["name"],
+            nb, timeout=timeout, kernel_name=KERNELSPEC["name"], coalesce_streams=True,
             resources={"metadata": {"path": str(config.NOTEBOOKS_DIR)}},
         )
         client.execute()
