@@ -62,25 +62,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: _rank(item.nodeid))
 
 
-#: Niceness of a worker once it runs anything but the small class, nbval included: the
-#: class's learner follows the course twice, one pass after the other, which is the longest
-#: chain of the run; everything else fills the time the class leaves (kernels inherit their
-#: worker's niceness). nbval's learner still follows the course at the same time as the
-#: class's, at a lower priority: it is not on the longest chain. Raising one's niceness needs
-#: no privilege; a worker never lowers its own.
-NICENESS_BESIDE_THE_CLASS = 19
+#: A worker that runs anything but the small class, nbval included, puts every one of its
+#: threads in Linux's idle scheduling class (SCHED_IDLE): the class's learner follows the
+#: course twice, one pass after the other, which is the longest chain of the run; everything
+#: else fills the time the class leaves (kernels inherit their worker's class). Nice 19 was
+#: not enough: a nice-19 task keeps the CPU for its time slice when one of the class's
+#: processes wakes up (an S3 answer, a kernel message), and the class waits thousands of
+#: times per pass; an idle-class task is preempted at once. nbval's learner still follows the
+#: course at the same time as the class's: it is not on the longest chain. Entering the idle
+#: class needs no privilege; a worker never leaves it.
+def _yield_to_the_class() -> None:
+    # On Linux, the scheduling class belongs to each thread (a kernel started by nbval is
+    # forked from jupyter_client's event-loop thread): every thread of the worker, and the
+    # threads and processes they start from now on, which inherit it.
+    for task in Path("/proc/self/task").iterdir():
+        tid = int(task.name)
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            if os.sched_getscheduler(tid) != os.SCHED_IDLE:
+                os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if os.environ.get("PYTEST_XDIST_WORKER") and item.get_closest_marker("classroom") is None:
-        # On Linux, niceness belongs to each thread (a kernel started by nbval is forked from
-        # jupyter_client's event-loop thread): every thread of the worker, and the threads
-        # and processes they start from now on, which inherit it.
-        for task in Path("/proc/self/task").iterdir():
-            tid = int(task.name)
-            with contextlib.suppress(OSError):  # a thread that ended meanwhile
-                if os.getpriority(os.PRIO_PROCESS, tid) < NICENESS_BESIDE_THE_CLASS:
-                    os.setpriority(os.PRIO_PROCESS, tid, NICENESS_BESIDE_THE_CLASS)
+        _yield_to_the_class()
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -1,18 +1,15 @@
 """A small class on one server at every test run: a learner of its own follows every chapter
-twice, while the published notebooks' learner follows them under nbval; and the proof that
-the class check sees what it must see.
+twice, while the published notebooks' learner follows them under nbval (the proof that the
+class check sees what it must see is in tests/test_classroom_faults.py).
 
 The 20-learner class is its own command (``./cours classroom simulate --learners 20``), run
 weekly by ``.github/workflows/classe.yml`` and before a training session."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat
 import pytest
 
-from s3cours import classroom, cli, config, notebooks, playground
+from s3cours import classroom, cli, notebooks, playground
 
 #: The small class: ONE learner of its own, who follows every chapter twice in a row, on the
 #: run's playground, while the published notebooks' learner (``apprenant``) follows them
@@ -22,15 +19,6 @@ from s3cours import classroom, cli, config, notebooks, playground
 #: "Comment ./cours test tient en cinq minutes"). Same length as ``apprenant``: listings
 #: (which name the bucket) keep their sizes.
 SMALL_CLASS_LEARNER = "eleve-001"
-
-
-@pytest.fixture
-def room(state_dir: Path) -> playground.Playground:
-    """A twin of its own for the fault-injection test, over https and WITHOUT the shared
-    course data (the data-absent path of the setup cells, on a server where nothing else
-    runs)."""
-    return playground.start(state_dir=state_dir, tls=True, shared_data=False,
-                            log=lambda _: None)
 
 
 @pytest.mark.classroom
@@ -43,84 +31,6 @@ def test_a_small_class_beside_the_published_run(session_playground: playground.P
     assert report.problems == [], "\n".join(report.problems)
     # Every chapter twice.
     assert report.runs == 2 * len(notebooks.sources())
-
-
-FAULTY_CELLS = [
-    # 1: the learner's space, read as the chapters read it (classroom.learner_space).
-    "import os, uuid, boto3\n"
-    "from s3cours.classroom import learner_space\n"
-    "bucket, prefixe = learner_space(dict(os.environ), '')\n"
-    "s3 = boto3.client('s3', endpoint_url=os.environ['AWS_ENDPOINT_URL'])",
-    # 2: an output that depends on the learner.
-    "print(bucket[::-1], prefixe[::-1])",
-    # 3: a write outside the learner's space (refused on the SSP Cloud twin: an error then).
-    f"s3.put_object(Bucket='{config.DATA_BUCKET}', Key='commun.csv', Body=b'a;b')",
-    # 4: an output that changes at the second run (the objects of cell 5 pile up).
-    "print(s3.list_objects_v2(Bucket=bucket, Prefix=prefixe)['KeyCount'])",
-    # 5: a second run leaves more objects.
-    "s3.put_object(Bucket=bucket, Key=f'{prefixe}{uuid.uuid4()}', Body=b'')",
-    # 6: an error nobody expected.
-    "raise RuntimeError('non prévue')",
-]
-
-
-def faulty_notebook(folder: Path) -> Path:
-    cells = [nbformat.v4.new_code_cell(code) for code in FAULTY_CELLS]
-    cells.append(nbformat.v4.new_code_cell("raise ValueError('prévue')",
-                                           metadata={"tags": ["raises-exception"]}))
-    nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = notebooks.KERNELSPEC
-    faulty = folder / "fautif.ipynb"
-    nbformat.write(nb, faulty)
-    return faulty
-
-
-def test_the_class_check_sees_every_fault(room: playground.Playground, tmp_path: Path) -> None:
-    """A notebook whose output depends on who runs it, that writes outside the learner's
-    space, that gives other outputs and leaves more objects when run again, and that has an
-    untagged error (and a tagged one, which is fine), is reported for each of these: in the
-    class of `./cours classroom simulate` (learners compared with the first one)..."""
-    faulty = faulty_notebook(tmp_path)
-    report = classroom.run(room, cli.kernel_environment(room), learners=2, workers=2,
-                           chapters=[faulty])
-    problems = "\n".join(report.problems)
-    assert report.runs == 3
-    # Learner-dependent output.
-    assert "eleve-02 : sorties de fautif.ipynb différentes de celles de eleve-01" in problems
-    # Write outside: seen as an object outside every learner's space, or refused.
-    assert (f"hors des espaces des apprenants : {config.DATA_BUCKET}/commun.csv" in problems
-            or "fautif.ipynb, cellule de code n° 3 : AccessDenied" in problems)
-    # Second run: other outputs, more objects.
-    assert "eleve-01 : sorties de fautif.ipynb différentes au 2e passage" in problems
-    assert "eleve-01 : objets en plus dans son espace après le 2e passage" in problems
-    # The untagged error, for each run; the tagged one is not a problem.
-    assert problems.count("cellule de code n° 6 : RuntimeError: non prévue") == 3
-    assert "ValueError" not in problems
-
-
-def test_the_class_beside_the_published_run_sees_every_fault(room: playground.Playground,
-                                                             tmp_path: Path) -> None:
-    """... and in the test command's small class, whose learner is compared with the
-    published outputs (those of `apprenant`, recorded in the notebook)."""
-    from nbclient import NotebookClient
-
-    faulty = faulty_notebook(tmp_path)
-    published = nbformat.read(faulty, as_version=4)  # "built" by apprenant, as ./cours build
-    NotebookClient(published, kernel_name=notebooks.KERNELSPEC["name"],
-                   allow_errors=True).execute(env=cli.kernel_environment(room))
-    nbformat.write(published, faulty)
-    report = classroom.run(room, cli.kernel_environment(room), names=[SMALL_CLASS_LEARNER],
-                           workers=1, chapters=[faulty], beside_published=True)
-    problems = "\n".join(report.problems)
-    assert report.runs == 2
-    assert (f"{SMALL_CLASS_LEARNER} : sorties de fautif.ipynb différentes de celles publiées "
-            f"(celles de {config.DEFAULT_LEARNER}) (cellule de code n° 2)") in problems
-    assert (f"hors des espaces des apprenants : {config.DATA_BUCKET}/commun.csv" in problems
-            or "fautif.ipynb, cellule de code n° 3 : AccessDenied" in problems)
-    assert f"{SMALL_CLASS_LEARNER} : sorties de fautif.ipynb différentes au 2e passage" in problems
-    assert f"{SMALL_CLASS_LEARNER} : objets en plus dans son espace après le 2e passage" in problems
-    assert problems.count("cellule de code n° 6 : RuntimeError: non prévue") == 2
-    assert "ValueError" not in problems
 
 
 def test_classroom_is_a_command_group() -> None:

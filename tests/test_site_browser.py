@@ -1,7 +1,8 @@
 """The site as readers see it: rendered by the real Quarto, opened in a real browser.
 
 The site is rendered once per test session (from a copy of the files Quarto reads, so that the
-work tree gets no ``_site/``), served over ``http://127.0.0.1`` (Quarto's scripts and the
+work tree gets no ``_site/``; kept in the course's cache under a digest of those files, so that
+a run on unchanged files reuses it), served over ``http://127.0.0.1`` (Quarto's scripts and the
 remembered tab choice behave as online, not as under ``file://``), and driven by Playwright
 with the system's Chromium. Every page is checked: every chapter, whatever chapters exist.
 
@@ -13,6 +14,7 @@ provides both, so CI always runs them.
 from __future__ import annotations
 
 import functools
+import hashlib
 import http.server
 import os
 import re
@@ -78,6 +80,20 @@ def chapters() -> list[str]:
 # --------------------------------------------------------------------------- fixtures
 
 
+def site_key() -> str:
+    """A digest of everything the render reads (every file of :data:`SITE_FILES`, path and
+    bytes), of Quarto's version and of the Python it runs: equal keys, equal sites."""
+    digest = hashlib.sha256(f"{QUARTO_VERSION} {find_quarto()} {sys.executable}".encode())
+    for name in SITE_FILES:
+        source = config.ROOT / name
+        files = sorted(source.rglob("*")) if source.is_dir() else [source]
+        for path in files:
+            if path.is_file():
+                digest.update(path.relative_to(config.ROOT).as_posix().encode() + b"\0")
+                digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def render(into: Path) -> Path:
     """Render the site from a copy of its files; return the ``_site`` folder."""
     for name in SITE_FILES:
@@ -97,6 +113,22 @@ def render(into: Path) -> Path:
     return into / "_site"
 
 
+def rendered_site(scratch: Path) -> Path:
+    """The site of today's files: rendered once, then kept in the course's cache under
+    :func:`site_key`, so that a test run on unchanged files reuses it (a render costs
+    about 30 s of CPU). Only a render without error or warning is kept, and only the
+    latest one."""
+    cache = config.cache_dir() / "site"
+    kept = cache / site_key()
+    if not (kept / "index.html").exists():
+        fresh = render(scratch)
+        shutil.rmtree(cache, ignore_errors=True)
+        cache.mkdir(parents=True)
+        shutil.copytree(fresh, cache / "partial")
+        (cache / "partial").rename(kept)
+    return kept
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The rendered site, served on 127.0.0.1; yields its base URL. ``S3COURS_SITE`` may name
@@ -106,7 +138,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip("Site non vérifié dans un navigateur : " + " ; ".join(missing))
     started = time.monotonic()
     folder = Path(os.environ["S3COURS_SITE"]) if os.environ.get("S3COURS_SITE") \
-        else render(tmp_path_factory.mktemp("site"))
+        else rendered_site(tmp_path_factory.mktemp("site"))
     print(f"\nRendu Quarto : {time.monotonic() - started:.1f} s", file=sys.stderr)
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
