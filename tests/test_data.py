@@ -16,13 +16,31 @@ PARQUET_SHA256 = "9103f6dcbabc04870c00a0bf9153970d7679b97f8720633d90a490c7a08155
 
 
 def test_generation_is_deterministic_and_pinned() -> None:
-    first, second = data.course_objects(), data.course_objects()
+    first, second = data.course_objects(cached=False), data.course_objects(cached=False)
     assert [o.body for o in first] == [o.body for o in second]
     digests = {o.key: hashlib.sha256(o.body).hexdigest() for o in first}
     assert digests == {config.FILOSOFI_CSV_KEY: CSV_SHA256,
                        config.FILOSOFI_PARQUET_KEY: PARQUET_SHA256}
     # The digests the course ships (the chapters check their copy of the data against them).
     assert data.SHA256 == {"FILOSOFI_COM.csv": CSV_SHA256, "FILOSOFI_COM.parquet": PARQUET_SHA256}
+
+
+def test_the_cache_serves_the_generated_bytes_and_never_damaged_ones(
+        tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("S3COURS_CACHE", str(tmp_path))
+    generated = data.course_objects(cached=False)
+    assert data.course_objects() == generated  # generated, then kept
+    kept = sorted((tmp_path / "donnees").iterdir())
+    assert [p.name for p in kept] == sorted(f"{d}-{n}" for n, d in data.SHA256.items())
+    kept[0].write_bytes(b"abime")
+    assert data.course_objects() == generated  # a damaged copy is generated again
+    assert kept[0].read_bytes() != b"abime"
+    # Bytes that are not the course's (other versions of the libraries) are never kept.
+    monkeypatch.setitem(data.SHA256, "FILOSOFI_COM.csv", "0" * 64)
+    for path in kept:
+        path.unlink()
+    assert data.course_objects() == generated
+    assert [p.name for p in (tmp_path / "donnees").iterdir()] == [kept[1].name]
 
 
 def test_csv_has_the_insee_layout() -> None:

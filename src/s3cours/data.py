@@ -9,13 +9,17 @@ values (statistical secrecy): the median needs 50 tax households, the other indi
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+# numpy, pandas and pyarrow are imported where they are used: a playground that seeds the
+# course data from the cache (course_objects) needs none of them.
+if TYPE_CHECKING:
+    import pandas as pd
 
 SEED = 2014
 
@@ -52,6 +56,9 @@ def generate(n_communes: int = 34_000, seed: int = SEED) -> pd.DataFrame:
 
     The result only depends on ``n_communes`` and ``seed`` (and on the pinned numpy/pandas).
     """
+    import numpy as np
+    import pandas as pd
+
     rng = np.random.default_rng(seed)
     # Communes spread over departments unevenly, as in reality.
     # Overseas departments have few communes (codes 97101 to 97199 leave room for 99).
@@ -120,6 +127,9 @@ def to_csv_bytes(df: pd.DataFrame) -> bytes:
 
 def to_parquet_bytes(df: pd.DataFrame, row_group_size: int = 10_000) -> bytes:
     """The same table as Parquet (snappy), in several row groups."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="snappy", row_group_size=row_group_size)
@@ -136,13 +146,51 @@ class CourseObject:
     content_type: str
 
 
-def course_objects() -> list[CourseObject]:
-    """Every object of the course data, as uploaded by the playground."""
+def course_objects(cached: bool = True) -> list[CourseObject]:
+    """Every object of the course data, as uploaded by the playground.
+
+    ``cached``: the bytes are kept in the course's cache under their SHA-256
+    (:data:`SHA256`), and read back from there when they are intact; generating them
+    costs a second of CPU, and a test run starts about twenty playgrounds. Bytes that
+    differ from :data:`SHA256` (other versions of numpy, pandas or pyarrow) are never
+    kept: they are generated each time, and the checks that compare them with
+    :data:`SHA256` see them."""
     from . import config
 
-    df = generate()
-    return [
-        CourseObject(config.DATA_BUCKET, config.FILOSOFI_CSV_KEY, to_csv_bytes(df), "text/csv"),
-        CourseObject(config.DATA_BUCKET, config.FILOSOFI_PARQUET_KEY, to_parquet_bytes(df),
-                     "application/vnd.apache.parquet"),
-    ]
+    where = {"FILOSOFI_COM.csv": (config.FILOSOFI_CSV_KEY, "text/csv"),
+             "FILOSOFI_COM.parquet": (config.FILOSOFI_PARQUET_KEY,
+                                      "application/vnd.apache.parquet")}
+    folder = config.cache_dir() / "donnees"
+    bodies = {name: _cached(folder / f"{digest}-{name}", digest) if cached else None
+              for name, digest in SHA256.items()}
+    if None in bodies.values():
+        df = generate()
+        bodies = {"FILOSOFI_COM.csv": to_csv_bytes(df),
+                  "FILOSOFI_COM.parquet": to_parquet_bytes(df)}
+        if cached:
+            for name, body in bodies.items():
+                if hashlib.sha256(body).hexdigest() == SHA256[name]:
+                    _keep(folder / f"{SHA256[name]}-{name}", body)
+    return [CourseObject(config.DATA_BUCKET, where[name][0], body, where[name][1])
+            for name, body in bodies.items()]
+
+
+def _cached(path: Path, digest: str) -> bytes | None:
+    """The bytes kept at ``path``, if they are there and intact."""
+    try:
+        body = path.read_bytes()
+    except OSError:
+        return None
+    return body if hashlib.sha256(body).hexdigest() == digest else None
+
+
+def _keep(path: Path, body: bytes) -> None:
+    """Write ``body`` at ``path`` whole or not at all (processes may do it at once); a
+    cache that cannot be written is only a slower next start."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        partial.write_bytes(body)
+        partial.replace(path)
+    except OSError:
+        pass
