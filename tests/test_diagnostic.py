@@ -18,7 +18,8 @@ from pyarrow import fs as pafs
 
 from s3cours import config, diagnostic, notebooks, playground
 
-FAST = {"connect_timeout": 3, "read_timeout": 3, "retries": {"max_attempts": 1}}
+#: One attempt in all ({"max_attempts": 1} would allow one retry).
+FAST = {"connect_timeout": 3, "read_timeout": 3, "retries": {"total_max_attempts": 1}}
 
 
 def listers(url: str, secret: str, token: str | None) -> dict[str, Callable[[], object]]:

@@ -173,7 +173,8 @@ def session_credentials(endpoint_url: str, learner: str, secret: str, region: st
     sts = boto3.client("sts", endpoint_url=endpoint_url, region_name=region,
                        aws_access_key_id=learner, aws_secret_access_key=secret,
                        verify=ca_file or True,
-                       config=Config(retries={"max_attempts": 2}, connect_timeout=10,
+                       # Three attempts in all ("max_attempts" would count retries).
+                       config=Config(retries={"total_max_attempts": 3}, connect_timeout=10,
                                      read_timeout=30))
     answer = sts.assume_role(RoleArn=ROLE_ARN, RoleSessionName=learner,
                              Policy=json.dumps(onyxia_policy(learner)), DurationSeconds=seconds)

@@ -432,8 +432,10 @@ def s3_client(endpoint_url: str, timeout: float = 10, ca_file: str | None = None
         aws_secret_access_key=admin_secret(),
         region_name=config.PLAYGROUND_REGION,
         verify=ca_file or True,
+        # One attempt in all: {"max_attempts": 1} would allow one retry (botocore counts
+        # retries there, see chapter « Dépannage »).
         config=Config(connect_timeout=timeout, read_timeout=timeout,
-                      retries={"max_attempts": 1}),
+                      retries={"total_max_attempts": 1}),
     )
 
 

@@ -486,7 +486,8 @@ def _client(endpoint_url: str, access_key: str, secret_key: str, token: str | No
         return _SESSIONS[0].client(
             "s3", endpoint_url=endpoint_url, region_name=region, aws_access_key_id=access_key,
             aws_secret_access_key=secret_key, aws_session_token=token, verify=ca_file or True,
-            config=Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 1},
+            # Two attempts in all (total_max_attempts; "max_attempts" would count retries).
+            config=Config(connect_timeout=5, read_timeout=20, retries={"total_max_attempts": 2},
                           s3={"addressing_style": "path"}))
 
 
