@@ -280,6 +280,87 @@ def test_parties_counts_the_parts_of_a_multipart_upload_and_one_for_a_put(
     assert aides.parties(client, bucket, prefix + "petit.bin") == 1
 
 
+# ---------------------------------------------------------------------- a_la_francaise
+
+FINE = "\u202f"
+
+
+def test_a_la_francaise_writes_each_column_as_its_kind() -> None:
+    mesures = pd.DataFrame(
+        {"octets": [2710988, 30477], "requêtes": [2.0, 17.0],
+         "durée (s)": [0.04417, 1.0213], "part": [0.448, 0.04412],
+         "× la plus rapide": [12.816, 1.0],
+         "médiane": [20318.66, 14.44]},
+        index=pd.Index(["boto3", "duckdb"], name="bibliothèque"))
+    table = aides.a_la_francaise(mesures, {"requêtes": "entier", "durée (s)": "duree",
+                                           "part": "pourcentage",
+                                           "× la plus rapide": "rapport"})
+    assert table.to_dict("list") == {
+        "octets": [f"2{FINE}710{FINE}988", f"30{FINE}477"],  # entier, d'après son type
+        "requêtes": ["2", "17"],
+        "durée (s)": ["0,044", "1,0"],
+        "part": [f"44,8{FINE}%", f"4,4{FINE}%"],
+        "× la plus rapide": ["13", "1,0"],
+        "médiane": [f"20{FINE}318,7", "14,4"],  # décimal, d'après son type
+    }
+    assert table.index.equals(mesures.index) and table.index.name == "bibliothèque"
+
+
+def test_a_la_francaise_rounds_after_the_kind_not_before() -> None:
+    """``.round()`` avant le helper ne compte plus : c'est le genre qui arrondit, sans
+    jamais rendre « 0,0 » pour une durée non nulle, ni « -0,0 »."""
+    durees = pd.Series([0.0042, 0.0996, 0.999, 0.0, 123.4], name="durée (s)")
+    assert aides.a_la_francaise(durees, "duree")["durée (s)"].tolist() == [
+        "0,0042", "0,10", "1,0", "0", "123"]
+    assert aides.a_la_francaise(pd.Series([-0.04]), "decimal")[""].tolist() == ["0,0"]
+    assert aides.a_la_francaise(pd.Series([0.1234]), "pourcentage",
+                                decimales=0)[""].tolist() == [f"12{FINE}%"]
+
+
+def test_a_la_francaise_of_a_series_is_a_table_without_the_series_footer() -> None:
+    parts = pd.Series([0.448, 0.105], name="2 colonnes / CSV",
+                      index=pd.Index(["boto3", "s3fs"], name="bibliothèque"))
+    table = aides.a_la_francaise(parts, "pourcentage")
+    assert list(table.columns) == ["2 colonnes / CSV"]
+    texte = repr(table)
+    assert f"44,8{FINE}%" in texte and "dtype" not in texte and "Name:" not in texte
+    assert f"44,8{FINE}%" in table._repr_html_()
+
+
+def test_a_la_francaise_by_row_writes_describe_counts_as_integers() -> None:
+    resume = pd.DataFrame({"MED14": [20318.66, 1.5],
+                           "TP6014": [14.44, 65.0]}).describe()
+    table = aides.a_la_francaise(resume.loc[["count", "mean"]],
+                                 lignes={"count": "entier", "mean": "decimal"})
+    assert table.loc["count"].tolist() == ["2", "2"]
+    assert table.loc["mean"].tolist() == [f"10{FINE}160,1", "39,7"]
+    assert ",0" not in repr(table)
+
+
+def test_a_la_francaise_keeps_text_and_writes_missing_values_as_nan() -> None:
+    communes = pd.DataFrame({"CODGEO": ["01001", "01002"], "NBMENFISC14": [44, 1132],
+                             "MED14": [float("nan"), 23603.2]})
+    table = aides.a_la_francaise(communes)
+    assert table.to_dict("list") == {"CODGEO": ["01001", "01002"],
+                                     "NBMENFISC14": ["44", f"1{FINE}132"],
+                                     "MED14": ["NaN", f"23{FINE}603,2"]}
+    assert "CODGEO" in repr(table) and f"23{FINE}603,2" in repr(table)
+
+
+def test_a_la_francaise_says_in_french_what_is_wrong() -> None:
+    table = pd.DataFrame({"octets": [1], "nom": ["a"]})
+    with pytest.raises(ValueError, match="Genre inconnu pour 'octets' : 'octet'"):
+        aides.a_la_francaise(table, {"octets": "octet"})  # type: ignore[dict-item]
+    with pytest.raises(KeyError, match="Pas de colonne 'octet'.*'octets', 'nom'"):
+        aides.a_la_francaise(table, {"octet": "entier"})
+    with pytest.raises(KeyError, match="Pas de ligne 'count'"):
+        aides.a_la_francaise(table, lignes={"count": "entier"})
+    with pytest.raises(TypeError, match="'nom', ligne 0 : 'a' n'est pas un nombre"):
+        aides.a_la_francaise(table, {"nom": "entier"})
+    with pytest.raises(TypeError, match="DataFrame ou une Series pandas, pas list"):
+        aides.a_la_francaise([1, 2])  # type: ignore[arg-type]
+
+
 # ---------------------------------------------------------------------- s3cours.mesures
 
 

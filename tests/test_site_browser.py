@@ -450,13 +450,42 @@ def test_french_punctuation_never_starts_a_line(snapshots: dict, path: str) -> N
     assert snapshots[path]["prose"] == []
 
 
-#: Sizes and measures printed without a thousands separator ("1214752 octets", "20318.7").
-UNGROUPED = re.compile(r"(?<![\w.:/-])(\d{4,} octets|\d{4,}\.\d(?![.\d]))")
+#: Numbers printed the English way, or in pandas' own way: sizes and measures without a
+#: thousands separator ("1214752 octets", "20318.7"); a count of ``describe()`` with a
+#: decimal ("count 403,0"); a duration rounded to nothing by a float format ("0,0"); a
+#: percentage without the narrow no-break space ("44.8%", "5%"; a tool's progress,
+#: "(100%)" of Snakemake or "100%|" of a bar, and a URL's "2014%2F" aside); the footer
+#: of a printed Series ("Name: …, dtype: str").
+NOT_FRENCH = re.compile(
+    r"(?<![\w.:/-])(?:\d{4,} octets|\d{4,}\.\d(?![.\d]))"
+    r"|\bcount\s+[\d\u202f]+,\d"
+    r"|(?<![\d,.\u202f])0,0(?![\d,])"
+    r"|\d[ \u00a0]?%(?![)|]|[0-9A-F]{2})"
+    r"|\bdtype: \w+")
+
+
+@pytest.mark.parametrize("text", [
+    "1214752 octets", "mean 20318.7", "count    403,0    65,0", "count\n   403,0",
+    "boto3  0,1  0,0  0,0", "boto3      44.8%", "s3fs (blocs de 5 Mio)   25%",
+    "polars  : 40% du fichier", "Name: 2 colonnes / CSV, dtype: str", "dtype: float64",
+])
+def test_not_french_catches_what_pandas_and_python_print(text: str) -> None:
+    assert NOT_FRENCH.search(text)
+
+
+@pytest.mark.parametrize("text", [
+    "1\u202f214\u202f752 octets", "mean  20\u202f318,7", "count  403  65", "0,044  1,0  10,0",
+    "boto3  44,8\u202f%", "1 of 1 steps (100%) done", "Envoi: 100%|████", "CODGEO 01001",
+    "list-type=2&prefix=diffusion%2FFILOSOFI%2F2014%2F",
+])
+def test_not_french_lets_french_numbers_and_tools_progress_pass(text: str) -> None:
+    assert not NOT_FRENCH.search(text)
 
 
 @pytest.mark.parametrize("path", chapters())
 def test_printed_numbers_are_written_the_french_way(snapshots: dict, path: str) -> None:
-    found = sorted({m for text in snapshots[path]["outputs"] for m in UNGROUPED.findall(text)})
+    found = sorted({m.group() for text in snapshots[path]["outputs"]
+                    for m in NOT_FRENCH.finditer(text)})
     assert found == []
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -23,10 +24,19 @@ import urllib.request
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from collections.abc import Hashable, Mapping
+
+    import pandas as pd
     from botocore.client import BaseClient
+
+#: Ce que peut être une colonne (ou une ligne) d'un tableau écrit à la française.
+Genre = Literal["entier", "decimal", "duree", "rapport", "pourcentage"]
+_GENRES: tuple[Genre, ...] = ("entier", "decimal", "duree", "rapport", "pourcentage")
+#: Espace fine insécable : entre les milliers (« 2 710 988 ») et avant « % ».
+_FINE = "\u202f"
 
 #: The lines of ``mc``'s output that are a table of transfer rates or of variables: they
 #: change at every run and say nothing about the result.
@@ -81,6 +91,120 @@ def snakemake(dossier: Path, **config: str) -> None:
 def en_octets(taille: int) -> str:
     """Une taille écrite à la française : 1214752 -> « 1 214 752 octets »."""
     return f"{taille:,} octets".replace(",", "\u202f")  # espace fine insécable
+
+
+def _nombre(valeur: float, decimales: int) -> str:
+    """``valeur`` avec ``decimales`` chiffres après la virgule, milliers séparés."""
+    arrondi = round(valeur, decimales) + 0.0  # + 0.0 : jamais « -0,0 »
+    return f"{arrondi:,.{decimales}f}".replace(",", _FINE).replace(".", ",")
+
+
+def _significatif(valeur: float, chiffres: int = 2) -> str:
+    """``valeur`` avec ``chiffres`` chiffres significatifs, sans arrondir sa partie
+    entière : 0.04417 -> « 0,044 », 1.0213 -> « 1,0 », 12.816 -> « 13 »,
+    123.4 -> « 123 »."""
+    if abs(valeur) >= 10 ** (chiffres - 1):
+        return _nombre(valeur, max(0, chiffres - len(str(int(abs(valeur))))))
+    arrondi = float(f"{valeur:.{chiffres}g}")
+    if arrondi == 0:
+        return "0"
+    return _nombre(arrondi, max(0, chiffres - 1 - math.floor(math.log10(abs(arrondi)))))
+
+
+def _ecrire(valeur: object, genre: Genre, decimales: int, ou: str) -> str:
+    """Une valeur écrite selon son genre ; une valeur manquante devient « NaN »."""
+    import pandas as pd
+
+    if valeur is None or valeur is pd.NA or valeur is pd.NaT or (
+            isinstance(valeur, float) and math.isnan(valeur)):
+        return "NaN"
+    if isinstance(valeur, bool) or not isinstance(valeur, (int, float)):
+        try:  # les nombres de numpy (numpy.int64, numpy.float64…)
+            valeur = valeur.item()  # type: ignore[attr-defined]
+        except AttributeError:
+            pass
+        if isinstance(valeur, bool) or not isinstance(valeur, (int, float)):
+            raise TypeError(f"{ou} : {valeur!r} n'est pas un nombre, on ne peut pas "
+                            f"l'écrire comme « {genre} » ; ne donnez un genre qu'aux "
+                            "colonnes de nombres.")
+        if isinstance(valeur, float) and math.isnan(valeur):
+            return "NaN"
+    if math.isinf(valeur):
+        return "∞" if valeur > 0 else "-∞"
+    if genre == "entier":
+        return f"{round(valeur):,}".replace(",", _FINE)
+    if genre == "decimal":
+        return _nombre(valeur, decimales)
+    if genre == "pourcentage":
+        return _nombre(valeur * 100, decimales) + _FINE + "%"
+    return _significatif(valeur)  # duree, rapport
+
+
+def _verifier(genres: Mapping[Hashable, str], noms: pd.Index, quoi: str) -> None:
+    """Des genres connus, pour des colonnes (ou lignes) qui existent."""
+    for nom, genre in genres.items():
+        if genre not in _GENRES:
+            raise ValueError(f"Genre inconnu pour {nom!r} : {genre!r} ; les genres "
+                             f"possibles sont {', '.join(_GENRES)}.")
+        if nom not in noms:
+            raise KeyError(f"Pas de {quoi} {nom!r} dans le tableau ; ses {quoi}s : "
+                           f"{', '.join(map(repr, noms))}.")
+
+
+def a_la_francaise(donnees: pd.DataFrame | pd.Series,
+                   genres: Genre | Mapping[Hashable, Genre] | None = None, *,
+                   lignes: Mapping[Hashable, Genre] | None = None,
+                   decimales: int = 1) -> pd.DataFrame:
+    """Un tableau pandas écrit à la française, colonne par colonne : un DataFrame de
+    textes, qui s'affiche de même dans JupyterLab, sur le site et avec ``print``.
+
+    ``genres`` dit comment écrire chaque colonne : un genre pour toutes, ou un
+    dictionnaire ``{colonne: genre}``. Les genres :
+
+    - ``"entier"`` : arrondi à l'unité, milliers séparés, « 2 710 988 » ;
+    - ``"decimal"`` : ``decimales`` chiffres après la virgule, « 20 318,7 » ;
+    - ``"duree"`` et ``"rapport"`` : deux chiffres significatifs, « 0,044 », « 1,5 » ;
+    - ``"pourcentage"`` : une fraction écrite en pour cent, « 0.448 » -> « 44,8 % ».
+
+    Une colonne de nombres sans genre s'écrit selon son type (``"entier"`` pour des
+    entiers, ``"decimal"`` pour des flottants) ; les autres colonnes restent telles
+    quelles. ``lignes={ligne: genre}`` donne le genre par ligne, pour un tableau dont
+    chaque ligne est une mesure, comme celui de ``describe()``. Une Series devient un
+    tableau d'une colonne : son nom en tête, sans la ligne ``Name: …, dtype: …``.
+    Une valeur manquante s'écrit « NaN ».
+    """
+    import pandas as pd
+
+    if isinstance(donnees, pd.Series):
+        donnees = donnees.to_frame(name="" if donnees.name is None else donnees.name)
+    if not isinstance(donnees, pd.DataFrame):
+        raise TypeError(f"a_la_francaise attend un DataFrame ou une Series pandas, pas "
+                        f"{type(donnees).__name__} (avec polars : .to_pandas() ; avec "
+                        "duckdb : .df()).")
+    if isinstance(genres, str):
+        genres = dict.fromkeys(donnees.columns, genres)
+    genres = dict(genres or {})
+    _verifier(genres, donnees.columns, "colonne")
+    _verifier(lignes or {}, donnees.index, "ligne")
+    lignes = dict(lignes or {})
+    colonnes: dict[int, object] = {}
+    for i, nom in enumerate(donnees.columns):
+        serie = donnees.iloc[:, i]
+        genre = genres.get(nom)
+        if genre is None and pd.api.types.is_numeric_dtype(serie) and not (
+                pd.api.types.is_bool_dtype(serie)):
+            genre = "entier" if pd.api.types.is_integer_dtype(serie) else "decimal"
+        if genre is None and not lignes:
+            colonnes[i] = serie.array  # du texte, des dates… : tels quels
+            continue
+        par_ligne = [lignes.get(ligne, genre) for ligne in donnees.index]
+        colonnes[i] = [
+            valeur if g is None
+            else _ecrire(valeur, g, decimales, f"colonne {nom!r}, ligne {ligne!r}")
+            for g, ligne, valeur in zip(par_ligne, donnees.index, serie, strict=True)]
+    sortie = pd.DataFrame(colonnes, index=donnees.index)
+    sortie.columns = donnees.columns
+    return sortie
 
 
 # ---------------------------------------------- « Partager des données » : l'autre côté
