@@ -1,7 +1,6 @@
 """Go tools are built once per machine: a process that needs a tool while another one is
-building it waits for that build instead of starting its own (``./cours`` builds MinIO and
-mc in the background while it installs the environment; the playground may need them
-meanwhile)."""
+building it waits for that build instead of starting its own (two test workers, or two
+commands, that need mc at once)."""
 
 from __future__ import annotations
 

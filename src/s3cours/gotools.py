@@ -11,7 +11,6 @@ import fcntl
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -50,9 +49,8 @@ def go_install(package: str, version: str, label: str, log=print) -> Path:
         raise GoBuildError(f"{label} introuvable et Go absent : impossible de le construire.")
     target = cached_path(binary, version)
     target.parent.mkdir(parents=True, exist_ok=True)
-    # One build of a tool at a time: another process may be building it (the background
-    # build that ./cours starts while it installs the environment, another test worker).
-    # Wait for it, then take its binary.
+    # One build of a tool at a time: another process may be building it (another test
+    # worker, a second command started meanwhile). Wait for it, then take its binary.
     with open(target.with_name(f".{target.name}.lock"), "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -100,32 +98,3 @@ def actionlint(log=print) -> Path:
     if cached.exists():
         return cached
     return go_install(config.ACTIONLINT_PACKAGE, config.ACTIONLINT_VERSION, "actionlint", log)
-
-
-#: What ``python -m s3cours.gotools NAME`` builds: what the playground needs first.
-PREBUILD = {
-    "minio": ("S3COURS_MINIO", "MINIO_MODULE", "MINIO_VERSION", "MinIO"),
-    "mc": ("S3COURS_MC", "MC_MODULE", "MC_VERSION", "Client mc"),
-}
-
-
-def main(names: list[str]) -> int:
-    """``python -m s3cours.gotools minio mc``: build these tools if they are missing. Needs
-    only the standard library: ``./cours`` runs it in the background, with the system's
-    Python, while it installs the course's environment on a new machine (the builds take
-    minutes; :func:`go_install` makes whoever needs a tool meanwhile wait for it). A build
-    that fails here is tried again, and its error shown, where the tool is needed."""
-    for name in names:
-        variable, module, version, label = PREBUILD[name]
-        version = getattr(config, version)
-        if find(name, version, variable) is None and shutil.which("go"):
-            try:
-                go_install(getattr(config, module), version, label)
-            except GoBuildError as exc:
-                print(exc, file=sys.stderr)
-                return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
