@@ -336,7 +336,11 @@ def upload(endpoint_url: str, n_communes: int, department: str = "75",
     client.put_object(Bucket=BENCH_BUCKET, Key=csv_key, Body=data.to_csv_bytes(frame))
     client.put_object(Bucket=BENCH_BUCKET, Key=parquet_key, Body=data.to_parquet_bytes(frame))
     table = pa.Table.from_pandas(frame, preserve_index=False)
+    # Sorted, and two files open at a time: each open S3 upload of pyarrow holds a 10 MiB
+    # part buffer, so writing the hundred departments at once took over 1 GiB of memory
+    # (and about 10 s of CPU to fault it in) for a table of a few megabytes.
     table = table.append_column(PARTITION, department_of(table.column("CODGEO")))
+    table = table.sort_by(PARTITION)
     present = table.column(PARTITION).unique().to_pylist()
     if department not in present:
         # A small table may have no commune there (100 communes over about 100 departments):
@@ -349,7 +353,7 @@ def upload(endpoint_url: str, n_communes: int, department: str = "75",
     ds.write_dataset(table, dataset, filesystem=fs, format="parquet",
                      partitioning=[PARTITION], partitioning_flavor="hive",
                      existing_data_behavior="delete_matching", use_threads=False,
-                     create_dir=False)
+                     create_dir=False, max_open_files=2)
     if learner:
         return Source(endpoint_url, config.PLAYGROUND_REGION, learner["AWS_ACCESS_KEY_ID"],
                       learner["AWS_SECRET_ACCESS_KEY"], BENCH_BUCKET, csv_key, parquet_key,
