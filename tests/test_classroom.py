@@ -7,6 +7,8 @@ weekly by ``.github/workflows/classe.yml`` and before a training session."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from s3cours import classroom, cli, notebooks, playground
@@ -44,3 +46,15 @@ def test_classroom_is_a_command_group() -> None:
 def test_simulate_refuses_a_class_of_one(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["classroom", "simulate", "--learners", "1"]) == 2
     assert "au moins 2 apprenants" in capsys.readouterr().err
+
+
+def test_memory_sampler_sees_a_descendant_grow() -> None:
+    """The class's peak counts what its kernels take: a child that fills 200 MiB shows."""
+    import subprocess
+    import sys
+
+    fill = "b = bytearray(200 * 2**20); import time; time.sleep(1.5)"
+    with classroom.MemorySampler(server_pid=os.getpid(), every=0.2) as memory:
+        before = classroom._process_tree_memory([os.getpid()])
+        subprocess.run([sys.executable, "-c", fill], check=True)
+    assert memory.peak - before > 190 * 2**20
