@@ -5,13 +5,20 @@ state folder."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import botocore.session
 import pytest
 
 from s3cours import cli, playground
+
+# Tests make many fresh boto3 sessions (to read the environment's credentials of the moment);
+# each parsed botocore's JSON models again (60 ms of CPU). One loader per worker parses them
+# once: models, endpoints and paginators are the same for every session.
+botocore.session.create_loader = functools.cache(botocore.session.create_loader)
 
 
 @pytest.fixture

@@ -230,12 +230,27 @@ def setup_cell(source: Path) -> str:
     return cell.source
 
 
+#: Sources already parsed: the SHA-256 of their text -> the notebook.
+_PARSED: dict[str, nbformat.NotebookNode] = {}
+
+
+def _parsed(source: Path) -> nbformat.NotebookNode:
+    """``for_jupyter(jupytext.reads(text))`` of a source, parsed once for each text it has
+    had, a copy for each caller: parsing the seven chapters costs about 0.4 s of CPU, and
+    the tests asked for them hundreds of times."""
+    text = Path(source).read_text(encoding="utf-8")
+    key = hashlib.sha256(text.encode()).hexdigest()
+    if key not in _PARSED:
+        _PARSED[key] = for_jupyter(jupytext.reads(text, fmt="Rmd"))
+    return copy.deepcopy(_PARSED[key])
+
+
 def from_source(source: Path) -> nbformat.NotebookNode:
     """The notebook jupytext makes of a source, made for Jupyter (:func:`for_jupyter`),
     with the course's clean metadata, and the generated launch badges as its first cell
     after the title (so that they are never typed by hand, and the drift check compares them
     with what is generated now)."""
-    nb = for_jupyter(jupytext.read(source, fmt="Rmd"))
+    nb = _parsed(source)
     after_title = 1 if nb.cells and nb.cells[0].source.startswith("# ") else 0
     nb.cells.insert(after_title, launch_cell(source))
     nb.metadata = nbformat.from_dict({
