@@ -1,4 +1,5 @@
-"""The test command's own output: its five slowest tests at the end, pytest's summary line last."""
+"""The test command's own output (its five slowest tests at the end, pytest's summary line last)
+and its processes' environment."""
 
 from __future__ import annotations
 
@@ -22,3 +23,17 @@ def test_slowest_tests_are_listed_before_the_last_summary_line(tmp_path: Path) -
     durations = next(i for i, line in enumerate(lines) if "slowest 5 durations" in line)
     assert "test_lent" in lines[durations + 1]
     assert "2 passed" in lines[-1] and lines[-1].startswith("=")
+
+
+def test_nbformat_validates_without_building_the_iri_parsers() -> None:
+    """In the test command's processes, jsonschema finds the stand-in of rfc3987_syntax
+    (tests/sans_iri/) and skips the 38 Lark parsers; notebooks are still validated."""
+    import nbformat
+    import pytest
+
+    assert str(cli.TEST_PYTHONPATH) in sys.path
+    assert "rfc3987_syntax" not in sys.modules and "lark" not in sys.modules
+    broken = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
+    broken.cells[0]["outputs"] = [{"output_type": "nulle part"}]
+    with pytest.raises(nbformat.ValidationError):
+        nbformat.validate(broken)
