@@ -3,6 +3,7 @@
     playground start|stop|status|env   le bac à sable S3 local
     build [CHAPITRE ...]               content/*.Rmd -> notebooks/*.ipynb, exécutés
     check                              dérive source/notebook et structure, sans serveur
+    format [CHAPITRE ...]              le code des chapitres mis en forme par ruff (88 col.)
     liens CHAPITRE                     les badges de lancement d'un chapitre (markdown)
     test [--rapide] [-- ARGS PYTEST]   toute la suite de tests, contre un bac à sable neuf
     classroom simulate [--learners N]  une classe : tous les chapitres par N apprenants à la fois
@@ -182,11 +183,11 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_check(_: argparse.Namespace) -> int:
-    from . import notebooks, structure
+    from . import formatage, notebooks, structure
 
     failures = 0
     for source in notebooks.sources():
-        for problem in structure.chapter_problems(source):
+        for problem in structure.chapter_problems(source) + formatage.problems(source):
             failures += 1
             say(f"{source.relative_to(config.ROOT)} : {problem}")
         diff = notebooks.drift(source)
@@ -199,6 +200,22 @@ def cmd_check(_: argparse.Namespace) -> int:
         say(f"{orphan.relative_to(config.ROOT)} n'a pas de source dans content/.")
     say("Vérifications : rien à signaler." if not failures else f"Vérifications : {failures} problème(s).")
     return 1 if failures else 0
+
+
+def cmd_format(args: argparse.Namespace) -> int:
+    from . import formatage
+
+    changed = formatage.format_sources(_chapters(args.chapters))
+    for source in changed:
+        say(f"{source.relative_to(config.ROOT)} : code mis en forme (ruff).")
+    long = 0
+    for source in _chapters(args.chapters):
+        for line in formatage.long_lines(source.read_text(encoding="utf-8")):
+            long += 1
+            say(f"{source.relative_to(config.ROOT)} : {line} (à couper à la main)")
+    if changed:
+        say("Relancez `./cours build` pour les notebooks.")
+    return 1 if long else 0
 
 
 def cmd_links(args: argparse.Namespace) -> int:
@@ -415,6 +432,10 @@ def parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="dérive source/notebook et structure des onglets")
     check.set_defaults(func=cmd_check)
+
+    fmt = sub.add_parser("format", help="le code des chapitres mis en forme par ruff")
+    fmt.add_argument("chapters", nargs="*", help="noms de chapitres (défaut : tous)")
+    fmt.set_defaults(func=cmd_format)
 
     links = sub.add_parser("liens", help="badges de lancement (SSP Cloud, Binder, Colab, GitHub)")
     links.add_argument("chapters", nargs="*", help="noms de chapitres (défaut : tous)")
