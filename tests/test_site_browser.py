@@ -328,6 +328,24 @@ SNAPSHOT_JS = r"""
     }
   });
   if (document.scrollingElement.scrollWidth > window.innerWidth + 1) snapshot.wide.push('la page');
+  // Every line of source code on one line of the screen, and none under the copy button.
+  snapshot.wrapped = [];
+  snapshot.covered = [];
+  main.querySelectorAll('div.sourceCode').forEach(block => {
+    const button = block.querySelector('.code-copy-button');
+    const box = button && button.getBoundingClientRect();
+    block.querySelectorAll('pre > code > span[id]').forEach(line => {
+      const range = document.createRange();
+      range.selectNodeContents(line);
+      const rects = Array.from(range.getClientRects()).filter(r => r.width > 0);
+      const tops = new Set(rects.map(r => Math.round(r.top)));
+      if (tops.size > 1) snapshot.wrapped.push(line.textContent.slice(0, 100));
+      if (box && box.width > 0 && rects.some(r => r.left < box.right && r.right > box.left
+          && r.top < box.bottom && r.bottom > box.top)) {
+        snapshot.covered.push(line.textContent.slice(0, 100));
+      }
+    });
+  });
   return snapshot;
 }
 """
@@ -376,6 +394,18 @@ def dark(browser, site: str) -> dict[str, dict]:
 @pytest.mark.parametrize("path", pages())
 def test_nothing_scrolls_sideways_at_1280_px(snapshots: dict, path: str) -> None:
     assert snapshots[path]["wide"] == []
+
+
+@pytest.mark.parametrize("path", chapters())
+def test_no_source_line_wraps_at_1280_px(snapshots: dict, path: str) -> None:
+    """The chapters' code is at most 88 characters a line (tests/test_formatage.py): on a
+    1280 px screen, each line shows on one line, its indentation intact."""
+    assert snapshots[path]["wrapped"] == []
+
+
+@pytest.mark.parametrize("path", chapters())
+def test_the_copy_button_covers_no_code(snapshots: dict, path: str) -> None:
+    assert snapshots[path]["covered"] == []
 
 
 PHONE_WIDTH = 390
