@@ -65,7 +65,7 @@ def test_links_are_signed_v4_except_the_default_boto3_client(nb) -> None:
 
 
 def test_expired_and_too_long_links_are_refused(nb) -> None:
-    assert "HTTP 403 : AccessDenied (Request has expired)" in _text(_cell(nb, "ExpiresIn=1)"))
+    assert "HTTP 403 : AccessDenied (Request has expired)" in _text(_cell(nb, "ExpiresIn=1\n"))
     assert "HTTP 400 : AuthorizationQueryParametersError" in _text(_cell(nb, "lien_8_jours = "))
     assert "SignatureDoesNotMatch" in _text(_cell(nb, '"Host": "autre-adresse.exemple"'))
 
