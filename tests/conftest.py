@@ -89,9 +89,22 @@ def _yield_to_the_class() -> None:
                 os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    if os.environ.get("PYTEST_XDIST_WORKER") and item.get_closest_marker("classroom") is None:
-        _yield_to_the_class()
+class _YieldToTheClass:
+    """Registered as a plugin, not left as a hook of this conftest: a conftest's
+    ``pytest_runtest_setup`` is only called for the items under its folder, so nbval's
+    notebooks (``notebooks/``) kept their worker and kernels at normal priority, beside
+    the class (seen with ``ps -eo cls``). First, before nbval starts a notebook's kernel."""
+
+    @staticmethod
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(item: pytest.Item) -> None:
+        if (os.environ.get("PYTEST_XDIST_WORKER")
+                and item.get_closest_marker("classroom") is None):
+            _yield_to_the_class()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_YieldToTheClass(), "s3cours-yield-to-the-class")
 
 
 @pytest.hookimpl(optionalhook=True)
