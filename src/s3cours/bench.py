@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -607,12 +608,12 @@ for line in sys.stdin:
 _template: subprocess.Popen | None = None
 
 
-def _forked(payload: str) -> tuple[int, str, str]:
+def _forked(payload: str, timeout: float) -> tuple[int, str, str]:
     """Run :data:`_ISOLATED` on ``payload`` in a process forked from :data:`_TEMPLATE`
-    (started on first use, once per process, restarted if it died)."""
+    (started on first use, once per process, restarted if it died); after ``timeout``
+    seconds without an answer, the template and its fork are stopped."""
     import json
-    import os
-    import sys
+    import select
 
     global _template
     if _template is None or _template.poll() is not None:
@@ -623,6 +624,11 @@ def _forked(payload: str) -> tuple[int, str, str]:
         # ends when the kernel does (end of its input).
     _template.stdin.write(json.dumps({"env": dict(os.environ), "input": payload}) + "\n")
     _template.stdin.flush()
+    if not select.select([_template.stdout], [], [], timeout)[0]:
+        os.killpg(_template.pid, signal.SIGKILL)  # the template and the measure it forked
+        _template.wait()
+        _template = None
+        return 1, "", f"pas de réponse en {timeout:.0f} s : mesure arrêtée"
     answer = json.loads(_template.stdout.readline())
     return answer["rc"], answer["stdout"], answer["stderr"]
 
@@ -638,7 +644,7 @@ def isolated(code: str, variables: dict, warmup: dict, endpoints: list[str],
 
     payload = json.dumps([code, variables, warmup, endpoints])
     if hasattr(os, "fork"):
-        returncode, stdout, stderr = _forked(payload)
+        returncode, stdout, stderr = _forked(payload, timeout)
     else:  # no fork (Windows): a new process, that imports everything itself
         run = subprocess.run([sys.executable, "-c", _ISOLATED], capture_output=True,
                              text=True, input=payload, timeout=timeout)

@@ -205,11 +205,12 @@ def cmd_check(_: argparse.Namespace) -> int:
 def cmd_format(args: argparse.Namespace) -> int:
     from . import formatage
 
-    changed = formatage.format_sources(_chapters(args.chapters))
+    sources = _chapters(args.chapters)
+    changed = formatage.format_sources(sources)
     for source in changed:
         say(f"{source.relative_to(config.ROOT)} : code mis en forme (ruff).")
     long = 0
-    for source in _chapters(args.chapters):
+    for source in sources:
         for line in formatage.long_lines(source.read_text(encoding="utf-8")):
             long += 1
             say(f"{source.relative_to(config.ROOT)} : {line} (à couper à la main)")
