@@ -80,6 +80,18 @@ def test_busy_port_is_a_clear_error(state_dir: Path) -> None:
     assert playground.status(state_dir) is None
 
 
+def test_a_free_port_is_taken_outside_the_ephemeral_range() -> None:
+    """``port=0`` must not pick a port the system may give to an outgoing connection
+    meanwhile: MinIO then stopped with "port is already in use" (a test run failed so)."""
+    linux = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    # Elsewhere (macOS, Windows), the IANA range.
+    low, high = ((int(n) for n in linux.read_text().split()) if linux.exists()
+                 else (49152, 65535))
+    ports = {playground._free_port(config.LOOPBACK) for _ in range(20)}
+    assert all(port in playground.AUTO_PORTS and not low <= port <= high for port in ports)
+    assert len(ports) > 1
+
+
 def test_same_port_from_another_state_dir_is_refused(state_dir: Path, tmp_path: Path) -> None:
     started = playground.start(server="moto", state_dir=state_dir, log=lambda _: None)
     with pytest.raises(playground.PlaygroundError, match="déjà utilisé"):

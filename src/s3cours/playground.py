@@ -26,6 +26,7 @@ import fcntl
 import hashlib
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -395,7 +396,22 @@ def non_loopback_warning(host: str, port: int, tls: bool) -> str:
     )
 
 
+#: Ports tried by ``port=0``: below Linux's default ephemeral range (32768-60999), where
+#: the system picks the local port of every outgoing connection. A free port taken from
+#: that range could be given to a connection (a kernel's, a browser's) between the moment
+#: it is found free and the moment the server binds it ("port is already in use").
+AUTO_PORTS = range(20000, 32768)
+
+
 def _free_port(host: str) -> int:
+    """A port of :data:`AUTO_PORTS` that is free now."""
+    for port in random.sample(AUTO_PORTS, 50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
