@@ -13,21 +13,32 @@ import pytest
 
 from s3cours import classroom, cli, notebooks, playground
 
-#: The small class: ONE learner of its own, who follows every chapter twice in a row, on the
-#: run's playground, while the published notebooks' learner (``apprenant``) follows them
-#: under nbval on another worker. Two learners at once on one server, the first one twice:
-#: each pass costs about 85 s of CPU, and two cores give 600 s in the 5 minutes of the test
-#: command; the whole suite takes about 505, a fourth pass did not fit (see CONTRIBUTING.md,
-#: "Comment ./cours test tient en cinq minutes"). Same length as ``apprenant``: listings
-#: (which name the bucket) keep their sizes.
+#: The small class: TWO learners of its own, on the run's playground, while the published
+#: notebooks' learner (``apprenant``) follows the course under nbval on another worker. The
+#: chapters are dealt between them, and each follows their share twice in a row: every
+#: chapter is run twice (idempotence), each share starts on an empty space (as a chapter
+#: opened from its own button), and the two chains run side by side. One learner following
+#: all seven chapters twice was the suite's longest chain (about 250 s of its 275 s; see
+#: CONTRIBUTING.md, "Où passe le temps"). Names as long as ``apprenant``: listings (which
+#: name the bucket) keep their sizes.
 SMALL_CLASS_LEARNER = "eleve-001"
+SMALL_CLASS = [SMALL_CLASS_LEARNER, "eleve-002"]
+
+
+def small_class_shares() -> list[list]:
+    """Chapters 1 to 4 for the first learner, the others for the second: about the same
+    CPU each (chapter 6 and its Dask cluster weigh as much as chapters 1 to 3)."""
+    chapters = sorted(notebooks.sources())
+    notebook = {c: notebooks.notebook_path(c) for c in chapters}
+    return [[notebook[c] for c in chapters[:4]], [notebook[c] for c in chapters[4:]]]
 
 
 @pytest.mark.classroom
 def test_a_small_class_beside_the_published_run(session_playground: playground.Playground,
                                                  record_property) -> None:  # noqa: ANN001
     report = classroom.run(session_playground, cli.kernel_environment(session_playground),
-                           names=[SMALL_CLASS_LEARNER], workers=1, beside_published=True)
+                           names=SMALL_CLASS, workers=2, beside_published=True,
+                           shares=small_class_shares())
     # Printed at the end of the run, before the slowest tests (tests/conftest.py).
     record_property("bilan", f"[classe] {report.summary()}")
     assert report.problems == [], "\n".join(report.problems)

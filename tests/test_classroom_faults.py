@@ -84,8 +84,9 @@ def test_the_class_check_sees_every_fault(room: playground.Playground, tmp_path:
 
 def test_the_class_beside_the_published_run_sees_every_fault(room: playground.Playground,
                                                              tmp_path: Path) -> None:
-    """... and in the test command's small class, whose learner is compared with the
-    published outputs (those of `apprenant`, recorded in the notebook)."""
+    """... and in the test command's small class, whose learners follow their share of the
+    chapters twice and are compared with the published outputs (those of `apprenant`,
+    recorded in the notebook)."""
     from nbclient import NotebookClient
 
     faulty = faulty_notebook(tmp_path)
@@ -94,7 +95,7 @@ def test_the_class_beside_the_published_run_sees_every_fault(room: playground.Pl
                    allow_errors=True).execute(env=cli.kernel_environment(room))
     nbformat.write(published, faulty)
     report = classroom.run(room, cli.kernel_environment(room), names=[SMALL_CLASS_LEARNER],
-                           workers=1, chapters=[faulty], beside_published=True)
+                           workers=1, beside_published=True, shares=[[faulty]])
     problems = "\n".join(report.problems)
     assert report.runs == 2
     assert (f"{SMALL_CLASS_LEARNER} : sorties de fautif.ipynb différentes de celles publiées "
