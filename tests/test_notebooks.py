@@ -95,6 +95,11 @@ BAD_TABSETS = {
     # In Jupyter a tab is a heading: at its section's level, the outline would be flat.
     "niveau de la section": '## Lister\n\n::: {.panel-tabset group="lib"}\n\n## boto3\n\n'
                             '```{.python}\nx\n```\n\n:::\n',
+    # A one-line tab may send the reader to a section of its own, after the tabset only.
+    "renvoi en arrière": '## Avec Snakemake\n\n## Lister\n\n::: {.panel-tabset group="lib"}'
+                         '\n\n### snakemake\n\nVoir la section « Avec Snakemake ».\n\n:::\n',
+    "renvoi nulle part": '## Lister\n\n::: {.panel-tabset group="lib"}\n\n### snakemake\n\n'
+                         'Voir la section « Avec Snakemake ».\n\n:::\n',
 }
 
 
@@ -106,6 +111,14 @@ def test_structure_check_catches(markdown: str) -> None:
 def test_structure_check_accepts_the_reference_example() -> None:
     markdown = ('::: {.panel-tabset group="lib"}\n\n## boto3\n\nTexte.\n\n```{.python}\nx\n```\n\n'
                 '## pyarrow\n\n```{.python}\ny\n```\n\n:::\n')
+    assert structure.markdown_problems(markdown) == []
+
+
+def test_a_one_line_tab_may_point_to_a_section_after_its_tabset() -> None:
+    markdown = ('## Lister\n\n::: {.panel-tabset group="lib"}\n\n### boto3\n\n'
+                '```{.python}\nx\n```\n\n### snakemake\n\nSnakemake : voir la section '
+                '« Lister dans un workflow », après ces onglets.\n\n:::\n\n'
+                '### Lister dans un workflow\n\n```{.python}\ny\n```\n')
     assert structure.markdown_problems(markdown) == []
 
 

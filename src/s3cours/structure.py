@@ -10,6 +10,7 @@ Quarto would see it, without Quarto.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -96,12 +97,15 @@ def tabset_problems(blocks: list[dict[str, Any]]) -> list[str]:
     notebook's outline in Jupyter (where tabs are plain headings) matches the site's."""
     problems = []
     section_level = {}  # id of each top-level tabset -> level of the heading above it
+    after = {}  # id of each top-level tabset -> the headings that follow it
     level = 1
-    for block in blocks:
+    for index, block in enumerate(blocks):
         if block["t"] == "Header":
             level = block["c"][0]
         elif block["t"] == "Div" and TABSET_CLASS in block["c"][0][1]:
             section_level[id(block)] = level
+            after[id(block)] = {_text(b["c"][2]) for b in blocks[index + 1:]
+                                if b["t"] == "Header"}
     for block in _walk(blocks):
         if block["t"] == "Para" and ":::" in _text(block["c"]):
             problems.append(f"`:::` isolé (bloc non ouvert ou non fermé) : « {_text(block['c'])[:60]} »")
@@ -138,9 +142,29 @@ def tabset_problems(blocks: list[dict[str, Any]]) -> list[str]:
         if known != sorted(known, key=TAB_ORDER.index) or len(set(known)) != len(known):
             problems.append(f"[{where}] ordre des onglets : attendu {sorted(set(known), key=TAB_ORDER.index)}")
         for name, tab_blocks in tabs:
-            if not _has_code(tab_blocks):
-                problems.append(f"[{where}] l'onglet {name} ne contient aucun code")
+            if _has_code(tab_blocks):
+                continue
+            target = pointed_section(tab_blocks)
+            if target is None:
+                problems.append(f"[{where}] l'onglet {name} ne contient aucun code (ni un "
+                                "renvoi d'une ligne : « voir la section « Titre » »)")
+            elif target not in after.get(id(block), set()):
+                problems.append(f"[{where}] l'onglet {name} renvoie à la section « {target} "
+                                "», absente après ce bloc d'onglets")
     return problems
+
+
+#: A tab of one paragraph that sends the reader to a section after its tabset, named in
+#: French quotes: a library whose example does not fit in a tab (Snakemake's workflow).
+POINTER = re.compile(r"section «\s*(.+?)\s*»")
+
+
+def pointed_section(tab_blocks: list[dict[str, Any]]) -> str | None:
+    """The heading a code-less tab points to, if the tab is one paragraph naming it."""
+    if len(tab_blocks) != 1 or tab_blocks[0]["t"] != "Para":
+        return None
+    found = POINTER.search(_text(tab_blocks[0]["c"]))
+    return found[1] if found else None
 
 
 def chapter_problems(source: Path) -> list[str]:
