@@ -2,7 +2,7 @@
 -- changer. Le lien « Voir la source » de Quarto (repo-actions: source) mène au fichier
 -- qu'il a rendu, pour un chapitre le notebook, qui est généré ; la source d'un
 -- chapitre est content/NN_nom.Rmd (voir CONTRIBUTING.md). Les autres pages sont leur
--- propre source.
+-- propre source, sauf une page générée, qui nomme la sienne (source-page: dans son en-tête).
 -- Le dépôt et la branche sont ceux de website: dans _quarto.yml (repo-url,
 -- repo-branch), les mêmes que pour les liens de lancement ; une page ne les voit pas
 -- dans ses métadonnées, d'où la lecture du fichier.
@@ -35,6 +35,10 @@ function Pandoc(doc)
   page = page:gsub("\\", "/")
   local chapitre = page:match("^notebooks/(.+)%.ipynb$")
   local source = chapitre and ("content/" .. chapitre .. ".Rmd") or page
+  -- Une page générée (l'aide-mémoire) nomme dans son en-tête ce qui la produit.
+  if doc.meta["source-page"] ~= nil then
+    source = pandoc.utils.stringify(doc.meta["source-page"])
+  end
   local adresse = pandoc.utils.stringify(reglages["repo-url"]) .. "/blob/" .. branche
     .. "/" .. source
   doc.blocks:insert(pandoc.Div(

@@ -16,7 +16,8 @@ def quarto() -> dict:
 def test_site_renders_executed_notebooks_without_execution() -> None:
     conf = quarto()
     assert conf["project"]["type"] == "website"
-    assert conf["project"]["render"] == ["index.qmd", "notebooks/*.ipynb", "formation.qmd"]
+    assert conf["project"]["render"] == ["index.qmd", "notebooks/*.ipynb", "aide-memoire.qmd",
+                                         "formation.qmd"]
     assert conf["execute"]["enabled"] is False
     assert conf["lang"] == "fr"
     assert (config.ROOT / "index.qmd").exists()

@@ -28,11 +28,12 @@ from pathlib import Path
 
 import pytest
 
-from s3cours import config, launch, notebooks, structure
+from s3cours import aide_memoire, config, launch, notebooks, structure
 
 QUARTO_VERSION = "1.10.18"
 #: What Quarto reads to render the site (``project.render`` in ``_quarto.yml``) and its assets.
-SITE_FILES = ("_quarto.yml", "index.qmd", "formation.qmd", "notebooks", "site")
+SITE_FILES = ("_quarto.yml", "index.qmd", "aide-memoire.qmd", "formation.qmd", "notebooks",
+              "site")
 WIDTH = 1280
 
 
@@ -70,7 +71,7 @@ def missing_tools() -> list[str]:
 
 def pages() -> list[str]:
     return (["index.html"] + [f"notebooks/{s.stem}.html" for s in notebooks.sources()]
-            + ["formation.html"])
+            + ["aide-memoire.html", "formation.html"])
 
 
 def chapters() -> list[str]:
@@ -669,8 +670,35 @@ def test_the_source_link_opens_the_file_to_edit(snapshots: dict, path: str) -> N
     page's tools (table of contents, source) leads to a notebook."""
     repo = launch.repository()
     stem = Path(path).stem
-    wanted = (f"content/{stem}.Rmd" if path.startswith("notebooks/") else f"{stem}.qmd")
+    wanted = (f"content/{stem}.Rmd" if path.startswith("notebooks/")
+              else aide_memoire.GENERATOR if stem == "aide-memoire" else f"{stem}.qmd")
     links = snapshots[path]["sources"]
     found = [href for text, href in links if text == wanted]
     assert found == [repo.blob(wanted)], links
     assert [href for _, href in links if href.endswith(".ipynb")] == []
+
+
+def test_the_cheat_sheet_prints_without_the_site_around_it(browser, site: str) -> None:
+    """The « Aide-mémoire » has every operation of the chapters (one heading each) and
+    prints without menu, sidebar, table of contents or copy buttons, its code blocks
+    whole (Chromium's own print to PDF)."""
+    context = browser.new_context(viewport={"width": WIDTH, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(site + "aide-memoire.html")
+        titles = page.eval_on_selector_all("main h3", "hs => hs.map(h => h.innerText)")
+        wanted = [op.title for s in notebooks.sources()
+                  for op in aide_memoire.operations(notebooks.notebook_path(s))]
+        # The typography filter puts a no-break space before « : » (site/typographie.lua).
+        assert [" ".join(t.replace("\u2019", "'").split()) for t in titles] == wanted
+        page.emulate_media(media="print")
+        hidden = page.evaluate("""() => ['#quarto-sidebar', '#quarto-header',
+            '#quarto-margin-sidebar', '.code-copy-button'].map(s => [...document
+            .querySelectorAll(s)].every(e => getComputedStyle(e).display === 'none'))""")
+        assert all(hidden), hidden
+        blocks = page.evaluate("""() => [...document.querySelectorAll('main div.sourceCode')]
+            .map(e => [getComputedStyle(e).breakInside, e.getBoundingClientRect().height])""")
+        assert blocks and all(b == "avoid" and h > 0 for b, h in blocks), blocks
+        assert page.pdf(format="A4")[:4] == b"%PDF"
+    finally:
+        context.close()

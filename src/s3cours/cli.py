@@ -179,6 +179,10 @@ def cmd_build(args: argparse.Namespace) -> int:
                 say(f"{target.relative_to(config.ROOT)} exécuté en {time.monotonic() - t0:.1f} s")
     for orphan in notebooks.orphans():
         say(f"Attention : {orphan.relative_to(config.ROOT)} n'a plus de source dans content/.")
+    from . import aide_memoire
+
+    page = aide_memoire.write()
+    say(f"{page.relative_to(config.ROOT)} : tiré des notebooks exécutés.")
     return 0
 
 
@@ -198,6 +202,12 @@ def cmd_check(_: argparse.Namespace) -> int:
     for orphan in notebooks.orphans():
         failures += 1
         say(f"{orphan.relative_to(config.ROOT)} n'a pas de source dans content/.")
+    from . import aide_memoire
+
+    stale = aide_memoire.drift()
+    if stale:
+        failures += 1
+        say(stale)
     say("Vérifications : rien à signaler." if not failures else f"Vérifications : {failures} problème(s).")
     return 1 if failures else 0
 
