@@ -80,10 +80,26 @@ def test_uploads_without_credentials_arrive_intact(nb) -> None:
 def test_a_published_prefix_is_refused_before_readable_with_and_refused_after(nb) -> None:
     before = _text(_cell(nb, "Avant la politique"))
     assert "Avant la politique : HTTP 403 : AccessDenied" in before, before
-    for publish, unpublish in (("publier(PUBLIC)", "depublier()\nprint(\"Après"),
+    for publish, unpublish in (("publier(PUBLIC)\nnotre", "depublier()\nprint(\"Après"),
                                ('"set", "download"', '"set", "none", f"s3/{MON_BUCKET}/{PUBLIC}")\nprint')):
         assert "Avec la politique : HTTP 200" in _text(_cell(nb, publish)), publish
         assert "Après : HTTP 403 : AccessDenied" in _text(_cell(nb, unpublish)), unpublish
+
+
+def test_every_library_reads_the_published_prefix_without_credentials(nb) -> None:
+    """Each tab of « Lire des données publiques sans identifiants » read the object (the
+    Parquet has 500 rows and 29,224 bytes here), and the same unsigned read is refused once
+    the prefix is unpublished: nothing was signed."""
+    texts = {tab: _text(_cell(nb, marker)) for tab, marker in (
+        ("boto3", "signature_version=UNSIGNED"), ("s3fs", "anon=True, endpoint_url"),
+        ("pyarrow", "anonymous=True"), ("pandas", '"anon": True'),
+        ("polars", '"aws_skip_signature": "true"'), ("duckdb", "KEY_ID ''"),
+        ("mc", "MC_HOST_public"))}
+    for tab, text in texts.items():
+        assert "Error" not in text and text.strip(), (tab, text)
+    assert "octets" in texts["boto3"] and "500" in texts["duckdb"], texts
+    after = _text(_cell(nb, "depublier()\ntry:"))
+    assert "Après : 403 (lecture anonyme refusée)" in after, after
 
 
 def test_nothing_public_and_nothing_written_is_left(nb) -> None:

@@ -22,6 +22,14 @@ def test_without_a_space_reading_cells_run_and_writing_cells_explain(
                                         cli.kernel_environment(session_playground), LEARNER)
     env["KUBERNETES_NAMESPACE"] = "default"
     env["HOME"] = str(tmp_path)  # no DuckDB secret of the image's
+    # ... but DuckDB's httpfs, which INSTALL takes from DuckDB's repository on a laptop
+    # (this machine may be offline: the tooling installs the same signed file).
+    import duckdb
+
+    con = duckdb.connect(config={"extension_directory": str(tmp_path / ".duckdb" /
+                                                            "extensions")})
+    playground.install_duckdb_extensions(con)
+    con.close()
     assert learners.space(env) is None
     admin = classroom.admin_client(session_playground)
     shared_before = classroom.objects(admin, config.DATA_BUCKET)

@@ -47,8 +47,9 @@ CLIENTS = re.compile(r"^(s3|s3v4|client\w*|fs|fs_\w+|s3_arrow\w*|con\w*)$")
 CONSTRUCTORS = {"client", "S3FileSystem", "CredentialProviderAWS"}
 #: Calls that help but are not the operation (a listing cache emptied, an extension loaded).
 HELPERS = {"invalidate_cache", "install_extension", "load_extension", "print"}
-#: An operation that is to connect (its title): there, making the client is the lesson.
-CONNECTING = re.compile(r"connecter|profil", re.IGNORECASE)
+#: An operation that is to connect (its title): there, making the client is the lesson
+#: (with a profile, or without credentials).
+CONNECTING = re.compile(r"connecter|profil|sans identifiants", re.IGNORECASE)
 #: The cell metadata (the chunk option ``aide="…"`` of the source) that picks, among a
 #: tab's calls, the first one whose text holds it, when the first call is not the lesson.
 CHOICE = "aide"
