@@ -133,7 +133,7 @@ def test_cell_ids_do_not_change_from_one_build_to_the_next() -> None:
 def test_chapter_03_tabs() -> None:
     assert structure.tabsets(config.CONTENT_DIR / "04_parquet.Rmd") == [
         ["boto3", "s3fs", "pyarrow", "pandas", "polars", "duckdb"],
-        ["pyarrow", "polars"],
+        ["pyarrow", "pandas", "polars"],
         ["boto3", "s3fs", "pyarrow", "pandas", "polars", "duckdb"]]
 
 

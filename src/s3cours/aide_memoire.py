@@ -35,7 +35,7 @@ RECEIVERS: dict[str, re.Pattern[str]] = {
     "boto3": re.compile(r"^(s3\w*|boto3|client\w*)$"),
     "s3fs": re.compile(r"^(fs|fs_\w+|s3fs|fsspec)$"),
     "pyarrow": re.compile(r"^(s3_arrow\w*|pafs|pq|ds|pacsv|pa)$"),
-    "pandas": re.compile(r"^(pd|fs_pandas|fsspec|df|tableau\w*)$"),
+    "pandas": re.compile(r"^(pd|fs_pandas|fsspec|df|tableau\w*|\w+_pd)$"),
     "polars": re.compile(r"^(pl|lf\w*|\w+_pl|df_polars\w*)$"),
     "duckdb": re.compile(r"^(con\w*|duckdb)$"),
     "snakemake": re.compile(r"^snakemake$"),
