@@ -112,6 +112,33 @@ def test_missing_key_and_bucket(session_endpoint_url: str) -> None:
     assert "bucket n'existe pas" in diagnosis_of(lambda: fs.ls("absent/diffusion"))
 
 
+def test_a_plain_script_explains_with_one_line(session_endpoint_url: str,
+                                               tmp_path: Path) -> None:
+    """In a script (no IPython), the documented line adds the French explanation under
+    Python's traceback, on the error output; a script without it shows only the traceback,
+    and an error that is not S3's gets nothing added."""
+    import subprocess
+    import sys
+
+    body = ("import boto3\n"
+            f"s3 = boto3.client('s3', endpoint_url={session_endpoint_url!r})\n"
+            "s3.list_objects_v2(Bucket='absent', Prefix='diffusion/')\n")
+    for line, explained in (("from s3cours.diagnostic import install; install()\n", True),
+                            ("", False)):
+        script = tmp_path / "script.py"
+        script.write_text(line + body)
+        run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                             timeout=60)
+        assert run.returncode == 1
+        assert "NoSuchBucket" in run.stderr
+        assert ("bucket n'existe pas" in run.stderr) is explained, run.stderr[-800:]
+    script.write_text("from s3cours.diagnostic import install; install()\n"
+                      "open('/nonexistent/fichier.csv')\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=60)
+    assert "FileNotFoundError" in run.stderr and "➜" not in run.stderr
+
+
 def test_unknown_errors_are_left_alone() -> None:
     assert diagnostic.diagnose(ValueError("rien à voir")) is None
 

@@ -11,6 +11,7 @@ library.
 from __future__ import annotations
 
 import re
+import sys
 import traceback
 from dataclasses import dataclass
 
@@ -168,14 +169,20 @@ def explain(exc: BaseException, namespace: dict | None = None) -> Diagnosis | No
 
 
 def install(shell=None) -> None:  # noqa: ANN001 - an IPython shell
-    """Print the explanation under the traceback of every recognised S3 error in this kernel.
+    """Print the explanation under the traceback of every recognised S3 error: in this
+    kernel (a notebook, IPython), or, in a plain Python script, under the traceback that
+    stops it (on the error output, through :data:`sys.excepthook`). In a script, the one
+    line is ``from s3cours.diagnostic import install; install()``.
 
     Other errors (a local file, a typo in Python) are shown as usual, with nothing added."""
     if shell is None:
-        from IPython import get_ipython
-
-        shell = get_ipython()
+        try:
+            from IPython import get_ipython
+        except ImportError:  # a script in an environment without IPython
+            get_ipython = None  # noqa: N806 - the function's own name
+        shell = get_ipython() if get_ipython else None
     if shell is None:
+        _install_in_script()
         return
 
     def handler(self, etype, value, tb, tb_offset=None):  # noqa: ANN001 - IPython's signature
@@ -185,3 +192,21 @@ def install(shell=None) -> None:  # noqa: ANN001 - an IPython shell
             print(diagnosis)
 
     shell.set_custom_exc((Exception,), handler)
+
+
+def _install_in_script() -> None:
+    """The script's version of :func:`install`: Python's own traceback, then the
+    explanation, both on the error output."""
+    previous = sys.excepthook
+    if getattr(previous, "s3cours", False):  # already installed
+        return
+
+    def hook(etype, value, tb) -> None:  # noqa: ANN001 - sys.excepthook's signature
+        previous(etype, value, tb)
+        main = sys.modules.get("__main__")
+        diagnosis = explain(value, vars(main) if main else None)
+        if diagnosis is not None:
+            print(diagnosis, file=sys.stderr)
+
+    hook.s3cours = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
