@@ -34,7 +34,9 @@ def session_endpoint_url() -> str:
     """The URL of the run's playground (started by `./cours test`)."""
     endpoint = os.environ.get("AWS_S3_ENDPOINT")
     if not endpoint or not endpoint.startswith("127.0.0.1:"):
-        pytest.fail("Lancez les tests avec `./cours test` : il démarre le bac à sable S3.")
+        pytest.fail(
+            "Lancez les tests avec `./cours test` : il démarre le bac à sable S3."
+        )
     return f"http://{endpoint}"
 
 
@@ -45,7 +47,9 @@ def session_playground() -> playground.Playground:
     state = os.environ.get(cli.TEST_STATE_VARIABLE)
     started = playground.status(Path(state)) if state else None
     if started is None:
-        pytest.fail("Lancez les tests avec `./cours test` : il démarre le bac à sable S3.")
+        pytest.fail(
+            "Lancez les tests avec `./cours test` : il démarre le bac à sable S3."
+        )
     return started
 
 
@@ -61,7 +65,9 @@ FIRST = ("tests/test_classroom.py", "notebooks/", "tests/test_site_browser.py")
 
 def _rank(nodeid: str) -> int:
     path = nodeid.split("::", 1)[0]
-    return next((i for i, first in enumerate(FIRST) if path.startswith(first)), len(FIRST))
+    return next(
+        (i for i, first in enumerate(FIRST) if path.startswith(first)), len(FIRST)
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -98,8 +104,10 @@ class _YieldToTheClass:
     @staticmethod
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(item: pytest.Item) -> None:
-        if (os.environ.get("PYTEST_XDIST_WORKER")
-                and item.get_closest_marker("classroom") is None):
+        if (
+            os.environ.get("PYTEST_XDIST_WORKER")
+            and item.get_closest_marker("classroom") is None
+        ):
             _yield_to_the_class()
 
 

@@ -35,11 +35,16 @@ def test_relay_counts_requests_and_body_bytes(session_endpoint_url: str) -> None
         client = learner_client(relay.url)
         size = client.head_object(Bucket=csv.bucket, Key=csv.key)["ContentLength"]
         body = client.get_object(Bucket=csv.bucket, Key=csv.key)["Body"].read()
-        part = client.get_object(Bucket=csv.bucket, Key=csv.key, Range="bytes=0-99")["Body"].read()
+        part = client.get_object(Bucket=csv.bucket, Key=csv.key, Range="bytes=0-99")[
+            "Body"
+        ].read()
         count = relay.count()
     assert size == len(csv.body) and body == csv.body and part == csv.body[:100]
-    assert [(e.method, e.status) for e in count.exchanges] == [("HEAD", 200), ("GET", 200),
-                                                              ("GET", 206)]
+    assert [(e.method, e.status) for e in count.exchanges] == [
+        ("HEAD", 200),
+        ("GET", 200),
+        ("GET", 206),
+    ]
     assert count.requests == 3 and count.bytes == len(csv.body) + 100
 
 
@@ -62,11 +67,14 @@ def test_relay_resigns_for_the_server_name(session_endpoint_url: str) -> None:
     port = session_endpoint_url.rsplit(":", 1)[1]
     with CountingProxy(f"http://localhost:{port}") as relay:
         client = learner_client(relay.url)
-        keys = client.list_objects_v2(Bucket=config.DATA_BUCKET, Prefix=config.DATA_PREFIX,
-                                      Delimiter="/")  # a query with an encoded '/'
+        keys = client.list_objects_v2(
+            Bucket=config.DATA_BUCKET, Prefix=config.DATA_PREFIX, Delimiter="/"
+        )  # a query with an encoded '/'
         key = f"tests/relais {'é'}=1+2.txt"  # a key that needs encoding in the path
         client.put_object(Bucket=learner_bucket(), Key=key, Body=b"x")
-        assert client.get_object(Bucket=learner_bucket(), Key=key)["Body"].read() == b"x"
+        assert (
+            client.get_object(Bucket=learner_bucket(), Key=key)["Body"].read() == b"x"
+        )
         client.delete_object(Bucket=learner_bucket(), Key=key)
     assert keys["KeyCount"] == 2
     assert [e.status for e in relay.count().exchanges] == [200, 200, 200, 204]
@@ -93,11 +101,17 @@ def test_relay_sends_the_server_host_and_a_signature_for_it() -> None:
 
     credentials = Credentials("CLE", "SECRET", "JETON")
     try:
-        with CountingProxy(f"http://localhost:{server.server_port}",
-                           credentials=credentials) as relay:
-            client = boto3.client("s3", endpoint_url=relay.url, region_name="eu-west-3",
-                                  aws_access_key_id="CLE", aws_secret_access_key="SECRET",
-                                  aws_session_token="JETON")
+        with CountingProxy(
+            f"http://localhost:{server.server_port}", credentials=credentials
+        ) as relay:
+            client = boto3.client(
+                "s3",
+                endpoint_url=relay.url,
+                region_name="eu-west-3",
+                aws_access_key_id="CLE",
+                aws_secret_access_key="SECRET",
+                aws_session_token="JETON",
+            )
             client.get_object(Bucket="b", Key="a b/c", Range="bytes=0-9")
     finally:
         server.shutdown()
@@ -105,33 +119,45 @@ def test_relay_sends_the_server_host_and_a_signature_for_it() -> None:
     assert headers["Host"] == f"localhost:{server.server_port}"
     assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=CLE/")
     assert "/eu-west-3/s3/aws4_request" in headers["Authorization"]
-    assert headers["X-Amz-Security-Token"] == "JETON" and headers["Range"] == "bytes=0-9"
+    assert (
+        headers["X-Amz-Security-Token"] == "JETON" and headers["Range"] == "bytes=0-9"
+    )
     assert headers["path"] == "/b/a%20b/c"
 
 
 def test_canonical_target_encodes_as_sigv4() -> None:
     assert canonical_target("/b/DEP=75/x%20y?prefix=a/b&list-type=2&delimiter=%2F") == (
-        "/b/DEP%3D75/x%20y?delimiter=%2F&list-type=2&prefix=a%2Fb")
+        "/b/DEP%3D75/x%20y?delimiter=%2F&list-type=2&prefix=a%2Fb"
+    )
     assert canonical_target("/b?uploads") == "/b?uploads="
 
 
 def test_relay_reaches_an_https_server_with_the_ca_from_the_environment(
-        state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Over https (a twin with its test CA), with a learner's temporary credentials."""
-    started = playground.start(server="minio", tls=True, state_dir=state_dir,
-                               log=lambda _: None)
+    started = playground.start(
+        server="minio", tls=True, state_dir=state_dir, log=lambda _: None
+    )
     for name, value in started.environment().items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL")  # the client below talks to the relay
     with CountingProxy(started.endpoint_url) as relay:
         assert started.endpoint_url.startswith("https://")
-        body = learner_client(relay.url).get_object(
-            Bucket=config.DATA_BUCKET, Key=config.FILOSOFI_CSV_KEY)["Body"].read()
-    assert body == next(o.body for o in data.course_objects() if o.key == config.FILOSOFI_CSV_KEY)
+        body = (
+            learner_client(relay.url)
+            .get_object(Bucket=config.DATA_BUCKET, Key=config.FILOSOFI_CSV_KEY)["Body"]
+            .read()
+        )
+    assert body == next(
+        o.body for o in data.course_objects() if o.key == config.FILOSOFI_CSV_KEY
+    )
     assert relay.count().bytes == len(body)
 
 
-def test_relay_latency_is_paid_by_each_request_in_turn(session_endpoint_url: str) -> None:
+def test_relay_latency_is_paid_by_each_request_in_turn(
+    session_endpoint_url: str,
+) -> None:
     with pytest.raises(ValueError, match="Latence négative"):
         CountingProxy(session_endpoint_url, latency=-0.01)
     with CountingProxy(session_endpoint_url, latency=0.1) as relay:
@@ -158,7 +184,9 @@ def test_measure_on_a_small_table(session_endpoint_url: str) -> None:
 
     source = bench.upload(session_endpoint_url, 2_000, learner=dict(os.environ))
     with CountingProxy(session_endpoint_url) as relay:
-        results = bench.measure(relay, dataclasses.replace(source, endpoint_url=relay.url))
+        results = bench.measure(
+            relay, dataclasses.replace(source, endpoint_url=relay.url)
+        )
     by = {(m.library, m.case): m for m in results}
     assert {m.rows for m in results if m.case != "partition"} == {2_000}
     assert len({m.rows for m in results if m.case == "partition"}) == 1
@@ -171,8 +199,12 @@ def test_measure_on_a_small_table(session_endpoint_url: str) -> None:
     assert by["boto3", "colonnes"].bytes == by["boto3", "parquet"].bytes
     # The settings for a distant server: same rows, and s3fs asks for its ranges together.
     with CountingProxy(session_endpoint_url, latency=0.005) as slow:
-        tuned = {m.library: m for m in bench.measure_tuned(
-            slow, dataclasses.replace(source, endpoint_url=slow.url), repeat=1)}
+        tuned = {
+            m.library: m
+            for m in bench.measure_tuned(
+                slow, dataclasses.replace(source, endpoint_url=slow.url), repeat=1
+            )
+        }
     assert list(tuned) == list(bench.LIBRARIES)
     assert {m.rows for m in tuned.values()} == {2_000}
     assert tuned["s3fs"].requests < by["s3fs", "colonnes"].requests
@@ -182,20 +214,40 @@ def test_measure_on_a_small_table(session_endpoint_url: str) -> None:
     # The variant's report, as `./cours bench --latence 5` prints it.
     report = bench.latency_report(results, results, list(tuned.values()), 0.005)
     assert "Avec 5 ms de latence par requête" in report and "réglé, 5 ms (s)" in report
-    assert "requêtes réglé" in report and all(library in report for library in bench.LIBRARIES)
+    assert "requêtes réglé" in report and all(
+        library in report for library in bench.LIBRARIES
+    )
 
 
 def test_bench_command_prints_its_table() -> None:
     # Without the latency variant, whose tables test_measure_on_a_small_table checks: the
     # whole variant here would double the test's time for the same code.
-    run = subprocess.run([sys.executable, "-m", "s3cours.cli", "bench", "--communes", "100",
-                          "--server", "moto", "--latence", "0"],
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "s3cours.cli",
+            "bench",
+            "--communes",
+            "100",
+            "--server",
+            "moto",
+            "--latence",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "Octets reçus du serveur" in run.stdout and "Requêtes HTTP" in run.stdout
     assert "latence par requête" not in run.stdout
     for library in bench.LIBRARIES:
         assert library in run.stdout
-    refused = subprocess.run([sys.executable, "-m", "s3cours.cli", "bench", "--communes", "5"],
-                             capture_output=True, text=True, timeout=60)
+    refused = subprocess.run(
+        [sys.executable, "-m", "s3cours.cli", "bench", "--communes", "5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert refused.returncode == 2 and "au moins 100" in refused.stderr

@@ -22,15 +22,22 @@ def _fake_s3cours(folder: Path, exit_code: int) -> Path:
 
 def _run_start(bin_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    return subprocess.run([str(config.ROOT / "start"), "echo", "jupyter", "lancé"], env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [str(config.ROOT / "start"), "echo", "jupyter", "lancé"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_start_starts_the_playground_then_jupyter(tmp_path: Path) -> None:
     bin_dir = _fake_s3cours(tmp_path / "bin", 0)
     run = _run_start(bin_dir)
     assert run.returncode == 0 and run.stdout == "jupyter lancé\n"
-    assert (bin_dir / "appel").read_text() == "playground start --no-build --secret-duckdb\n"
+    assert (
+        bin_dir / "appel"
+    ).read_text() == "playground start --no-build --secret-duckdb\n"
 
 
 def test_start_still_starts_jupyter_when_the_playground_fails(tmp_path: Path) -> None:
@@ -41,10 +48,14 @@ def test_start_still_starts_jupyter_when_the_playground_fails(tmp_path: Path) ->
 
 def test_binder_finds_its_files_at_the_root() -> None:
     # A binder/ folder would make repo2docker ignore environment.yml at the root.
-    assert not (config.ROOT / "binder").exists() and not (config.ROOT / ".binder").exists()
+    assert (
+        not (config.ROOT / "binder").exists() and not (config.ROOT / ".binder").exists()
+    )
     for name in ("postBuild", "start"):
         assert os.access(config.ROOT / name, os.X_OK), name
     env = yaml.safe_load((config.ROOT / "environment.yml").read_text())
     conda = {d.split("=")[0] for d in env["dependencies"] if isinstance(d, str)}
-    assert "minio-server" in conda, "le bac à sable de Binder est le MinIO de conda-forge"
+    assert "minio-server" in conda, (
+        "le bac à sable de Binder est le MinIO de conda-forge"
+    )
     assert "pip install --no-deps" in (config.ROOT / "postBuild").read_text()

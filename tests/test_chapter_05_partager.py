@@ -52,9 +52,12 @@ def test_tabs_in_the_fixed_order() -> None:
 
 
 def test_every_link_gives_the_object_bytes_without_credentials(nb) -> None:
-    out = _text(_cell(nb, "for nom, lien in ((\"boto3\", lien_boto3)"))
-    assert re.findall(r"^(boto3|s3fs|mc) +: HTTP 200 : [\d\u202f]+ octets reçus ; identiques à l'objet : True$",
-                      out, re.M) == ["boto3", "s3fs", "mc"], out
+    out = _text(_cell(nb, 'for nom, lien in (("boto3", lien_boto3)'))
+    assert re.findall(
+        r"^(boto3|s3fs|mc) +: HTTP 200 : [\d\u202f]+ octets reçus ; identiques à l'objet : True$",
+        out,
+        re.M,
+    ) == ["boto3", "s3fs", "mc"], out
 
 
 def test_links_are_signed_v4_except_the_default_boto3_client(nb) -> None:
@@ -65,36 +68,60 @@ def test_links_are_signed_v4_except_the_default_boto3_client(nb) -> None:
 
 
 def test_expired_and_too_long_links_are_refused(nb) -> None:
-    assert "HTTP 403 : AccessDenied (Request has expired)" in _text(_cell(nb, "ExpiresIn=1\n"))
-    assert "HTTP 400 : AuthorizationQueryParametersError" in _text(_cell(nb, "lien_8_jours = "))
-    assert "SignatureDoesNotMatch" in _text(_cell(nb, '"Host": "autre-adresse.exemple"'))
+    assert "HTTP 403 : AccessDenied (Request has expired)" in _text(
+        _cell(nb, "ExpiresIn=1\n")
+    )
+    assert "HTTP 400 : AuthorizationQueryParametersError" in _text(
+        _cell(nb, "lien_8_jours = ")
+    )
+    assert "SignatureDoesNotMatch" in _text(
+        _cell(nb, '"Host": "autre-adresse.exemple"')
+    )
 
 
 def test_uploads_without_credentials_arrive_intact(nb) -> None:
-    for marker in ("lien_put = ", "multipart(formulaire", "lien_put_s3fs = ", "multipart(champs, envoi)"):
+    for marker in (
+        "lien_put = ",
+        "multipart(formulaire",
+        "lien_put_s3fs = ",
+        "multipart(champs, envoi)",
+    ):
         assert re.search(r"HTTP 20[04]", _text(_cell(nb, marker))), marker
     listing = _text(_cell(nb, "Prefix=DEPOT"))
     assert listing.count("identique : True") == 4 and "False" not in listing, listing
 
 
-def test_a_published_prefix_is_refused_before_readable_with_and_refused_after(nb) -> None:
+def test_a_published_prefix_is_refused_before_readable_with_and_refused_after(
+    nb,
+) -> None:
     before = _text(_cell(nb, "Avant la politique"))
     assert "Avant la politique : HTTP 403 : AccessDenied" in before, before
-    for publish, unpublish in (("publier(PUBLIC)\nnotre", "depublier()\nprint(\"Après"),
-                               ('"set", "download"', '"set", "none", f"s3/{MON_BUCKET}/{PUBLIC}")\nprint')):
+    for publish, unpublish in (
+        ("publier(PUBLIC)\nnotre", 'depublier()\nprint("Après'),
+        ('"set", "download"', '"set", "none", f"s3/{MON_BUCKET}/{PUBLIC}")\nprint'),
+    ):
         assert "Avec la politique : HTTP 200" in _text(_cell(nb, publish)), publish
-        assert "Après : HTTP 403 : AccessDenied" in _text(_cell(nb, unpublish)), unpublish
+        assert "Après : HTTP 403 : AccessDenied" in _text(_cell(nb, unpublish)), (
+            unpublish
+        )
 
 
 def test_every_library_reads_the_published_prefix_without_credentials(nb) -> None:
     """Each tab of « Lire des données publiques sans identifiants » read the object (the
     Parquet has 500 rows and 29,224 bytes here), and the same unsigned read is refused once
     the prefix is unpublished: nothing was signed."""
-    texts = {tab: _text(_cell(nb, marker)) for tab, marker in (
-        ("boto3", "signature_version=UNSIGNED"), ("s3fs", "anon=True, endpoint_url"),
-        ("pyarrow", "anonymous=True"), ("pandas", '"anon": True'),
-        ("polars", '"aws_skip_signature": "true"'), ("duckdb", "KEY_ID ''"),
-        ("mc", "MC_HOST_public"))}
+    texts = {
+        tab: _text(_cell(nb, marker))
+        for tab, marker in (
+            ("boto3", "signature_version=UNSIGNED"),
+            ("s3fs", "anon=True, endpoint_url"),
+            ("pyarrow", "anonymous=True"),
+            ("pandas", '"anon": True'),
+            ("polars", '"aws_skip_signature": "true"'),
+            ("duckdb", "KEY_ID ''"),
+            ("mc", "MC_HOST_public"),
+        )
+    }
     for tab, text in texts.items():
         assert "Error" not in text and text.strip(), (tab, text)
     assert "octets" in texts["boto3"] and "500" in texts["duckdb"], texts
@@ -103,11 +130,15 @@ def test_every_library_reads_the_published_prefix_without_credentials(nb) -> Non
 
 
 def test_nothing_public_and_nothing_written_is_left(nb) -> None:
-    assert "Déclarations laissées par mc, retirées : []" in _text(_cell(nb, "apres_mc = "))
+    assert "Déclarations laissées par mc, retirées : []" in _text(
+        _cell(nb, "apres_mc = ")
+    )
     policy = _text(_cell(nb, "Déclarations du chapitre encore"))
     assert policy.strip().endswith(": []"), policy
     objects = _text(_cell(nb, "a_supprimer = sorted(set(ECRITS))"))
-    assert re.search(r"^\d+ objets supprimés ; il en reste sous .* : 0$", objects, re.M), objects
+    assert re.search(
+        r"^\d+ objets supprimés ; il en reste sous .* : 0$", objects, re.M
+    ), objects
     assert "Adresse publique, sans identifiants : HTTP 403 : AccessDenied" in objects
     assert "Premier lien présigné : HTTP 404 : NoSuchKey" in objects
 
@@ -121,7 +152,10 @@ def test_errors_only_where_tagged(nb) -> None:
 
 
 def test_exercises_have_collapsed_executed_solutions(nb) -> None:
-    assert SOURCE.read_text().count('::: {.callout-tip collapse="true"}\n#### Solution') >= 3
+    assert (
+        SOURCE.read_text().count('::: {.callout-tip collapse="true"}\n#### Solution')
+        >= 3
+    )
     solutions = notebooks.solution_cells(nb)
     assert len(solutions) >= 3
     for cell in solutions:

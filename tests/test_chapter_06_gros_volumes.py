@@ -16,12 +16,16 @@ NOWHERE = ["http://127.0.0.1:9", "http://127.0.0.1:9", "http://127.0.0.1:9"]
 
 
 def _cells() -> list[nbformat.NotebookNode]:
-    return [c for c in nbformat.read(NOTEBOOK, as_version=4).cells if c.cell_type == "code"]
+    return [
+        c for c in nbformat.read(NOTEBOOK, as_version=4).cells if c.cell_type == "code"
+    ]
 
 
 def _text(cell: nbformat.NotebookNode) -> str:
-    return "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "")
-                   for o in cell.outputs)
+    return "".join(
+        o.get("text", "") or o.get("data", {}).get("text/plain", "")
+        for o in cell.outputs
+    )
 
 
 def test_peak_memory_is_what_the_read_adds_even_from_a_large_parent() -> None:
@@ -69,5 +73,7 @@ def test_the_executed_notebook_shows_what_the_chapter_claims() -> None:
     assert workers.strip() == "processus de workers restants : []"
     credentials = next(v for k, v in by_start.items() if k.startswith("import logging"))
     assert "identifiants vus par les workers : {None}" in credentials
-    pending = [_text(c) for c in cells if c.source.startswith("s3.abort_multipart_upload")]
+    pending = [
+        _text(c) for c in cells if c.source.startswith("s3.abort_multipart_upload")
+    ]
     assert pending == ["envois en cours sous cette clé : 0\n"]

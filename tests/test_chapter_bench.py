@@ -14,8 +14,12 @@ def test_relay_forwards_requests_and_times_them(session_endpoint_url: str) -> No
     try:
         client = playground.s3_client(f"http://{host}:{relay.port}")
         start = time.perf_counter()
-        client.put_object(Bucket=config.LEARNER_BUCKET, Key="mesure/relais.txt", Body=b"x" * 10)
-        body = client.get_object(Bucket=config.LEARNER_BUCKET, Key="mesure/relais.txt")["Body"].read()
+        client.put_object(
+            Bucket=config.LEARNER_BUCKET, Key="mesure/relais.txt", Body=b"x" * 10
+        )
+        body = client.get_object(Bucket=config.LEARNER_BUCKET, Key="mesure/relais.txt")[
+            "Body"
+        ].read()
         end = time.perf_counter()
         busy, requests = relay.busy(start, end)
         client.delete_object(Bucket=config.LEARNER_BUCKET, Key="mesure/relais.txt")
@@ -35,8 +39,14 @@ def test_overlapping_requests_are_counted_once() -> None:
 
 
 def test_the_kernel_is_pointed_at_the_relay() -> None:
-    env = {"AWS_S3_ENDPOINT": "127.0.0.1:9900", "MC_HOST_s3": "http://a:b@127.0.0.1:9900",
-           "PATH": "/bin"}
+    env = {
+        "AWS_S3_ENDPOINT": "127.0.0.1:9900",
+        "MC_HOST_s3": "http://a:b@127.0.0.1:9900",
+        "PATH": "/bin",
+    }
     moved = chapter_bench.relay_environment(env, "127.0.0.1:9900", 4000)
-    assert moved == {"AWS_S3_ENDPOINT": "127.0.0.1:4000", "MC_HOST_s3": "http://a:b@127.0.0.1:4000",
-                     "PATH": "/bin"}
+    assert moved == {
+        "AWS_S3_ENDPOINT": "127.0.0.1:4000",
+        "MC_HOST_s3": "http://a:b@127.0.0.1:4000",
+        "PATH": "/bin",
+    }

@@ -26,7 +26,9 @@ OPERATIONS = {
     "Lire les métadonnées d'un objet": (READ, BASE | {"mc"}),
     "Télécharger vers un fichier local": (READ, BASE | {"snakemake", "mc"}),
     "Lire directement dans pandas, sans passer par le disque": (
-        READ, BASE | {"polars", "duckdb"}),
+        READ,
+        BASE | {"polars", "duckdb"},
+    ),
     "Envoyer un fichier local": (WRITE, BASE | {"snakemake", "mc"}),
     "Écrire un DataFrame directement (CSV et Parquet)": (WRITE, BASE),
     "Copier et déplacer": (WRITE, BASE | {"mc"}),
@@ -35,7 +37,10 @@ OPERATIONS = {
 #: Tabs too long for a tab: one line that points to a section of their own, after the
 #: tabset (``structure.pointed_section``), where their code is.
 OWN_SECTIONS = {
-    ("Télécharger vers un fichier local", "snakemake"): "Télécharger dans un workflow Snakemake",
+    (
+        "Télécharger vers un fichier local",
+        "snakemake",
+    ): "Télécharger dans un workflow Snakemake",
     ("Envoyer un fichier local", "snakemake"): "Envoyer dans un workflow Snakemake",
 }
 HEADING = re.compile(r"^(#{2,6}) (.*)$")
@@ -89,20 +94,28 @@ def _code_cells_by_tab(nb: nbformat.NotebookNode) -> dict[tuple[str, str], list]
 def test_every_operation_has_its_tabs() -> None:
     for operation, (source, wanted) in OPERATIONS.items():
         found = _tabs_by_section(source)
-        assert wanted <= found.get(operation, set()), (operation, sorted(found.get(operation, [])))
+        assert wanted <= found.get(operation, set()), (
+            operation,
+            sorted(found.get(operation, [])),
+        )
 
 
 def test_every_tab_has_an_executed_code_cell_without_error() -> None:
     for operation, (source, wanted) in OPERATIONS.items():
-        cells = _code_cells_by_tab(nbformat.read(notebooks.notebook_path(source),
-                                                 as_version=4))
+        cells = _code_cells_by_tab(
+            nbformat.read(notebooks.notebook_path(source), as_version=4)
+        )
         for tab in wanted:
             code = cells.get((operation, tab), [])
             assert code, f"{operation} / {tab} : aucune cellule de code"
-            assert all(c.execution_count for c in code), f"{operation} / {tab} : non exécutée"
+            assert all(c.execution_count for c in code), (
+                f"{operation} / {tab} : non exécutée"
+            )
             for cell in code:
                 errors = [o for o in cell.outputs if o.output_type == "error"]
-                assert not errors, f"{operation} / {tab} : erreur dans {cell.source[:60]!r}"
+                assert not errors, (
+                    f"{operation} / {tab} : erreur dans {cell.source[:60]!r}"
+                )
 
 
 def test_errors_only_in_troubleshooting_cells_and_each_of_them_raises() -> None:
@@ -116,22 +129,36 @@ def test_errors_only_in_troubleshooting_cells_and_each_of_them_raises() -> None:
         assert raised == (cell in tagged), cell.source[:80]
     for source in (READ, WRITE):
         chapter = nbformat.read(notebooks.notebook_path(source), as_version=4)
-        assert not [c.source[:60] for c in chapter.cells if c.cell_type == "code"
-                    and any(o.output_type == "error" for o in c.outputs)], source.name
+        assert not [
+            c.source[:60]
+            for c in chapter.cells
+            if c.cell_type == "code"
+            and any(o.output_type == "error" for o in c.outputs)
+        ], source.name
     names = {o.ename for c in tagged for o in c.outputs if o.output_type == "error"}
-    assert {"ClientError", "NoSuchKey", "NoSuchBucket", "FileNotFoundError", "SSLError",
-            "PermissionError"} <= names, names
-    values = " ".join(o.evalue for c in tagged for o in c.outputs if o.output_type == "error")
+    assert {
+        "ClientError",
+        "NoSuchKey",
+        "NoSuchBucket",
+        "FileNotFoundError",
+        "SSLError",
+        "PermissionError",
+    } <= names, names
+    values = " ".join(
+        o.evalue for c in tagged for o in c.outputs if o.output_type == "error"
+    )
     assert "SignatureDoesNotMatch" in values and "InvalidTokenId" in values
 
 
-@pytest.mark.parametrize(("source", "count"), [(READ, 1), (WRITE, 2)],
-                         ids=["02_lire", "03_ecrire"])
+@pytest.mark.parametrize(
+    ("source", "count"), [(READ, 1), (WRITE, 2)], ids=["02_lire", "03_ecrire"]
+)
 def test_exercises_have_collapsed_executed_solutions(source: Path, count: int) -> None:
     text = source.read_text()
     assert text.count('::: {.callout-tip collapse="true"}\n#### Solution') == count
-    solutions = notebooks.solution_cells(nbformat.read(notebooks.notebook_path(source),
-                                                       as_version=4))
+    solutions = notebooks.solution_cells(
+        nbformat.read(notebooks.notebook_path(source), as_version=4)
+    )
     assert len(solutions) == count
     for cell in solutions:
         assert cell.execution_count and cell.outputs, cell.source[:60]
@@ -144,20 +171,30 @@ FORBIDDEN = ("TO BE " + "COMPLETED", "C:" + "/Users", "snakemake" + ".remote")
 
 
 def _repository_files() -> list[Path]:
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=config.ROOT, capture_output=True)
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=config.ROOT, capture_output=True
+    )
     if listed.returncode == 0:
-        return [config.ROOT / name for name in listed.stdout.decode().split("\0") if name]
+        return [
+            config.ROOT / name for name in listed.stdout.decode().split("\0") if name
+        ]
     skip = {".git", ".venv", "_site", ".quarto", "__pycache__"}
-    return [p for p in config.ROOT.rglob("*")
-            if p.is_file() and not skip & set(p.relative_to(config.ROOT).parts)]
+    return [
+        p
+        for p in config.ROOT.rglob("*")
+        if p.is_file() and not skip & set(p.relative_to(config.ROOT).parts)
+    ]
 
 
 @pytest.mark.parametrize("forbidden", FORBIDDEN)
 def test_no_leftover_of_the_2020_page(forbidden: str) -> None:
     files = _repository_files()
     assert len(files) > 20
-    hits = [p.relative_to(config.ROOT) for p in files
-            if p.exists() and forbidden.lower().encode() in p.read_bytes().lower()]
+    hits = [
+        p.relative_to(config.ROOT)
+        for p in files
+        if p.exists() and forbidden.lower().encode() in p.read_bytes().lower()
+    ]
     assert not hits, f"« {forbidden} » dans {hits}"
 
 
@@ -169,6 +206,11 @@ def test_every_failing_cell_is_followed_by_its_explanation() -> None:
     assert len(failing) >= 9
     for cell in failing:
         kinds = [o.output_type for o in cell.outputs]
-        assert kinds[:1] == ["error"] and kinds[1:] == ["stream"], (cell.source[:80], kinds)
-        assert cell.outputs[1].text.startswith("➜ ") and "À faire : " in cell.outputs[1].text, (
-            cell.source[:80], cell.outputs[1].text)
+        assert kinds[:1] == ["error"] and kinds[1:] == ["stream"], (
+            cell.source[:80],
+            kinds,
+        )
+        assert (
+            cell.outputs[1].text.startswith("➜ ")
+            and "À faire : " in cell.outputs[1].text
+        ), (cell.source[:80], cell.outputs[1].text)

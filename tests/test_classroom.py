@@ -34,11 +34,17 @@ def small_class_shares() -> list[list]:
 
 
 @pytest.mark.classroom
-def test_a_small_class_beside_the_published_run(session_playground: playground.Playground,
-                                                 record_property) -> None:  # noqa: ANN001
-    report = classroom.run(session_playground, cli.kernel_environment(session_playground),
-                           names=SMALL_CLASS, workers=2, beside_published=True,
-                           shares=small_class_shares())
+def test_a_small_class_beside_the_published_run(
+    session_playground: playground.Playground, record_property
+) -> None:  # noqa: ANN001
+    report = classroom.run(
+        session_playground,
+        cli.kernel_environment(session_playground),
+        names=SMALL_CLASS,
+        workers=2,
+        beside_published=True,
+        shares=small_class_shares(),
+    )
     # Printed at the end of the run, before the slowest tests (tests/conftest.py).
     record_property("bilan", f"[classe] {report.summary()}")
     assert report.problems == [], "\n".join(report.problems)
@@ -47,7 +53,9 @@ def test_a_small_class_beside_the_published_run(session_playground: playground.P
 
 
 def test_classroom_is_a_command_group() -> None:
-    args = cli.parser().parse_args(["classroom", "simulate", "--learners", "4", "--workers", "2"])
+    args = cli.parser().parse_args(
+        ["classroom", "simulate", "--learners", "4", "--workers", "2"]
+    )
     assert args.func is cli.cmd_classroom_simulate
     assert (args.learners, args.workers) == (4, 2)
     with pytest.raises(SystemExit):

@@ -22,8 +22,9 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[playground.Playgr
     differ), over https and WITHOUT the shared course data (the data-absent path of the
     setup cells, on a server where nothing else runs)."""
     state = tmp_path_factory.mktemp("room") / "state"
-    yield playground.start(state_dir=state, tls=True, shared_data=False,
-                           log=lambda _: None)
+    yield playground.start(
+        state_dir=state, tls=True, shared_data=False, log=lambda _: None
+    )
     playground.stop(state)
 
 
@@ -50,8 +51,11 @@ FAULTY_CELLS = [
 
 def faulty_notebook(folder: Path) -> Path:
     cells = [nbformat.v4.new_code_cell(code) for code in FAULTY_CELLS]
-    cells.append(nbformat.v4.new_code_cell("raise ValueError('prévue')",
-                                           metadata={"tags": ["raises-exception"]}))
+    cells.append(
+        nbformat.v4.new_code_cell(
+            "raise ValueError('prévue')", metadata={"tags": ["raises-exception"]}
+        )
+    )
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = notebooks.KERNELSPEC
     faulty = folder / "fautif.ipynb"
@@ -59,21 +63,29 @@ def faulty_notebook(folder: Path) -> Path:
     return faulty
 
 
-def test_the_class_check_sees_every_fault(room: playground.Playground, tmp_path: Path) -> None:
+def test_the_class_check_sees_every_fault(
+    room: playground.Playground, tmp_path: Path
+) -> None:
     """A notebook whose output depends on who runs it, that writes outside the learner's
     space, that gives other outputs and leaves more objects when run again, and that has an
     untagged error (and a tagged one, which is fine), is reported for each of these: in the
     class of `./cours classroom simulate` (learners compared with the first one)..."""
     faulty = faulty_notebook(tmp_path)
-    report = classroom.run(room, cli.kernel_environment(room), learners=2, workers=2,
-                           chapters=[faulty])
+    report = classroom.run(
+        room, cli.kernel_environment(room), learners=2, workers=2, chapters=[faulty]
+    )
     problems = "\n".join(report.problems)
     assert report.runs == 3
     # Learner-dependent output.
-    assert "eleve-02 : sorties de fautif.ipynb différentes de celles de eleve-01" in problems
+    assert (
+        "eleve-02 : sorties de fautif.ipynb différentes de celles de eleve-01"
+        in problems
+    )
     # Write outside: seen as an object outside every learner's space, or refused.
-    assert (f"hors des espaces des apprenants : {config.DATA_BUCKET}/commun.csv" in problems
-            or "fautif.ipynb, cellule de code n° 3 : AccessDenied" in problems)
+    assert (
+        f"hors des espaces des apprenants : {config.DATA_BUCKET}/commun.csv" in problems
+        or "fautif.ipynb, cellule de code n° 3 : AccessDenied" in problems
+    )
     # Second run: other outputs, more objects.
     assert "eleve-01 : sorties de fautif.ipynb différentes au 2e passage" in problems
     assert "eleve-01 : objets en plus dans son espace après le 2e passage" in problems
@@ -82,27 +94,47 @@ def test_the_class_check_sees_every_fault(room: playground.Playground, tmp_path:
     assert "ValueError" not in problems
 
 
-def test_the_class_beside_the_published_run_sees_every_fault(room: playground.Playground,
-                                                             tmp_path: Path) -> None:
+def test_the_class_beside_the_published_run_sees_every_fault(
+    room: playground.Playground, tmp_path: Path
+) -> None:
     """... and in the test command's small class, whose learners follow their share of the
     chapters twice and are compared with the published outputs (those of `apprenant`,
     recorded in the notebook)."""
     from nbclient import NotebookClient
 
     faulty = faulty_notebook(tmp_path)
-    published = nbformat.read(faulty, as_version=4)  # "built" by apprenant, as ./cours build
-    NotebookClient(published, kernel_name=notebooks.KERNELSPEC["name"],
-                   allow_errors=True).execute(env=cli.kernel_environment(room))
+    published = nbformat.read(
+        faulty, as_version=4
+    )  # "built" by apprenant, as ./cours build
+    NotebookClient(
+        published, kernel_name=notebooks.KERNELSPEC["name"], allow_errors=True
+    ).execute(env=cli.kernel_environment(room))
     nbformat.write(published, faulty)
-    report = classroom.run(room, cli.kernel_environment(room), names=[SMALL_CLASS_LEARNER],
-                           workers=1, beside_published=True, shares=[[faulty]])
+    report = classroom.run(
+        room,
+        cli.kernel_environment(room),
+        names=[SMALL_CLASS_LEARNER],
+        workers=1,
+        beside_published=True,
+        shares=[[faulty]],
+    )
     problems = "\n".join(report.problems)
     assert report.runs == 2
-    assert (f"{SMALL_CLASS_LEARNER} : sorties de fautif.ipynb différentes de celles publiées "
-            f"(celles de {config.DEFAULT_LEARNER}) (cellule de code n° 2)") in problems
-    assert (f"hors des espaces des apprenants : {config.DATA_BUCKET}/commun.csv" in problems
-            or "fautif.ipynb, cellule de code n° 3 : AccessDenied" in problems)
-    assert f"{SMALL_CLASS_LEARNER} : sorties de fautif.ipynb différentes au 2e passage" in problems
-    assert f"{SMALL_CLASS_LEARNER} : objets en plus dans son espace après le 2e passage" in problems
+    assert (
+        f"{SMALL_CLASS_LEARNER} : sorties de fautif.ipynb différentes de celles publiées "
+        f"(celles de {config.DEFAULT_LEARNER}) (cellule de code n° 2)"
+    ) in problems
+    assert (
+        f"hors des espaces des apprenants : {config.DATA_BUCKET}/commun.csv" in problems
+        or "fautif.ipynb, cellule de code n° 3 : AccessDenied" in problems
+    )
+    assert (
+        f"{SMALL_CLASS_LEARNER} : sorties de fautif.ipynb différentes au 2e passage"
+        in problems
+    )
+    assert (
+        f"{SMALL_CLASS_LEARNER} : objets en plus dans son espace après le 2e passage"
+        in problems
+    )
     assert problems.count("cellule de code n° 6 : RuntimeError: non prévue") == 2
     assert "ValueError" not in problems

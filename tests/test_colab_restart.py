@@ -25,9 +25,18 @@ import pytest
 
 from s3cours import notebooks, playground
 
-VARIABLES = ("AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-             "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "S3COURS_STATE_DIR",
-             "AWS_WORKING_DIRECTORY_PATH", "S3COURS_APPRENANT", "MC_HOST_s3")
+VARIABLES = (
+    "AWS_S3_ENDPOINT",
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "S3COURS_STATE_DIR",
+    "AWS_WORKING_DIRECTORY_PATH",
+    "S3COURS_APPRENANT",
+    "MC_HOST_s3",
+)
 
 
 class Killed(Exception):
@@ -78,15 +87,22 @@ def run(capsys: pytest.CaptureFixture[str]) -> tuple[dict, str, bool]:
 
 
 def test_first_run_installs_and_restarts_when_loaded_versions_differ_second_run_goes_on(
-        colab, capsys: pytest.CaptureFixture[str]) -> None:
+    colab, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch, record = colab
     # First run: the tooling is not installed yet; pip "installs" a numpy other than the loaded one.
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "s3cours" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "s3cours" else real_find_spec(name, *a),
+    )
     real_version = importlib.metadata.version
-    monkeypatch.setattr(importlib.metadata, "version",
-                        lambda name: "0.0.0-nouvelle" if name == "numpy" else real_version(name))
+    monkeypatch.setattr(
+        importlib.metadata,
+        "version",
+        lambda name: "0.0.0-nouvelle" if name == "numpy" else real_version(name),
+    )
     import numpy  # noqa: F401 - loaded, as Colab does at start
 
     _, out, killed = run(capsys)
@@ -94,7 +110,8 @@ def test_first_run_installs_and_restarts_when_loaded_versions_differ_second_run_
     assert len(record["pip"]) == 1 and record["pip"][0][1:4] == ["-m", "pip", "install"]
     assert record["kill"] == [(os.getpid(), signal.SIGKILL)]
     assert out.strip().splitlines() == [
-        "Bibliothèques du cours installées : la session redémarre, relancez cette cellule."]
+        "Bibliothèques du cours installées : la session redémarre, relancez cette cellule."
+    ]
 
     # Second run, after Colab restarted the kernel: the tooling is installed, versions agree.
     monkeypatch.setattr(importlib.util, "find_spec", real_find_spec)
@@ -108,11 +125,15 @@ def test_first_run_installs_and_restarts_when_loaded_versions_differ_second_run_
 
 
 def test_no_restart_when_the_installed_versions_are_those_loaded(
-        colab, capsys: pytest.CaptureFixture[str]) -> None:
+    colab, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch, record = colab
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "s3cours" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "s3cours" else real_find_spec(name, *a),
+    )
     import numpy  # noqa: F401
 
     namespace, out, killed = run(capsys)

@@ -19,14 +19,20 @@ def test_generation_is_deterministic_and_pinned() -> None:
     first, second = data.course_objects(cached=False), data.course_objects(cached=False)
     assert [o.body for o in first] == [o.body for o in second]
     digests = {o.key: hashlib.sha256(o.body).hexdigest() for o in first}
-    assert digests == {config.FILOSOFI_CSV_KEY: CSV_SHA256,
-                       config.FILOSOFI_PARQUET_KEY: PARQUET_SHA256}
+    assert digests == {
+        config.FILOSOFI_CSV_KEY: CSV_SHA256,
+        config.FILOSOFI_PARQUET_KEY: PARQUET_SHA256,
+    }
     # The digests the course ships (the chapters check their copy of the data against them).
-    assert data.SHA256 == {"FILOSOFI_COM.csv": CSV_SHA256, "FILOSOFI_COM.parquet": PARQUET_SHA256}
+    assert data.SHA256 == {
+        "FILOSOFI_COM.csv": CSV_SHA256,
+        "FILOSOFI_COM.parquet": PARQUET_SHA256,
+    }
 
 
 def test_the_cache_serves_the_generated_bytes_and_never_damaged_ones(
-        tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    tmp_path, monkeypatch
+) -> None:  # noqa: ANN001
     monkeypatch.setenv("S3COURS_CACHE", str(tmp_path))
     generated = data.course_objects(cached=False)
     assert data.course_objects() == generated  # generated, then kept
@@ -74,4 +80,6 @@ def test_playground_serves_exactly_the_course_data(session_endpoint_url: str) ->
     client = playground.s3_client(session_endpoint_url)
     for obj in data.course_objects():
         served = client.get_object(Bucket=obj.bucket, Key=obj.key)["Body"].read()
-        assert hashlib.sha256(served).digest() == hashlib.sha256(obj.body).digest(), obj.key
+        assert hashlib.sha256(served).digest() == hashlib.sha256(obj.body).digest(), (
+            obj.key
+        )

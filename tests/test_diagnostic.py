@@ -22,22 +22,44 @@ from s3cours import config, diagnostic, notebooks, playground
 FAST = {"connect_timeout": 3, "read_timeout": 3, "retries": {"total_max_attempts": 1}}
 
 
-def listers(url: str, secret: str, token: str | None) -> dict[str, Callable[[], object]]:
+def listers(
+    url: str, secret: str, token: str | None
+) -> dict[str, Callable[[], object]]:
     """The same listing with each library, with the given endpoint and credentials."""
     key = os.environ["AWS_ACCESS_KEY_ID"]
-    client = boto3.client("s3", endpoint_url=url, aws_access_key_id=key, region_name="us-east-1",
-                          aws_secret_access_key=secret, aws_session_token=token,
-                          config=Config(**FAST))
-    fs = s3fs.S3FileSystem(endpoint_url=url, key=key, secret=secret, token=token,
-                           skip_instance_cache=True, config_kwargs=FAST)
-    arrow = pafs.S3FileSystem(endpoint_override=url, access_key=key, secret_key=secret,
-                              session_token=token, region="us-east-1", connect_timeout=3,
-                              request_timeout=3,
-                              retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=1))
+    client = boto3.client(
+        "s3",
+        endpoint_url=url,
+        aws_access_key_id=key,
+        region_name="us-east-1",
+        aws_secret_access_key=secret,
+        aws_session_token=token,
+        config=Config(**FAST),
+    )
+    fs = s3fs.S3FileSystem(
+        endpoint_url=url,
+        key=key,
+        secret=secret,
+        token=token,
+        skip_instance_cache=True,
+        config_kwargs=FAST,
+    )
+    arrow = pafs.S3FileSystem(
+        endpoint_override=url,
+        access_key=key,
+        secret_key=secret,
+        session_token=token,
+        region="us-east-1",
+        connect_timeout=3,
+        request_timeout=3,
+        retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=1),
+    )
     return {
         "boto3": lambda: client.list_objects_v2(Bucket=config.DATA_BUCKET),
         "s3fs": lambda: fs.ls(f"{config.DATA_BUCKET}/diffusion", refresh=True),
-        "pyarrow": lambda: arrow.get_file_info(pafs.FileSelector(f"{config.DATA_BUCKET}/diffusion")),
+        "pyarrow": lambda: arrow.get_file_info(
+            pafs.FileSelector(f"{config.DATA_BUCKET}/diffusion")
+        ),
     }
 
 
@@ -55,13 +77,19 @@ LIBRARIES = ("boto3", "s3fs", "pyarrow")
 @pytest.mark.parametrize("library", LIBRARIES)
 def test_wrong_secret(library: str, session_endpoint_url: str) -> None:
     # With the environment's token: temporary keys (the twin's learner) need theirs.
-    call = listers(session_endpoint_url, "mauvais-secret", os.environ.get("AWS_SESSION_TOKEN"))[library]
+    call = listers(
+        session_endpoint_url, "mauvais-secret", os.environ.get("AWS_SESSION_TOKEN")
+    )[library]
     assert "clé secrète" in diagnosis_of(call)
 
 
 @pytest.mark.parametrize("library", LIBRARIES)
-def test_invalid_or_expired_session_token(library: str, session_endpoint_url: str) -> None:
-    call = listers(session_endpoint_url, os.environ["AWS_SECRET_ACCESS_KEY"], "jeton-expire")[library]
+def test_invalid_or_expired_session_token(
+    library: str, session_endpoint_url: str
+) -> None:
+    call = listers(
+        session_endpoint_url, os.environ["AWS_SECRET_ACCESS_KEY"], "jeton-expire"
+    )[library]
     assert "jeton de session" in diagnosis_of(call)
 
 
@@ -93,7 +121,8 @@ def test_a_server_that_stays_silent(library: str) -> None:
         server.listen(8)
         url = f"http://127.0.0.1:{server.getsockname()[1]}"
         assert "rien envoyé" in diagnosis_of(
-            listers(url, os.environ["AWS_SECRET_ACCESS_KEY"], None)[library])
+            listers(url, os.environ["AWS_SECRET_ACCESS_KEY"], None)[library]
+        )
 
 
 def test_missing_key_and_bucket(session_endpoint_url: str) -> None:
@@ -104,7 +133,9 @@ def test_missing_key_and_bucket(session_endpoint_url: str) -> None:
     absent = config.DATA_PREFIX + "absent.csv"
     key = lambda: client.get_object(Bucket=config.DATA_BUCKET, Key=absent)  # noqa: E731
     assert "Aucun objet" in diagnosis_of(key)
-    assert "Aucun objet" in diagnosis_of(lambda: fs.open(f"{config.DATA_BUCKET}/{absent}").read())
+    assert "Aucun objet" in diagnosis_of(
+        lambda: fs.open(f"{config.DATA_BUCKET}/{absent}").read()
+    )
     # Listing under diffusion/, which a learner may do in any bucket: the server then says
     # the bucket is missing (elsewhere it refuses first, AccessDenied).
     missing = lambda: client.list_objects_v2(Bucket="absent", Prefix="diffusion/")  # noqa: E731
@@ -112,30 +143,39 @@ def test_missing_key_and_bucket(session_endpoint_url: str) -> None:
     assert "bucket n'existe pas" in diagnosis_of(lambda: fs.ls("absent/diffusion"))
 
 
-def test_a_plain_script_explains_with_one_line(session_endpoint_url: str,
-                                               tmp_path: Path) -> None:
+def test_a_plain_script_explains_with_one_line(
+    session_endpoint_url: str, tmp_path: Path
+) -> None:
     """In a script (no IPython), the documented line adds the French explanation under
     Python's traceback, on the error output; a script without it shows only the traceback,
     and an error that is not S3's gets nothing added."""
     import subprocess
     import sys
 
-    body = ("import boto3\n"
-            f"s3 = boto3.client('s3', endpoint_url={session_endpoint_url!r})\n"
-            "s3.list_objects_v2(Bucket='absent', Prefix='diffusion/')\n")
-    for line, explained in (("from s3cours.diagnostic import install; install()\n", True),
-                            ("", False)):
+    body = (
+        "import boto3\n"
+        f"s3 = boto3.client('s3', endpoint_url={session_endpoint_url!r})\n"
+        "s3.list_objects_v2(Bucket='absent', Prefix='diffusion/')\n"
+    )
+    for line, explained in (
+        ("from s3cours.diagnostic import install; install()\n", True),
+        ("", False),
+    ):
         script = tmp_path / "script.py"
         script.write_text(line + body)
-        run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                             timeout=60)
+        run = subprocess.run(
+            [sys.executable, str(script)], capture_output=True, text=True, timeout=60
+        )
         assert run.returncode == 1
         assert "NoSuchBucket" in run.stderr
         assert ("bucket n'existe pas" in run.stderr) is explained, run.stderr[-800:]
-    script.write_text("from s3cours.diagnostic import install; install()\n"
-                      "open('/nonexistent/fichier.csv')\n")
-    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         timeout=60)
+    script.write_text(
+        "from s3cours.diagnostic import install; install()\n"
+        "open('/nonexistent/fichier.csv')\n"
+    )
+    run = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60
+    )
     assert "FileNotFoundError" in run.stderr and "➜" not in run.stderr
 
 
@@ -175,64 +215,114 @@ def test_a_failed_upload_leaves_no_partial_object(session_endpoint_url: str) -> 
 
     client.meta.events.register("after-call.s3.UploadPart", uploaded)
     key = "tests/televersement-interrompu.bin"
-    small_parts = TransferConfig(multipart_threshold=5 * 2**20, multipart_chunksize=5 * 2**20,
-                                 max_concurrency=1)
+    small_parts = TransferConfig(
+        multipart_threshold=5 * 2**20, multipart_chunksize=5 * 2**20, max_concurrency=1
+    )
     with pytest.raises(OSError, match="lecture interrompue"):
-        client.upload_fileobj(Interrupted(), config.LEARNER_BUCKET, key, Config=small_parts)
+        client.upload_fileobj(
+            Interrupted(), config.LEARNER_BUCKET, key, Config=small_parts
+        )
     assert parts, "l'interruption doit survenir après l'envoi d'au moins une partie"
-    listed = client.list_objects_v2(Bucket=config.LEARNER_BUCKET, Prefix=key).get("Contents", [])
+    listed = client.list_objects_v2(Bucket=config.LEARNER_BUCKET, Prefix=key).get(
+        "Contents", []
+    )
     assert listed == [], "objet partiel visible"
     pending = client.list_multipart_uploads(Bucket=config.LEARNER_BUCKET, Prefix=key)
-    assert pending.get("Uploads", []) == [], "parties orphelines laissées sur le serveur"
+    assert pending.get("Uploads", []) == [], (
+        "parties orphelines laissées sur le serveur"
+    )
 
 
 def test_the_setup_cell_makes_the_kernel_explain_s3_errors_and_only_them(
-        session_endpoint_url: str) -> None:
+    session_endpoint_url: str,
+) -> None:
     """In a real kernel, after the chapters' own setup cell: an S3 error is followed by its
     explanation; a local file error or a Python mistake is shown as usual, with nothing added."""
-    cells = [notebooks.setup_cell(notebooks.sources()[0]),
-             "s3 = boto3.client('s3', endpoint_url='http://127.0.0.1:1', region_name='us-east-1',\n"
-             "                  config=Config(retries={'total_max_attempts': 1}))\n"
-             "s3.list_objects_v2(Bucket='donnees-insee')",
-             "open('/nulle/part/FILOSOFI_COM.csv')",
-             "1 / 0"]
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "import boto3\nfrom botocore.config import Config")] + [
-        nbformat.v4.new_code_cell(code, metadata={"tags": ["raises-exception"]} if i else {})
-        for i, code in enumerate(cells)])
+    cells = [
+        notebooks.setup_cell(notebooks.sources()[0]),
+        "s3 = boto3.client('s3', endpoint_url='http://127.0.0.1:1', region_name='us-east-1',\n"
+        "                  config=Config(retries={'total_max_attempts': 1}))\n"
+        "s3.list_objects_v2(Bucket='donnees-insee')",
+        "open('/nulle/part/FILOSOFI_COM.csv')",
+        "1 / 0",
+    ]
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "import boto3\nfrom botocore.config import Config"
+            )
+        ]
+        + [
+            nbformat.v4.new_code_cell(
+                code, metadata={"tags": ["raises-exception"]} if i else {}
+            )
+            for i, code in enumerate(cells)
+        ]
+    )
     nb.metadata["kernelspec"] = notebooks.KERNELSPEC
     notebooks.execute(nb, dict(os.environ))
     outputs = [cell.outputs for cell in nb.cells[2:]]
     assert [[o.output_type for o in out] for out in outputs] == [
-        ["error", "stream"], ["error"], ["error"]]
+        ["error", "stream"],
+        ["error"],
+        ["error"],
+    ]
     assert outputs[0][0].ename == "EndpointConnectionError"
     assert "ne répond pas" in outputs[0][1].text and "À faire" in outputs[0][1].text
-    assert [out[0].ename for out in outputs[1:]] == ["FileNotFoundError", "ZeroDivisionError"]
+    assert [out[0].ename for out in outputs[1:]] == [
+        "FileNotFoundError",
+        "ZeroDivisionError",
+    ]
 
 
 # --------------------------------------------------------------------------- 403 on HEAD
+
 
 def head_readers(url: str, secret: str) -> dict[str, Callable[[str, str], object]]:
     """Each library's call that starts with a HEAD request, on ``bucket``/``key``."""
     import pandas as pd
 
     key_id, token = os.environ["AWS_ACCESS_KEY_ID"], os.environ.get("AWS_SESSION_TOKEN")
-    client = boto3.client("s3", endpoint_url=url, aws_access_key_id=key_id, region_name="us-east-1",
-                          aws_secret_access_key=secret, aws_session_token=token,
-                          config=Config(**FAST))
-    fs = s3fs.S3FileSystem(endpoint_url=url, key=key_id, secret=secret, token=token,
-                           skip_instance_cache=True, config_kwargs=FAST)
-    arrow = pafs.S3FileSystem(endpoint_override=url, access_key=key_id, secret_key=secret,
-                              session_token=token, region="us-east-1",
-                              retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=1))
-    options = {"endpoint_url": url, "key": key_id, "secret": secret, "token": token,
-               "skip_instance_cache": True}
+    client = boto3.client(
+        "s3",
+        endpoint_url=url,
+        aws_access_key_id=key_id,
+        region_name="us-east-1",
+        aws_secret_access_key=secret,
+        aws_session_token=token,
+        config=Config(**FAST),
+    )
+    fs = s3fs.S3FileSystem(
+        endpoint_url=url,
+        key=key_id,
+        secret=secret,
+        token=token,
+        skip_instance_cache=True,
+        config_kwargs=FAST,
+    )
+    arrow = pafs.S3FileSystem(
+        endpoint_override=url,
+        access_key=key_id,
+        secret_key=secret,
+        session_token=token,
+        region="us-east-1",
+        retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=1),
+    )
+    options = {
+        "endpoint_url": url,
+        "key": key_id,
+        "secret": secret,
+        "token": token,
+        "skip_instance_cache": True,
+    }
     return {
         "boto3 head_object": lambda b, k: client.head_object(Bucket=b, Key=k),
         "boto3 download_file": lambda b, k: client.download_file(b, k, os.devnull),
         "s3fs info": lambda b, k: fs.info(f"{b}/{k}"),
         "pyarrow get_file_info": lambda b, k: arrow.get_file_info(f"{b}/{k}"),
-        "pandas read_csv": lambda b, k: pd.read_csv(f"s3://{b}/{k}", storage_options=options),
+        "pandas read_csv": lambda b, k: pd.read_csv(
+            f"s3://{b}/{k}", storage_options=options
+        ),
     }
 
 
@@ -246,25 +336,39 @@ def _both_causes(what: str) -> None:
 
 @pytest.mark.parametrize("call", HEAD_CALLS)
 def test_a_403_on_head_with_a_wrong_secret_names_both_causes(
-        call: str, session_endpoint_url: str) -> None:
+    call: str, session_endpoint_url: str
+) -> None:
     """The case a learner met: a wrong secret on a HEAD was explained as a missing right."""
     read = head_readers(session_endpoint_url, "mauvais-secret")[call]
-    _both_causes(diagnosis_of(lambda: read(config.DATA_BUCKET, config.FILOSOFI_CSV_KEY)))
+    _both_causes(
+        diagnosis_of(lambda: read(config.DATA_BUCKET, config.FILOSOFI_CSV_KEY))
+    )
 
 
 @pytest.mark.parametrize("call", HEAD_CALLS)
 def test_a_403_on_head_for_a_missing_right_names_both_causes(
-        call: str, session_endpoint_url: str) -> None:
+    call: str, session_endpoint_url: str
+) -> None:
     """A learner under Onyxia's policy may read ``donnees-insee`` only under ``diffusion/``."""
     if not os.environ.get("AWS_SESSION_TOKEN"):
-        pytest.fail("Ce test demande les identifiants d'un apprenant (lancez `./cours test`).")
+        pytest.fail(
+            "Ce test demande les identifiants d'un apprenant (lancez `./cours test`)."
+        )
     read = head_readers(session_endpoint_url, os.environ["AWS_SECRET_ACCESS_KEY"])[call]
-    _both_causes(diagnosis_of(lambda: read(config.DATA_BUCKET, "hors-diffusion/FILOSOFI_COM.csv")))
+    _both_causes(
+        diagnosis_of(
+            lambda: read(config.DATA_BUCKET, "hors-diffusion/FILOSOFI_COM.csv")
+        )
+    )
 
 
-def test_a_403_with_an_error_code_keeps_its_precise_explanation(session_endpoint_url: str) -> None:
+def test_a_403_with_an_error_code_keeps_its_precise_explanation(
+    session_endpoint_url: str,
+) -> None:
     """A request with a body in its answer (a list) still says which cause it is."""
-    lister = listers(session_endpoint_url, "mauvais-secret", os.environ.get("AWS_SESSION_TOKEN"))
+    lister = listers(
+        session_endpoint_url, "mauvais-secret", os.environ.get("AWS_SESSION_TOKEN")
+    )
     assert "clé secrète" in diagnosis_of(lister["boto3"])
     assert "sans motif" not in diagnosis_of(lister["boto3"])
 
@@ -273,8 +377,11 @@ def test_every_explanation_points_to_its_section_of_the_troubleshooting_page() -
     """Under each error, the explanation names the troubleshooting page, and the section
     that raises the same fault, by the start of its heading."""
     page = config.CONTENT_DIR / diagnostic.TROUBLESHOOTING.replace(".ipynb", ".Rmd")
-    headings = [line[3:].replace("`", "") for line in page.read_text().splitlines()
-                if line.startswith("## ")]
+    headings = [
+        line[3:].replace("`", "")
+        for line in page.read_text().splitlines()
+        if line.startswith("## ")
+    ]
     sections = [d.section for _, d in diagnostic.RULES if d.section]
     assert len(sections) >= 6
     for section in sections:

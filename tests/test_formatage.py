@@ -6,7 +6,7 @@ import pytest
 
 from s3cours import formatage, notebooks
 
-SOURCE = '''---
+SOURCE = """---
 title: "Essai"
 ---
 
@@ -26,7 +26,7 @@ rule  a:
 !mc ls s3
 y = {'a':1}
 ```
-'''
+"""
 
 
 @pytest.mark.parametrize("source", notebooks.sources(), ids=lambda s: s.stem)
@@ -36,16 +36,21 @@ def test_every_chapter_is_in_ruffs_form_within_88_columns(source) -> None:
 
 def test_format_touches_only_the_code_and_keeps_magics() -> None:
     new = formatage.formatted(SOURCE)
-    assert new.startswith(SOURCE[:SOURCE.index("```{python}")])  # text and front matter
+    assert new.startswith(
+        SOURCE[: SOURCE.index("```{python}")]
+    )  # text and front matter
     assert "resultat = calcul(\n    premier_argument_assez_long," in new
     # A cell magic whose text is not Python (a Snakefile) stays as it is.
-    assert '```{python tags=["raises-exception"]}\n%%writefile Snakefile\nrule  a:\n' in new
-    assert "!mc ls s3\ny = {\"a\": 1}\n```" in new
+    assert (
+        '```{python tags=["raises-exception"]}\n%%writefile Snakefile\nrule  a:\n'
+        in new
+    )
+    assert '!mc ls s3\ny = {"a": 1}\n```' in new
     assert formatage.formatted(new) == new
 
 
 def test_long_strings_and_comments_are_reported_with_their_line() -> None:
-    text = '```{python}\nx = 1\n# ' + "très " * 20 + '\n```\n'
+    text = "```{python}\nx = 1\n# " + "très " * 20 + "\n```\n"
     [found] = formatage.long_lines(text)
     assert found.startswith("ligne 3 : 102 caractères (au plus 88)")
     assert formatage.long_lines("Du texte " * 20 + "\n") == []

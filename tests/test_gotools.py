@@ -22,10 +22,12 @@ printf '#!/bin/sh\\necho outil\\n' > "$GOBIN/${module##*/}"
 chmod +x "$GOBIN/${module##*/}"
 """
 
-CODE = ("import sys\n"
-        "from s3cours import gotools\n"
-        "say = lambda m: print(m, file=sys.stderr, flush=True)\n"
-        "print(gotools.go_install('example.org/outil/cmd/outil', 'v1.0.0', 'Outil', say))")
+CODE = (
+    "import sys\n"
+    "from s3cours import gotools\n"
+    "say = lambda m: print(m, file=sys.stderr, flush=True)\n"
+    "print(gotools.go_install('example.org/outil/cmd/outil', 'v1.0.0', 'Outil', say))"
+)
 
 
 def wait_for(path: Path) -> None:
@@ -40,12 +42,21 @@ def test_a_tool_being_built_is_waited_for_not_built_twice(tmp_path: Path) -> Non
     tools.mkdir()
     (tools / "go").write_text(FAKE_GO)
     (tools / "go").chmod(0o755)
-    env = {**os.environ, "PATH": f"{tools}:{os.environ['PATH']}", "FAKE_GO_DIR": str(tools),
-           "S3COURS_CACHE": str(tmp_path / "cache")}
+    env = {
+        **os.environ,
+        "PATH": f"{tools}:{os.environ['PATH']}",
+        "FAKE_GO_DIR": str(tools),
+        "S3COURS_CACHE": str(tmp_path / "cache"),
+    }
 
     def start() -> subprocess.Popen[str]:
-        return subprocess.Popen([sys.executable, "-c", CODE], env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return subprocess.Popen(
+            [sys.executable, "-c", CODE],
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
 
     first = start()
     wait_for(tools / "started")

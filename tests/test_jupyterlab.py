@@ -30,7 +30,7 @@ comparing the notebook on disk with what it was. The checker is proven able to f
 scratch notebooks, served by a second server.
 
 Needs Chromium (``/usr/bin/chromium``, or ``S3COURS_CHROMIUM``); without it, the module
-is skipped and says so. ``.ci/run`` installs it, so CI always runs these tests. """
+is skipped and says so. ``.ci/run`` installs it, so CI always runs these tests."""
 
 from __future__ import annotations
 
@@ -60,23 +60,34 @@ pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(),
     reason=f"Notebooks non vérifiés dans JupyterLab : Chromium introuvable "
     f"({CHROMIUM}) ; « apt-get install chromium » (Debian/Ubuntu), ou "
-    "S3COURS_CHROMIUM=/chemin/vers/chromium")
+    "S3COURS_CHROMIUM=/chemin/vers/chromium",
+)
 
 NOTEBOOKS = sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
 WIDTH, HEIGHT = 1280, 900
 #: Seconds a notebook has to be drawn, once asked for.
 DRAWN_WITHIN = 30
 #: The headings of the library parts (a tab on the site).
-LIBRARIES = {"boto3", "s3fs", "pyarrow", "pandas", "polars", "duckdb", "snakemake",
-             "mc"}
+LIBRARIES = {
+    "boto3",
+    "s3fs",
+    "pyarrow",
+    "pandas",
+    "polars",
+    "duckdb",
+    "snakemake",
+    "mc",
+}
 #: What only Quarto understands, and must never show in Jupyter's rendered markdown.
 RAW_MARKUP = (":::", "{.panel-tabset", "{.callout", 'group="lib"', "{python")
 #: A front matter line shown as text (the ``---`` fences show in a raw cell only).
 FRONT_MATTER = re.compile(r"^(---|title:|jupyter:)", re.MULTILINE)
 #: JupyterLab's user settings for the test: no news or update toast, never autosave.
 SETTINGS = {
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
-        {"fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
     "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
 }
 
@@ -106,22 +117,41 @@ def free_port() -> int:
 def start_lab(root: Path, private: Path) -> Lab:
     """A JupyterLab server on ``root``, its Jupyter folders under ``private``; returns
     once ``/lab`` answers."""
-    folders = {name: private / name for name in
-               ("config", "data", "runtime", "settings", "workspaces", "checkpoints")}
+    folders = {
+        name: private / name
+        for name in (
+            "config",
+            "data",
+            "runtime",
+            "settings",
+            "workspaces",
+            "checkpoints",
+        )
+    }
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
     for name, values in SETTINGS.items():
         path = folders["settings"] / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(folders["config"]),
-               JUPYTER_DATA_DIR=str(folders["data"]),
-               JUPYTER_RUNTIME_DIR=str(folders["runtime"]))
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(folders["config"]),
+        JUPYTER_DATA_DIR=str(folders["data"]),
+        JUPYTER_RUNTIME_DIR=str(folders["runtime"]),
+    )
     port = free_port()
     command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-        "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
-        "--IdentityProvider.token=", f"--ServerApp.root_dir={root}",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--allow-root",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        "--IdentityProvider.token=",
+        f"--ServerApp.root_dir={root}",
         f"--LabApp.user_settings_dir={folders['settings']}",
         f"--LabApp.workspaces_dir={folders['workspaces']}",
         # An absolute folder: no .ipynb_checkpoints/ beside the notebooks.
@@ -135,15 +165,22 @@ def start_lab(root: Path, private: Path) -> Lab:
     ]
     log = private / "server.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=root, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     lab = Lab(f"http://127.0.0.1:{port}", root, log, process)
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
-            raise RuntimeError("JupyterLab s'est arrêté au démarrage :\n"
-                               + lab.log_tail())
+            raise RuntimeError(
+                "JupyterLab s'est arrêté au démarrage :\n" + lab.log_tail()
+            )
         try:
             with urllib.request.urlopen(f"{lab.url}/lab", timeout=2) as answer:
                 if answer.status == 200:
@@ -152,8 +189,9 @@ def start_lab(root: Path, private: Path) -> Lab:
             pass
         if time.monotonic() > deadline:
             stop_lab(lab)
-            raise RuntimeError(f"JupyterLab ne répond pas sur {lab.url}/lab :\n"
-                               f"{lab.log_tail()}")
+            raise RuntimeError(
+                f"JupyterLab ne répond pas sur {lab.url}/lab :\n{lab.log_tail()}"
+            )
         time.sleep(0.1)
 
 
@@ -200,13 +238,20 @@ def browser() -> Iterator[Any]:
             executable_path=CHROMIUM,
             # --disable-gpu: no GPU here; without it, Chromium emulates one (SwiftShader)
             # and paints through it (the site's checks: 59 s instead of 45).
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-default-apps",
-                  "--no-first-run"])
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-default-apps",
+                "--no-first-run",
+            ],
+        )
         context = chromium.new_context(viewport={"width": WIDTH, "height": HEIGHT})
         # Only the servers: no request leaves the machine.
-        context.route(re.compile(r"^(?!http://127\.0\.0\.1:)"),
-                      lambda route: route.abort())
+        context.route(
+            re.compile(r"^(?!http://127\.0\.0\.1:)"), lambda route: route.abort()
+        )
         try:
             yield context
         finally:
@@ -240,8 +285,10 @@ class LabTab:
         if self.page is None:
             self.page = self.context.new_page()
             self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-            self.page.goto(f"{self.lab.url}/lab/tree/{relative}?reset",
-                           wait_until="domcontentloaded")
+            self.page.goto(
+                f"{self.lab.url}/lab/tree/{relative}?reset",
+                wait_until="domcontentloaded",
+            )
         else:
             self.page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
             self.page.evaluate(OPEN_JS, relative)
@@ -359,11 +406,15 @@ COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 
 def expected_drawing(nb: nbformat.NotebookNode) -> list[dict]:
     """For :data:`PENDING_JS`: what each cell of the file will show once drawn."""
-    return [{"kind": c.cell_type,
-             "text": bool(COMMENT.sub("", c.source).strip()),
-             "heading": bool(file_headings(COMMENT.sub("", c.source))),
-             "collapsed": bool(c.metadata.get("jp-MarkdownHeadingCollapsed"))}
-            for c in nb.cells]
+    return [
+        {
+            "kind": c.cell_type,
+            "text": bool(COMMENT.sub("", c.source).strip()),
+            "heading": bool(file_headings(COMMENT.sub("", c.source))),
+            "collapsed": bool(c.metadata.get("jp-MarkdownHeadingCollapsed")),
+        }
+        for c in nb.cells
+    ]
 
 
 class NotDrawn(Exception):
@@ -381,11 +432,16 @@ def open_notebook(tab: LabTab, relative: str, nb: nbformat.NotebookNode) -> list
         tab.open(relative)
         tab.page.wait_for_function(
             f"() => ({PENDING_JS})({json.dumps(expected)}).length === 0",
-            timeout=DRAWN_WITHIN * 1000, polling=100)
+            timeout=DRAWN_WITHIN * 1000,
+            polling=100,
+        )
     except PlaywrightTimeout:
         pending = tab.page.evaluate(PENDING_JS, expected)
-        which = ("le notebook n'est pas affiché" if pending == [-1] else
-                 f"cellules non rendues : {[i + 1 for i in pending][:20]}")
+        which = (
+            "le notebook n'est pas affiché"
+            if pending == [-1]
+            else f"cellules non rendues : {[i + 1 for i in pending][:20]}"
+        )
         raise NotDrawn(f"pas affiché en {DRAWN_WITHIN} s ({which})") from None
     except PlaywrightError as error:
         raise NotDrawn(f"ouverture impossible : {error.message[:300]}") from None
@@ -413,9 +469,11 @@ def settled(page: Any) -> list[dict]:
 def reveal_solutions(page: Any) -> int:
     """Unfold every collapsed heading as a learner does, with the button that JupyterLab
     shows under it ("1 cell hidden"); returns how many were unfolded."""
-    button = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) "
-                          ".jp-Notebook-cell:not(.lm-mod-hidden) "
-                          ".jp-showHiddenCellsButton:visible").first
+    button = page.locator(
+        ".jp-NotebookPanel:not(.lm-mod-hidden) "
+        ".jp-Notebook-cell:not(.lm-mod-hidden) "
+        ".jp-showHiddenCellsButton:visible"
+    ).first
     for clicked in range(100):
         if not button.count():
             return clicked
@@ -442,14 +500,17 @@ def markup_problems(cells: list[dict]) -> list[str]:
     for cell in cells:
         where = f"cellule {cell['index'] + 1}"
         if cell["kind"] == "raw":
-            problems.append(f"{where} : cellule brute affichée telle quelle "
-                            f"({cell['source'][:60]!r})")
+            problems.append(
+                f"{where} : cellule brute affichée telle quelle "
+                f"({cell['source'][:60]!r})"
+            )
         text = cell["prose"] + ("\n" + cell["source"] if cell["kind"] == "raw" else "")
         for raw in RAW_MARKUP:
             if raw in text:
                 line = next(line for line in text.split("\n") if raw in line)
-                problems.append(f"{where} : balisage Quarto visible {raw!r} "
-                                f"({line[:70]!r})")
+                problems.append(
+                    f"{where} : balisage Quarto visible {raw!r} ({line[:70]!r})"
+                )
         if "{python" in cell["code"] and "{python" not in text:
             problems.append(f"{where} : en-tête de bloc Quarto visible ('{{python')")
         if cell["kind"] != "code" and (match := FRONT_MATTER.search(text)):
@@ -462,8 +523,9 @@ def outline_problems(cells: list[dict]) -> list[str]:
     titles = [(i, h["text"]) for i, h in headings if h["level"] == 1]
     problems = []
     if not titles or titles[0][0] != 0 or cells[0]["kind"] != "markdown":
-        problems.append("le titre « # » doit être dans la première cellule : "
-                        f"{titles[:3]}")
+        problems.append(
+            f"le titre « # » doit être dans la première cellule : {titles[:3]}"
+        )
     if len(titles) != 1:
         problems.append(f"{len(titles)} titres de niveau 1 au lieu d'un : {titles}")
     previous = 0
@@ -474,8 +536,10 @@ def outline_problems(cells: list[dict]) -> list[str]:
             problems.append(f"{where} : saute un niveau après h{previous}")
         if heading["text"] in LIBRARIES:
             if heading["level"] != section + 1:
-                problems.append(f"{where} : une bibliothèque doit être un niveau "
-                                f"sous sa partie (h{section + 1})")
+                problems.append(
+                    f"{where} : une bibliothèque doit être un niveau "
+                    f"sous sa partie (h{section + 1})"
+                )
         else:
             section = heading["level"]
         previous = heading["level"]
@@ -483,8 +547,11 @@ def outline_problems(cells: list[dict]) -> list[str]:
 
 
 def setup_problems(cells: list[dict], nb: nbformat.NotebookNode) -> list[str]:
-    found = [i for i, c in enumerate(nb.cells)
-             if c.cell_type == "code" and "AWS_S3_ENDPOINT" in c.source]
+    found = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and "AWS_S3_ENDPOINT" in c.source
+    ]
     if not found:
         return ["cellule de préparation (AWS_S3_ENDPOINT) introuvable"]
     index = found[0]
@@ -492,8 +559,10 @@ def setup_problems(cells: list[dict], nb: nbformat.NotebookNode) -> list[str]:
     problems = []
     if cell["inputShown"] or cell["placeholder"] is None:
         hidden = nb.cells[index].metadata.get("jupyter", {}).get("source_hidden")
-        problems.append(f"{where} : son code est affiché, pas replié "
-                        f"(métadonnée jupyter.source_hidden : {hidden})")
+        problems.append(
+            f"{where} : son code est affiché, pas replié "
+            f"(métadonnée jupyter.source_hidden : {hidden})"
+        )
     elif "\n" in cell["placeholder"].strip():
         problems.append(f"{where} : le code replié tient sur plus d'une ligne")
     if not cell["outputShown"]:
@@ -504,8 +573,9 @@ def setup_problems(cells: list[dict], nb: nbformat.NotebookNode) -> list[str]:
 def level_of(cell: dict) -> int | None:
     """The level JupyterLab gives a cell as a heading (its collapse button says so: the
     cell's highest heading), or else its highest rendered heading."""
-    return cell["headingLevel"] or min((h["level"] for h in cell["headings"]),
-                                       default=None)
+    return cell["headingLevel"] or min(
+        (h["level"] for h in cell["headings"]), default=None
+    )
 
 
 def hidden_by_collapse(cells: list[dict]) -> set[int]:
@@ -526,55 +596,72 @@ def hidden_by_collapse(cells: list[dict]) -> set[int]:
 
 def solution_problems(cells: list[dict], nb: nbformat.NotebookNode) -> list[str]:
     problems = []
-    wanted = {i for i, c in enumerate(nb.cells)
-              if c.metadata.get("jp-MarkdownHeadingCollapsed")}
+    wanted = {
+        i
+        for i, c in enumerate(nb.cells)
+        if c.metadata.get("jp-MarkdownHeadingCollapsed")
+    }
     collapsed = {c["index"] for c in cells if c["collapsedHeading"]}
     for index in sorted(wanted - collapsed):
-        problems.append(f"cellule {index + 1} : titre marqué replié dans le fichier, "
-                        "affiché déplié")
+        problems.append(
+            f"cellule {index + 1} : titre marqué replié dans le fichier, affiché déplié"
+        )
     for index in sorted(collapsed):
         headings = cells[index]["headings"]
         text = min(headings, key=lambda h: h["level"])["text"] if headings else ""
         if not text.startswith("Solution"):
-            problems.append(f"cellule {index + 1} : titre replié « {text} » : seules "
-                            "les solutions sont repliées")
+            problems.append(
+                f"cellule {index + 1} : titre replié « {text} » : seules "
+                "les solutions sont repliées"
+            )
     # What the page hides, each cell with the collapsed heading above it.
     owner = {}
     for cell in cells:
         if cell["hidden"]:
-            owner[cell["index"]] = max((i for i in collapsed if i < cell["index"]
-                                        and not cells[i]["hidden"]), default=None)
+            owner[cell["index"]] = max(
+                (i for i in collapsed if i < cell["index"] and not cells[i]["hidden"]),
+                default=None,
+            )
     rule = hidden_by_collapse(cells)
     for index in sorted(set(owner) ^ rule):
         state = "masquée" if index in owner else "affichée"
-        problems.append(f"cellule {index + 1} : {state}, contrairement à la règle des "
-                        "titres repliés")
+        problems.append(
+            f"cellule {index + 1} : {state}, contrairement à la règle des "
+            "titres repliés"
+        )
     for index in sorted({top for top in owner.values() if top is not None}):
         if not cells[index]["hiddenButton"]:
-            problems.append(f"cellule {index + 1} : titre replié sans le bouton qui "
-                            "montre les cellules masquées")
+            problems.append(
+                f"cellule {index + 1} : titre replié sans le bouton qui "
+                "montre les cellules masquées"
+            )
     for index, top in sorted(owner.items()):
         if top is None:
-            problems.append(f"cellule {index + 1} : masquée sans titre replié "
-                            "au-dessus")
+            problems.append(
+                f"cellule {index + 1} : masquée sans titre replié au-dessus"
+            )
             continue
         levels = [h["level"] for h in cells[index]["headings"]]
         if cells[index]["kind"] == "markdown":
             levels += file_headings(COMMENT.sub("", nb.cells[index].source))
         if any(level < level_of(cells[top]) for level in levels):
-            problems.append(f"cellule {index + 1} : un titre de niveau {min(levels)} "
-                            f"est masqué sous la solution de la cellule {top + 1} "
-                            f"(h{level_of(cells[top])})")
+            problems.append(
+                f"cellule {index + 1} : un titre de niveau {min(levels)} "
+                f"est masqué sous la solution de la cellule {top + 1} "
+                f"(h{level_of(cells[top])})"
+            )
     return problems + after_solution_problems(
-        {i: top for i, top in owner.items() if top is not None}, nb)
+        {i: top for i, top in owner.items() if top is not None}, nb
+    )
 
 
 #: A Quarto fence line, shown or hidden in an HTML comment: its colons and attributes.
 ANY_FENCE = re.compile(r"^(?:<!--\s*)?(:{3,})\s*(.*?)\s*(?:-->)?$")
 
 
-def after_solution_problems(hidden: dict[int, int],
-                            nb: nbformat.NotebookNode) -> list[str]:
+def after_solution_problems(
+    hidden: dict[int, int], nb: nbformat.NotebookNode
+) -> list[str]:
     """Text that follows a folded solution's closing fence but is hidden with it
     (nothing but the solution may be hidden): read in the file, fence by fence, from the
     solution's heading cell through the cells it hides."""
@@ -590,23 +677,27 @@ def after_solution_problems(hidden: dict[int, int],
                 if fence:
                     depth += 1 if fence[2] else -1
                 elif line.strip() and depth <= 0 and index != top:
-                    problems.append(f"cellule {index + 1} : texte masqué avec la "
-                                    f"solution de la cellule {top + 1}, après sa fin "
-                                    f"({line[:50]!r})")
+                    problems.append(
+                        f"cellule {index + 1} : texte masqué avec la "
+                        f"solution de la cellule {top + 1}, après sa fin "
+                        f"({line[:50]!r})"
+                    )
                     break
     return problems
 
 
-def output_problems(cells: list[dict], nb: nbformat.NotebookNode,
-                    only: set[int] | None = None) -> list[str]:
+def output_problems(
+    cells: list[dict], nb: nbformat.NotebookNode, only: set[int] | None = None
+) -> list[str]:
     """Recorded outputs not shown; a cell hidden under a folded solution is left out (it
     is checked once unfolded: ``only`` names those cells then)."""
     problems = []
     for index, source in enumerate(nb.cells):
         if source.cell_type != "code" or not source.get("outputs"):
             continue
-        if (only is None and cells[index]["hidden"]) or (only is not None
-                                                          and index not in only):
+        if (only is None and cells[index]["hidden"]) or (
+            only is not None and index not in only
+        ):
             continue
         cell, where = cells[index], f"cellule {index + 1} ({source.source[:40]!r})"
         after = "" if only is None else " une fois la solution dépliée"
@@ -626,18 +717,25 @@ def problems_of(tab: LabTab, notebook: Path) -> list[str]:
     except NotDrawn as error:
         return [str(error)]
     if cells is None or len(cells) != len(nb.cells):
-        return [f"{len(nb.cells)} cellules dans le fichier, "
-                f"{None if cells is None else len(cells)} dans la page"]
-    problems = (markup_problems(cells) + outline_problems(cells)
-                + setup_problems(cells, nb) + solution_problems(cells, nb)
-                + output_problems(cells, nb))
+        return [
+            f"{len(nb.cells)} cellules dans le fichier, "
+            f"{None if cells is None else len(cells)} dans la page"
+        ]
+    problems = (
+        markup_problems(cells)
+        + outline_problems(cells)
+        + setup_problems(cells, nb)
+        + solution_problems(cells, nb)
+        + output_problems(cells, nb)
+    )
     hidden = [c["index"] for c in cells if c["hidden"]]
     if hidden and reveal_solutions(tab.page):
         again = settled(tab.page)
         still = [i + 1 for i in hidden if again[i]["hidden"]]
         if still:
-            problems.append("cellules toujours masquées une fois les solutions "
-                            f"dépliées : {still}")
+            problems.append(
+                f"cellules toujours masquées une fois les solutions dépliées : {still}"
+            )
         problems += output_problems(again, nb, only=set(hidden))
     return problems
 
@@ -696,8 +794,14 @@ def test_jupytext_serves_every_notebook_as_it_is() -> None:
 
     def cells(nb: nbformat.NotebookNode) -> list[tuple]:
         # "trusted": the server's mark, in the served copy only.
-        return [(c.cell_type, c.source, {k: v for k, v in c.metadata.items()
-                                         if k != "trusted"}) for c in nb.cells]
+        return [
+            (
+                c.cell_type,
+                c.source,
+                {k: v for k, v in c.metadata.items() if k != "trusted"},
+            )
+            for c in nb.cells
+        ]
 
     manager = TextFileContentsManager(root_dir=str(config.ROOT))
     # Nothing written in ~/.local/share/jupyter (signatures database, secret).
@@ -711,14 +815,17 @@ def test_jupytext_serves_every_notebook_as_it_is() -> None:
             problems.append(f"{path} : refusé par Jupytext ({str(error)[:200]})")
             continue
         if cells(served) != cells(nbformat.read(notebook, as_version=4)):
-            problems.append(f"{path} : Jupytext sert d'autres cellules que celles du "
-                            "notebook (appariement avec une source texte ?)")
+            problems.append(
+                f"{path} : Jupytext sert d'autres cellules que celles du "
+                "notebook (appariement avec une source texte ?)"
+            )
     assert problems == []
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
-def test_notebook_as_learners_see_it_in_jupyterlab(tab: LabTab, notebook: Path,
-                                                   tmp_path: Path) -> None:
+def test_notebook_as_learners_see_it_in_jupyterlab(
+    tab: LabTab, notebook: Path, tmp_path: Path
+) -> None:
     check_notebook(tab, notebook, tmp_path)
 
 
@@ -740,55 +847,78 @@ def scratch_notebook(good: bool) -> nbformat.NotebookNode:
     cells = [
         new_markdown_cell("# Un chapitre"),
         new_markdown_cell("## Préparer la session\n\nCette cellule prépare tout."),
-        code("import os\n\nENDPOINT = os.environ.get('AWS_S3_ENDPOINT')\nprint('prêt')",
-             "Serveur S3 : prêt\n", **folded),
-        new_markdown_cell("## Lister un bucket\n\n"
-                          + fence.format('::: {.panel-tabset group="lib"}')
-                          + ("\n\n### boto3" if good else "\n\n## boto3")),
+        code(
+            "import os\n\nENDPOINT = os.environ.get('AWS_S3_ENDPOINT')\nprint('prêt')",
+            "Serveur S3 : prêt\n",
+            **folded,
+        ),
+        new_markdown_cell(
+            "## Lister un bucket\n\n"
+            + fence.format('::: {.panel-tabset group="lib"}')
+            + ("\n\n### boto3" if good else "\n\n## boto3")
+        ),
         code("print('boto3')", "boto3\n"),
         new_markdown_cell("### s3fs" if good else "## s3fs"),
-        code("print('s3fs')", "s3fs\n",
-             **({} if good else {"jupyter": {"outputs_hidden": True}})),
-        new_markdown_cell(fence.format(":::") + "\n\n## Exercices\n\n### Exercice 1\n\n"
-                          "Listez le bucket."),
-        new_markdown_cell(fence.format('::: {.callout-tip collapse="true"}') + "\n#### "
-                          + ("Solution de l'exercice 1" if good else "Indice"),
-                          metadata={"jp-MarkdownHeadingCollapsed": True}),
+        code(
+            "print('s3fs')",
+            "s3fs\n",
+            **({} if good else {"jupyter": {"outputs_hidden": True}}),
+        ),
+        new_markdown_cell(
+            fence.format(":::") + "\n\n## Exercices\n\n### Exercice 1\n\n"
+            "Listez le bucket."
+        ),
+        new_markdown_cell(
+            fence.format('::: {.callout-tip collapse="true"}')
+            + "\n#### "
+            + ("Solution de l'exercice 1" if good else "Indice"),
+            metadata={"jp-MarkdownHeadingCollapsed": True},
+        ),
         code("print('la solution')", "la solution\n"),
         *([] if good else [new_markdown_cell(":::\n\nUne remarque ensuite.")]),
         new_markdown_cell(fence.format(":::") + "\n\n### Exercice 2\n\nEncore."),
     ]
-    return nbformat.v4.new_notebook(cells=cells, metadata={
-        "kernelspec": {"display_name": "Python et S3", "language": "python",
-                       "name": "python-s3"}})
+    return nbformat.v4.new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": {
+                "display_name": "Python et S3",
+                "language": "python",
+                "name": "python-s3",
+            }
+        },
+    )
 
 
-def test_a_notebook_in_the_right_form_passes(scratch_tab: LabTab,
-                                             tmp_path: Path) -> None:
+def test_a_notebook_in_the_right_form_passes(
+    scratch_tab: LabTab, tmp_path: Path
+) -> None:
     notebook = scratch_tab.lab.root / "bon.ipynb"
     nbformat.write(scratch_notebook(good=True), notebook)
     check_notebook(scratch_tab, notebook, tmp_path)
 
 
-def test_every_fault_a_learner_would_see_is_reported(scratch_tab: LabTab,
-                                                      tmp_path: Path) -> None:
+def test_every_fault_a_learner_would_see_is_reported(
+    scratch_tab: LabTab, tmp_path: Path
+) -> None:
     notebook = scratch_tab.lab.root / "mauvais.ipynb"
     nbformat.write(scratch_notebook(good=False), notebook)
     with pytest.raises(AssertionError) as failed:
         check_notebook(scratch_tab, notebook, tmp_path)
     report = str(failed.value)
     for fault in (
-            "cellule 4 : balisage Quarto visible ':::' "
-            "('::: {.panel-tabset group=\"lib\"}')",
-            "cellule 4 : balisage Quarto visible 'group=\"lib\"'",
-            "cellule 8 : balisage Quarto visible ':::'",
-            "cellule 4, « boto3 » (h2) : une bibliothèque doit être un niveau sous "
-            "sa partie (h3)",
-            "cellule 6, « s3fs » (h2) : une bibliothèque",
-            "cellule de préparation (cellule 3) : son code est affiché, pas replié",
-            "cellule 9 : titre replié « Indice » : seules les solutions sont repliées",
-            "cellule 7 (\"print('s3fs')\") : sortie repliée",
-            "cellule 11 : texte masqué avec la solution de la cellule 9, après sa fin",
-            f"capture d'écran : {tmp_path / 'mauvais.png'}"):
+        "cellule 4 : balisage Quarto visible ':::' "
+        "('::: {.panel-tabset group=\"lib\"}')",
+        "cellule 4 : balisage Quarto visible 'group=\"lib\"'",
+        "cellule 8 : balisage Quarto visible ':::'",
+        "cellule 4, « boto3 » (h2) : une bibliothèque doit être un niveau sous "
+        "sa partie (h3)",
+        "cellule 6, « s3fs » (h2) : une bibliothèque",
+        "cellule de préparation (cellule 3) : son code est affiché, pas replié",
+        "cellule 9 : titre replié « Indice » : seules les solutions sont repliées",
+        "cellule 7 (\"print('s3fs')\") : sortie repliée",
+        "cellule 11 : texte masqué avec la solution de la cellule 9, après sa fin",
+        f"capture d'écran : {tmp_path / 'mauvais.png'}",
+    ):
         assert fault in report, f"défaut non signalé : {fault}\n{report}"
     assert (tmp_path / "mauvais.png").stat().st_size > 0

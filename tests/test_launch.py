@@ -30,11 +30,22 @@ def launch_urls(text: str) -> list[str]:
     found = set(BADGE_TARGET.findall(text))
     for url in URL.findall(text):
         parsed = urlparse(url)
-        if ((parsed.netloc == "datalab.sspcloud.fr" and parsed.path.startswith("/launcher"))
-                or (parsed.netloc == "mybinder.org" and parsed.path.startswith("/v2/"))
-                or (parsed.netloc == "colab.research.google.com" and not parsed.path.startswith("/assets/"))
-                or parsed.netloc == "raw.githubusercontent.com"
-                or (parsed.netloc == "github.com" and parsed.path.lower().startswith(f"/{REPO.owner.lower()}/"))):
+        if (
+            (
+                parsed.netloc == "datalab.sspcloud.fr"
+                and parsed.path.startswith("/launcher")
+            )
+            or (parsed.netloc == "mybinder.org" and parsed.path.startswith("/v2/"))
+            or (
+                parsed.netloc == "colab.research.google.com"
+                and not parsed.path.startswith("/assets/")
+            )
+            or parsed.netloc == "raw.githubusercontent.com"
+            or (
+                parsed.netloc == "github.com"
+                and parsed.path.lower().startswith(f"/{REPO.owner.lower()}/")
+            )
+        ):
             found.add(url)
     return sorted(found)
 
@@ -43,12 +54,16 @@ def collected() -> dict[str, list[str]]:
     where: dict[str, list[str]] = {}
     # The text, not the parsed YAML: the footer reuses the setting through YAML aliases,
     # which parsing would count twice; the text holds it once.
-    where["_quarto.yml"] = [u for u in URL.findall(launch.SITE_CONFIG.read_text())
-                            if urlparse(u).netloc == "github.com"]
+    where["_quarto.yml"] = [
+        u
+        for u in URL.findall(launch.SITE_CONFIG.read_text())
+        if urlparse(u).netloc == "github.com"
+    ]
     for source in notebooks.sources():
         nb = nbformat.read(notebooks.notebook_path(source), as_version=4)
         where[f"notebooks/{source.stem}.ipynb"] = launch_urls(
-            "\n".join(c.source for c in nb.cells if c.cell_type == "markdown"))
+            "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        )
     for name in ("README.md", "index.qmd"):
         where[name] = launch_urls((config.ROOT / name).read_text())
     return where
@@ -58,12 +73,16 @@ def _repo_path(path: str) -> list[str]:
     """Problems with a path said to be in the repository (empty when it exists)."""
     if not path or "//" in path or ":" in path or ".." in path.split("/"):
         return [f"chemin suspect : {path!r}"]
-    return [] if (config.ROOT / path).exists() else [f"{path} n'existe pas dans le dépôt"]
+    return (
+        [] if (config.ROOT / path).exists() else [f"{path} n'existe pas dans le dépôt"]
+    )
 
 
 def _owner_name_branch(parts: list[str], what: str) -> list[str]:
     if parts[:3] != [REPO.owner, REPO.name, REPO.branch]:
-        return [f"{what} : dépôt/branche {parts[:3]} au lieu de {[REPO.owner, REPO.name, REPO.branch]}"]
+        return [
+            f"{what} : dépôt/branche {parts[:3]} au lieu de {[REPO.owner, REPO.name, REPO.branch]}"
+        ]
     return []
 
 
@@ -83,7 +102,9 @@ def url_problems(url: str) -> list[str]:
         urlpath = parse_qs(parsed.query).get("urlpath", [""])[0]
         if not urlpath.startswith("lab/tree/"):
             return [f"Binder : urlpath {urlpath!r}"]
-        return _owner_name_branch(parts[2:], "Binder") + _repo_path(urlpath.removeprefix("lab/tree/"))
+        return _owner_name_branch(parts[2:], "Binder") + _repo_path(
+            urlpath.removeprefix("lab/tree/")
+        )
     if parsed.netloc == "colab.research.google.com":
         if parts[0] != "github" or parts[3:4] != ["blob"]:
             return [f"Colab : {url}"]
@@ -109,19 +130,24 @@ def _onyxia_problems(parsed) -> list[str]:
     problems = [] if raw.get("autoLaunch") == "true" else ["autoLaunch=true manque"]
     # Onyxia's launcher route (web/src/ui/pages/launcher/route.ts): ``name`` is plain text.
     if not re.fullmatch(r"cours-s3-[0-9]{2}", raw.get("name", "")):
-        problems.append(f"name (nom court du service) manque ou inattendu : {raw.get('name')!r}")
+        problems.append(
+            f"name (nom court du service) manque ou inattendu : {raw.get('name')!r}"
+        )
     values = {}
     for key in ("init.personalInit", "init.personalInitArgs"):
         value = raw.get(key, "")
-        if not (value.startswith("%C2%AB") and value.endswith("%C2%BB")) or re.search(r"[«»/: ]", value):
+        if not (value.startswith("%C2%AB") and value.endswith("%C2%BB")) or re.search(
+            r"[«»/: ]", value
+        ):
             problems.append(f"{key} non encodé comme Onyxia l'attend : {value!r}")
             continue
         values[key] = unquote(value)[1:-1]
     if "init.personalInit" in values:
         script = values["init.personalInit"]
         problems += url_problems(script)
-        if not script.startswith("https://raw.githubusercontent.com/") \
-                or not script.endswith("/" + launch.INIT_SCRIPT):
+        if not script.startswith(
+            "https://raw.githubusercontent.com/"
+        ) or not script.endswith("/" + launch.INIT_SCRIPT):
             problems.append(f"script d'initialisation inattendu : {script}")
         elif not os.access(config.ROOT / launch.INIT_SCRIPT, os.X_OK):
             problems.append(f"{launch.INIT_SCRIPT} n'est pas exécutable")
@@ -132,12 +158,21 @@ def _onyxia_problems(parsed) -> list[str]:
 
 def test_every_launch_url_is_right() -> None:
     where = collected()
-    problems = [f"{name} : {p}" for name, urls in where.items() for url in urls
-                for p in url_problems(url)]
+    problems = [
+        f"{name} : {p}"
+        for name, urls in where.items()
+        for url in urls
+        for p in url_problems(url)
+    ]
     assert problems == []
     assert where["_quarto.yml"] == [REPO.url]
     kinds = {urlparse(u).netloc for urls in where.values() for u in urls}
-    assert {"datalab.sspcloud.fr", "mybinder.org", "colab.research.google.com", "github.com"} <= kinds
+    assert {
+        "datalab.sspcloud.fr",
+        "mybinder.org",
+        "colab.research.google.com",
+        "github.com",
+    } <= kinds
     for source in notebooks.sources():
         assert len(where[f"notebooks/{source.stem}.ipynb"]) >= 4, source.stem
 
@@ -146,21 +181,31 @@ def test_each_notebook_starts_with_the_generated_badges() -> None:
     for source in notebooks.sources():
         nb = nbformat.read(notebooks.notebook_path(source), as_version=4)
         # The title (a heading, as Jupyter shows it), then the badges.
-        assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+        assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith(
+            "# "
+        )
         cell = nb.cells[1]
         notebook = f"notebooks/{source.stem}.ipynb"
         assert cell.cell_type == "markdown"
         assert cell.source == launch.badges_markdown(notebook)
-        assert sorted(BADGE_TARGET.findall(cell.source)) == sorted(launch.links(notebook).values())
-        typed = [u for u in launch_urls(source.read_text())
-                 if urlparse(u).netloc != "github.com" or u in BADGE_TARGET.findall(source.read_text())]
+        assert sorted(BADGE_TARGET.findall(cell.source)) == sorted(
+            launch.links(notebook).values()
+        )
+        typed = [
+            u
+            for u in launch_urls(source.read_text())
+            if urlparse(u).netloc != "github.com"
+            or u in BADGE_TARGET.findall(source.read_text())
+        ]
         assert typed == [], "lien de lancement tapé à la main dans la source"
 
 
 def test_the_readme_shows_the_generated_links_of_each_chapter() -> None:
     readme = (config.ROOT / "README.md").read_text()
     for source in notebooks.sources():
-        assert launch.badges_markdown(f"notebooks/{source.stem}.ipynb") in readme, source.stem
+        assert launch.badges_markdown(f"notebooks/{source.stem}.ipynb") in readme, (
+            source.stem
+        )
 
 
 def test_chapter_01_links_are_exactly_these() -> None:
@@ -168,36 +213,37 @@ def test_chapter_01_links_are_exactly_these() -> None:
     links = launch.links("notebooks/01_se_connecter.ipynb", repo)
     assert links == {
         "sspcloud": "https://datalab.sspcloud.fr/launcher/ide/jupyter-python?name=cours-s3-01&autoLaunch=true"
-                    "&init.personalInit=%C2%ABhttps%3A%2F%2Fraw.githubusercontent.com%2Fproprio%2Fdepot"
-                    "%2Fbranche%2Fsspcloud%2Finit-jupyter.sh%C2%BB"
-                    "&init.personalInitArgs=%C2%AB01_se_connecter%C2%BB",
+        "&init.personalInit=%C2%ABhttps%3A%2F%2Fraw.githubusercontent.com%2Fproprio%2Fdepot"
+        "%2Fbranche%2Fsspcloud%2Finit-jupyter.sh%C2%BB"
+        "&init.personalInitArgs=%C2%AB01_se_connecter%C2%BB",
         "binder": "https://mybinder.org/v2/gh/proprio/depot/branche"
-                  "?urlpath=lab%2Ftree%2Fnotebooks%2F01_se_connecter.ipynb",
+        "?urlpath=lab%2Ftree%2Fnotebooks%2F01_se_connecter.ipynb",
         "colab": "https://colab.research.google.com/github/proprio/depot/blob/branche/"
-                 "notebooks/01_se_connecter.ipynb",
+        "notebooks/01_se_connecter.ipynb",
         "github": "https://github.com/proprio/depot/blob/branche/notebooks/01_se_connecter.ipynb",
     }
 
 
 BAD_URLS = {
-    "chemin Windows (graine)": "https://github.com/{o}/{n}/blob/{b}/C:" + "/Users/x/notebooks/01_se_connecter.ipynb",
+    "chemin Windows (graine)": "https://github.com/{o}/{n}/blob/{b}/C:"
+    + "/Users/x/notebooks/01_se_connecter.ipynb",
     "double barre (Colab)": "https://colab.research.google.com/github/{o}/{n}/blob/{b}//notebooks/01_se_connecter.ipynb",
     "autre dépôt": "https://mybinder.org/v2/gh/autre/{n}/{b}?urlpath=lab%2Ftree%2Fnotebooks%2F01_se_connecter.ipynb",
     "autre branche": "https://colab.research.google.com/github/{o}/{n}/blob/master/notebooks/01_se_connecter.ipynb",
     "notebook absent": "https://colab.research.google.com/github/{o}/{n}/blob/{b}/notebooks/99_absent.ipynb",
     "Onyxia non encodé": "https://datalab.sspcloud.fr/launcher/ide/jupyter-python?name=cours-s3-01&autoLaunch=true"
-                        "&init.personalInit=«https://raw.githubusercontent.com/{o}/{n}/{b}/sspcloud/init-jupyter.sh»"
-                        "&init.personalInitArgs=«01_se_connecter»",
+    "&init.personalInit=«https://raw.githubusercontent.com/{o}/{n}/{b}/sspcloud/init-jupyter.sh»"
+    "&init.personalInitArgs=«01_se_connecter»",
     "Onyxia script absent": "https://datalab.sspcloud.fr/launcher/ide/jupyter-python?name=cours-s3-01&autoLaunch=true"
-                           "&init.personalInit=%C2%ABhttps%3A%2F%2Fraw.githubusercontent.com%2F{o}%2F{n}"
-                           "%2F{b}%2Fsspcloud%2Finit.sh%C2%BB&init.personalInitArgs=%C2%AB01_se_connecter%C2%BB",
+    "&init.personalInit=%C2%ABhttps%3A%2F%2Fraw.githubusercontent.com%2F{o}%2F{n}"
+    "%2F{b}%2Fsspcloud%2Finit.sh%C2%BB&init.personalInitArgs=%C2%AB01_se_connecter%C2%BB",
     "Onyxia chapitre absent": "https://datalab.sspcloud.fr/launcher/ide/jupyter-python?name=cours-s3-01&autoLaunch=true"
-                             "&init.personalInit=%C2%ABhttps%3A%2F%2Fraw.githubusercontent.com%2F{o}%2F{n}"
-                             "%2F{b}%2Fsspcloud%2Finit-jupyter.sh%C2%BB&init.personalInitArgs=%C2%AB99_x%C2%BB",
+    "&init.personalInit=%C2%ABhttps%3A%2F%2Fraw.githubusercontent.com%2F{o}%2F{n}"
+    "%2F{b}%2Fsspcloud%2Finit-jupyter.sh%C2%BB&init.personalInitArgs=%C2%AB99_x%C2%BB",
     "http": "http://github.com/{o}/{n}",
     "Onyxia sans nom de service": "https://datalab.sspcloud.fr/launcher/ide/jupyter-python?autoLaunch=true"
-                                  "&init.personalInit=%C2%ABhttps%3A%2F%2Fraw.githubusercontent.com%2F{o}%2F{n}"
-                                  "%2F{b}%2Fsspcloud%2Finit-jupyter.sh%C2%BB&init.personalInitArgs=%C2%AB01_se_connecter%C2%BB",
+    "&init.personalInit=%C2%ABhttps%3A%2F%2Fraw.githubusercontent.com%2F{o}%2F{n}"
+    "%2F{b}%2Fsspcloud%2Finit-jupyter.sh%C2%BB&init.personalInitArgs=%C2%AB01_se_connecter%C2%BB",
 }
 
 
@@ -223,8 +269,18 @@ def course_remote(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A git repository holding the course's notebooks, on the configured branch, to clone from."""
     remote = tmp_path_factory.mktemp("remote") / "cours"
     shutil.copytree(config.NOTEBOOKS_DIR, remote / "notebooks")
-    git = ["git", "-C", str(remote), "-c", "user.name=cours", "-c", "user.email=cours@example.org"]
-    subprocess.run(["git", "init", "--quiet", "-b", REPO.branch, str(remote)], check=True)
+    git = [
+        "git",
+        "-C",
+        str(remote),
+        "-c",
+        "user.name=cours",
+        "-c",
+        "user.email=cours@example.org",
+    ]
+    subprocess.run(
+        ["git", "init", "--quiet", "-b", REPO.branch, str(remote)], check=True
+    )
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "--quiet", "-m", "cours"], check=True)
     return remote
@@ -237,13 +293,24 @@ def run_init(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
     fake_pip.write_text(f'#!/bin/sh\necho "$@" >> {pip}\n')
     fake_pip.chmod(0o755)
     home.mkdir(exist_ok=True)
-    base = {"PATH": os.environ["PATH"], "HOME": str(home), "S3COURS_PIP": str(fake_pip),
-            "GIT_CONFIG_NOSYSTEM": "1"}
-    return subprocess.run(["bash", str(INIT), *args], env={**base, **env},
-                          capture_output=True, text=True, timeout=120)
+    base = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "S3COURS_PIP": str(fake_pip),
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    return subprocess.run(
+        ["bash", str(INIT), *args],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-def test_init_script_opens_the_chapter_from_the_launch_url(course_remote: Path, tmp_path: Path) -> None:
+def test_init_script_opens_the_chapter_from_the_launch_url(
+    course_remote: Path, tmp_path: Path
+) -> None:
     # As on SSP Cloud: the repository comes from PERSONAL_INIT_SCRIPT, the URL of the
     # launcher; git is told to fetch that GitHub URL from the local repository instead.
     chapter = notebooks.sources()[0].stem
@@ -252,20 +319,33 @@ def test_init_script_opens_the_chapter_from_the_launch_url(course_remote: Path, 
     script_url = unquote(query["init.personalInit"])[1:-1]
     args = unquote(query["init.personalInitArgs"])[1:-1].split()
     home = tmp_path / "home"
-    run = run_init(home, *args, PERSONAL_INIT_SCRIPT=script_url,
-                   GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0=f"url.file://{course_remote}.insteadOf",
-                   GIT_CONFIG_VALUE_0=f"{REPO.url}.git")
+    run = run_init(
+        home,
+        *args,
+        PERSONAL_INIT_SCRIPT=script_url,
+        GIT_CONFIG_COUNT="1",
+        GIT_CONFIG_KEY_0=f"url.file://{course_remote}.insteadOf",
+        GIT_CONFIG_VALUE_0=f"{REPO.url}.git",
+    )
     assert run.returncode == 0, run.stderr
     placed = home / "work" / "python-et-s3" / "notebooks" / f"{chapter}.ipynb"
-    assert placed.read_bytes() == notebooks.notebook_path(notebooks.sources()[0]).read_bytes()
+    assert (
+        placed.read_bytes()
+        == notebooks.notebook_path(notebooks.sources()[0]).read_bytes()
+    )
     server_config = (home / ".jupyter" / "jupyter_server_config.py").read_text()
-    assert server_config == f"c.LabApp.default_url = '/lab/tree/python-et-s3/notebooks/{chapter}.ipynb'\n"
+    assert (
+        server_config
+        == f"c.LabApp.default_url = '/lab/tree/python-et-s3/notebooks/{chapter}.ipynb'\n"
+    )
     pip_calls = (tmp_path / "pip-appels").read_text().splitlines()
     assert len(pip_calls) == 1 and pip_calls[0].startswith("install --quiet ")
     assert pip_calls[0].endswith("/python-et-s3[chapitres]")
 
 
-def test_init_script_run_again_keeps_the_learners_work(course_remote: Path, tmp_path: Path) -> None:
+def test_init_script_run_again_keeps_the_learners_work(
+    course_remote: Path, tmp_path: Path
+) -> None:
     home = tmp_path / "home"
     env = {"S3COURS_REPO_URL": f"file://{course_remote}"}
     assert run_init(home, "01_se_connecter", **env).returncode == 0
@@ -279,14 +359,21 @@ def test_init_script_run_again_keeps_the_learners_work(course_remote: Path, tmp_
     assert server_config.count("default_url") == 1
 
 
-@pytest.mark.parametrize("args, message", [
-    (["99_inexistant"], r"chapitre inconnu : « 99_inexistant »\. Chapitres : 01_se_connecter"),
-    (["../../etc/passwd"], "nom de chapitre invalide"),
-    ([], "un seul argument attendu"),
-    (["01_se_connecter", "en trop"], "un seul argument attendu"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["99_inexistant"],
+            r"chapitre inconnu : « 99_inexistant »\. Chapitres : 01_se_connecter",
+        ),
+        (["../../etc/passwd"], "nom de chapitre invalide"),
+        ([], "un seul argument attendu"),
+        (["01_se_connecter", "en trop"], "un seul argument attendu"),
+    ],
+)
 def test_init_script_refuses_a_wrong_chapter_and_touches_nothing(
-        args: list[str], message: str, course_remote: Path, tmp_path: Path) -> None:
+    args: list[str], message: str, course_remote: Path, tmp_path: Path
+) -> None:
     home = tmp_path / "home"
     run = run_init(home, *args, S3COURS_REPO_URL=f"file://{course_remote}")
     assert run.returncode == 2
@@ -302,11 +389,19 @@ def test_init_script_without_a_repository_says_so(tmp_path: Path) -> None:
 
 
 def test_drift_check_catches_badges_made_for_another_repository(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     site = tmp_path / "_quarto.yml"
-    site.write_text(launch.SITE_CONFIG.read_text().replace(REPO.url, "https://github.com/ailleurs/cours"))
+    site.write_text(
+        launch.SITE_CONFIG.read_text().replace(
+            REPO.url, "https://github.com/ailleurs/cours"
+        )
+    )
     monkeypatch.setattr(launch, "SITE_CONFIG", site)
     diff = notebooks.drift(notebooks.sources()[0])
-    changed = [line for line in diff.splitlines() if line.startswith(("+", "-"))
-               and not line.startswith(("+++", "---"))]
+    changed = [
+        line
+        for line in diff.splitlines()
+        if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))
+    ]
     assert len(changed) == 2 and "github.com/ailleurs/cours" in changed[1], diff

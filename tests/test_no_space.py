@@ -17,17 +17,20 @@ CHAPTER = config.NOTEBOOKS_DIR / "05_partager.ipynb"
 
 
 def test_without_a_space_reading_cells_run_and_writing_cells_explain(
-        session_playground: playground.Playground, tmp_path: Path) -> None:
-    env = classroom.learner_environment(session_playground,
-                                        cli.kernel_environment(session_playground), LEARNER)
+    session_playground: playground.Playground, tmp_path: Path
+) -> None:
+    env = classroom.learner_environment(
+        session_playground, cli.kernel_environment(session_playground), LEARNER
+    )
     env["KUBERNETES_NAMESPACE"] = "default"
     env["HOME"] = str(tmp_path)  # no DuckDB secret of the image's
     # ... but DuckDB's httpfs, which INSTALL takes from DuckDB's repository on a laptop
     # (this machine may be offline: the tooling installs the same signed file).
     import duckdb
 
-    con = duckdb.connect(config={"extension_directory": str(tmp_path / ".duckdb" /
-                                                            "extensions")})
+    con = duckdb.connect(
+        config={"extension_directory": str(tmp_path / ".duckdb" / "extensions")}
+    )
     playground.install_duckdb_extensions(con)
     con.close()
     assert learners.space(env) is None
@@ -41,7 +44,9 @@ def test_without_a_space_reading_cells_run_and_writing_cells_explain(
         if not errors or "raises-exception" in cell.metadata.get("tags", []):
             continue
         error = errors[0]
-        text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+        text = "".join(
+            o.get("text", "") for o in cell.outputs if o.output_type == "stream"
+        )
         # The only untagged errors: a name the setup cell left undefined (or one drawn from
         # it, such as a prefix under MON_PREFIXE), explained.
         assert error.ename == "NameError", (cell.source[:200], error.evalue)
@@ -51,7 +56,9 @@ def test_without_a_space_reading_cells_run_and_writing_cells_explain(
     # Cells that only read did run: the setup cell found the shared data, every cell that
     # does not use the space gave no error (checked above).
     outputs = "\n".join(run.outputs)
-    assert f"Données du cours : s3://{config.DATA_BUCKET}/{config.DATA_PREFIX}" in outputs
+    assert (
+        f"Données du cours : s3://{config.DATA_BUCKET}/{config.DATA_PREFIX}" in outputs
+    )
     assert "aucun espace à vous n'est nommé ici" in outputs
     # Nothing written: not in the learner's bucket, not in the shared data.
     assert classroom.objects(admin, LEARNER) == {}

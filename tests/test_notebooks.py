@@ -30,16 +30,23 @@ def test_notebook_inputs_match_source(source: Path) -> None:
 @pytest.mark.parametrize("source", SOURCES, ids=IDS)
 def test_notebook_is_executed_and_clean(source: Path) -> None:
     nb = nbformat.read(notebooks.notebook_path(source), as_version=4)
-    assert nb.metadata == {"kernelspec": notebooks.KERNELSPEC, "language_info": {"name": "python"}}
+    assert nb.metadata == {
+        "kernelspec": notebooks.KERNELSPEC,
+        "language_info": {"name": "python"},
+    }
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), "non exécuté"
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), (
+        "non exécuté"
+    )
     for cell in code:
         assert "execution" not in cell.metadata
         tags = cell.metadata.get("tags", [])
         errors = [o for o in cell.outputs if o.output_type == "error"]
         assert not errors or "raises-exception" in tags, cell.source[:80]
     text = json.dumps(nb)
-    assert "/root/" not in text and "/home/" not in text, "chemin de machine dans le notebook"
+    assert "/root/" not in text and "/home/" not in text, (
+        "chemin de machine dans le notebook"
+    )
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=IDS)
@@ -51,7 +58,8 @@ def test_chapter_01_tabs() -> None:
     assert structure.tabsets(config.CONTENT_DIR / "01_se_connecter.Rmd") == [
         ["boto3", "s3fs", "pyarrow", "pandas"],
         # The shared AWS profile: every library that reads S3 (mc has no profile).
-        ["boto3", "s3fs", "pyarrow", "pandas", "polars", "duckdb"]]
+        ["boto3", "s3fs", "pyarrow", "pandas", "polars", "duckdb"],
+    ]
 
 
 def test_drift_check_catches_a_source_edited_without_rebuild(tmp_path: Path) -> None:
@@ -59,47 +67,64 @@ def test_drift_check_catches_a_source_edited_without_rebuild(tmp_path: Path) -> 
     text = SOURCES[0].read_text()
     source.write_text(text.replace("print(", "print('modifié', ", 1))
     diff = notebooks.drift(source, notebooks.notebook_path(SOURCES[0]))
-    added = [line for line in diff.splitlines() if line.startswith("+") and "modifié" in line]
+    added = [
+        line for line in diff.splitlines() if line.startswith("+") and "modifié" in line
+    ]
     assert len(added) == 1, diff
 
 
 def test_nbval_fails_on_an_output_edited_by_hand(tmp_path: Path) -> None:
     nb = nbformat.read(notebooks.notebook_path(SOURCES[0]), as_version=4)
-    index, cell = next((i, c) for i, c in enumerate(nb.cells)
-                       if c.cell_type == "code" and c.outputs
-                       and c.outputs[0].output_type == "stream")
+    index, cell = next(
+        (i, c)
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and c.outputs and c.outputs[0].output_type == "stream"
+    )
     cell.outputs[0].text = cell.outputs[0].text.replace("Serveur S3", "Serveur S9")
-    nb.cells = nb.cells[:index + 1]  # the chapter up to that cell: nothing more to run
+    nb.cells = nb.cells[: index + 1]  # the chapter up to that cell: nothing more to run
     edited = tmp_path / "edited.ipynb"
     nbformat.write(nb, edited)
     shutil.copy(config.TESTS_DIR / "sanitize.cfg", tmp_path)
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env",
-         "--nbval-sanitize-with", "sanitize.cfg", "-p", "no:cacheprovider", edited.name],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval",
+            "--nbval-current-env",
+            "--nbval-sanitize-with",
+            "sanitize.cfg",
+            "-p",
+            "no:cacheprovider",
+            edited.name,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 1, run.stdout[-2000:]
     assert "Serveur S9" in run.stdout and "1 failed" in run.stdout
 
 
 BAD_TABSETS = {
-    "sans groupe": '::: {.panel-tabset}\n\n## boto3\n\n```{.python}\nx\n```\n\n:::\n',
+    "sans groupe": "::: {.panel-tabset}\n\n## boto3\n\n```{.python}\nx\n```\n\n:::\n",
     "ordre": '::: {.panel-tabset group="lib"}\n\n## s3fs\n\n```{.python}\nx\n```\n\n'
-             '## boto3\n\n```{.python}\nx\n```\n\n:::\n',
+    "## boto3\n\n```{.python}\nx\n```\n\n:::\n",
     "onglet vide": '::: {.panel-tabset group="lib"}\n\n## boto3\n\nRien.\n\n'
-                   '## s3fs\n\n```{.python}\nx\n```\n\n:::\n',
+    "## s3fs\n\n```{.python}\nx\n```\n\n:::\n",
     "onglet inconnu": '::: {.panel-tabset group="lib"}\n\n## Boto3\n\n```{.python}\nx\n```\n\n:::\n',
     "non fermé": '::: {.panel-tabset group="lib"}\n\n## boto3\n\n```{.python}\nx\n```\n',
     "doublon": '::: {.panel-tabset group="lib"}\n\n## boto3\n\n```{.python}\nx\n```\n\n'
-               '## boto3\n\n```{.python}\ny\n```\n\n:::\n',
+    "## boto3\n\n```{.python}\ny\n```\n\n:::\n",
     # In Jupyter a tab is a heading: at its section's level, the outline would be flat.
     "niveau de la section": '## Lister\n\n::: {.panel-tabset group="lib"}\n\n## boto3\n\n'
-                            '```{.python}\nx\n```\n\n:::\n',
+    "```{.python}\nx\n```\n\n:::\n",
     # A one-line tab may send the reader to a section of its own, after the tabset only.
     "renvoi en arrière": '## Avec Snakemake\n\n## Lister\n\n::: {.panel-tabset group="lib"}'
-                         '\n\n### snakemake\n\nVoir la section « Avec Snakemake ».\n\n:::\n',
+    "\n\n### snakemake\n\nVoir la section « Avec Snakemake ».\n\n:::\n",
     "renvoi nulle part": '## Lister\n\n::: {.panel-tabset group="lib"}\n\n### snakemake\n\n'
-                         'Voir la section « Avec Snakemake ».\n\n:::\n',
+    "Voir la section « Avec Snakemake ».\n\n:::\n",
 }
 
 
@@ -109,16 +134,20 @@ def test_structure_check_catches(markdown: str) -> None:
 
 
 def test_structure_check_accepts_the_reference_example() -> None:
-    markdown = ('::: {.panel-tabset group="lib"}\n\n## boto3\n\nTexte.\n\n```{.python}\nx\n```\n\n'
-                '## pyarrow\n\n```{.python}\ny\n```\n\n:::\n')
+    markdown = (
+        '::: {.panel-tabset group="lib"}\n\n## boto3\n\nTexte.\n\n```{.python}\nx\n```\n\n'
+        "## pyarrow\n\n```{.python}\ny\n```\n\n:::\n"
+    )
     assert structure.markdown_problems(markdown) == []
 
 
 def test_a_one_line_tab_may_point_to_a_section_after_its_tabset() -> None:
-    markdown = ('## Lister\n\n::: {.panel-tabset group="lib"}\n\n### boto3\n\n'
-                '```{.python}\nx\n```\n\n### snakemake\n\nSnakemake : voir la section '
-                '« Lister dans un workflow », après ces onglets.\n\n:::\n\n'
-                '### Lister dans un workflow\n\n```{.python}\ny\n```\n')
+    markdown = (
+        '## Lister\n\n::: {.panel-tabset group="lib"}\n\n### boto3\n\n'
+        "```{.python}\nx\n```\n\n### snakemake\n\nSnakemake : voir la section "
+        "« Lister dans un workflow », après ces onglets.\n\n:::\n\n"
+        "### Lister dans un workflow\n\n```{.python}\ny\n```\n"
+    )
     assert structure.markdown_problems(markdown) == []
 
 
@@ -134,7 +163,8 @@ def test_chapter_03_tabs() -> None:
     assert structure.tabsets(config.CONTENT_DIR / "04_parquet.Rmd") == [
         ["boto3", "s3fs", "pyarrow", "pandas", "polars", "duckdb"],
         ["pyarrow", "pandas", "polars"],
-        ["boto3", "s3fs", "pyarrow", "pandas", "polars", "duckdb"]]
+        ["boto3", "s3fs", "pyarrow", "pandas", "polars", "duckdb"],
+    ]
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=IDS)
@@ -164,10 +194,15 @@ def test_jupyter_check_catches_what_a_learner_would_see_wrong() -> None:
     solution.metadata[notebooks.HEADING_COLLAPSED] = True
     cases = {
         "titre": _notebook(nbformat.v4.new_raw_cell("---\ntitle: x\n---"), folded),
-        "bloc visible": _notebook(md("# T"), folded, md('::: {.panel-tabset group="lib"}')),
-        "préparation ouverte": _notebook(md("# T"), code("os.environ['AWS_S3_ENDPOINT']")),
+        "bloc visible": _notebook(
+            md("# T"), folded, md('::: {.panel-tabset group="lib"}')
+        ),
+        "préparation ouverte": _notebook(
+            md("# T"), code("os.environ['AWS_S3_ENDPOINT']")
+        ),
         "solution qui cache la suite": _notebook(
-            md("# T"), folded, solution, code("1"), md("<!-- ::: -->\n\nLa suite.")),
+            md("# T"), folded, solution, code("1"), md("<!-- ::: -->\n\nLa suite.")
+        ),
     }
     for name, nb in cases.items():
         assert structure.jupyter_problems(nb), name
@@ -176,17 +211,25 @@ def test_jupyter_check_catches_what_a_learner_would_see_wrong() -> None:
 def test_for_jupyter_hides_fences_and_the_site_filter_gets_them_back() -> None:
     """What the build writes for Jupyter, and what Quarto reads once the fences are back
     (the Python mirror of site/blocs.lua), for a tabset, a note and a folded solution."""
-    source = ('::: {.panel-tabset group="lib"}\n\n### boto3\n\nTexte.\n\n:::\n\n'
-              "::: {.callout-note}\n## Une note\n\nCorps.\n:::\n\n### Exercice 1\n\n"
-              'Énoncé.\n\n::: {.callout-tip collapse="true"}\n#### Solution de l\'exercice 1\n\n'
-              "Texte.")
+    source = (
+        '::: {.panel-tabset group="lib"}\n\n### boto3\n\nTexte.\n\n:::\n\n'
+        "::: {.callout-note}\n## Une note\n\nCorps.\n:::\n\n### Exercice 1\n\n"
+        'Énoncé.\n\n::: {.callout-tip collapse="true"}\n#### Solution de l\'exercice 1\n\n'
+        "Texte."
+    )
     nb = notebooks.for_jupyter(_notebook(nbformat.v4.new_markdown_cell(source)))
     shown = "\n".join(c.source for c in nb.cells)
     assert not notebooks.FENCE.search(shown)
     assert "> **Une note**" in shown and "### boto3" in shown
-    assert [bool(c.metadata.get(notebooks.HEADING_COLLAPSED)) for c in nb.cells] == [False, True]
-    assert nb.cells[1].source.split("\n")[2] == "#### Solution de l\'exercice 1"
+    assert [bool(c.metadata.get(notebooks.HEADING_COLLAPSED)) for c in nb.cells] == [
+        False,
+        True,
+    ]
+    assert nb.cells[1].source.split("\n")[2] == "#### Solution de l'exercice 1"
     back = notebooks.show_fences(shown)
-    for fence in ('::: {.panel-tabset group="lib"}', "::: {.callout-note}",
-                  '::: {.callout-tip collapse="true"}'):
+    for fence in (
+        '::: {.panel-tabset group="lib"}',
+        "::: {.callout-note}",
+        '::: {.callout-tip collapse="true"}',
+    ):
         assert fence in back.split("\n"), fence

@@ -24,8 +24,9 @@ def _assert_gone(started: playground.Playground) -> None:
     assert not playground._pid_alive(started.pid), "le serveur tourne encore"
     assert not _port_in_use(started.port), "le port est encore ouvert"
     pattern = f"(:| -p ){started.port}( |$)"
-    leftover = subprocess.run(["pgrep", "-f", "--", pattern], capture_output=True,
-                              text=True).stdout.split()
+    leftover = subprocess.run(
+        ["pgrep", "-f", "--", pattern], capture_output=True, text=True
+    ).stdout.split()
     assert not leftover, f"processus restants : {leftover}"
 
 
@@ -41,7 +42,11 @@ def _expected_sizes() -> dict[str, int]:
 
 @pytest.mark.parametrize("server", ["moto", "minio"])
 def test_start_seeds_and_stop_leaves_nothing(server: str, state_dir: Path) -> None:
-    if server == "minio" and playground.find_minio() is None and shutil.which("go") is None:
+    if (
+        server == "minio"
+        and playground.find_minio() is None
+        and shutil.which("go") is None
+    ):
         pytest.skip("ni MinIO ni Go sur cette machine : le bac à sable y est moto")
     started = playground.start(server=server, state_dir=state_dir, log=lambda _: None)
     assert started.server == {"moto": "moto", "minio": "MinIO"}[server]
@@ -75,7 +80,9 @@ def test_busy_port_is_a_clear_error(state_dir: Path) -> None:
         squatter.bind((config.LOOPBACK, 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        with pytest.raises(playground.PlaygroundError, match=f"port {port} .* déjà utilisé"):
+        with pytest.raises(
+            playground.PlaygroundError, match=f"port {port} .* déjà utilisé"
+        ):
             playground.start(port=port, server="moto", state_dir=state_dir)
     assert playground.status(state_dir) is None
 
@@ -85,14 +92,21 @@ def test_a_free_port_is_taken_outside_the_ephemeral_range() -> None:
     meanwhile: MinIO then stopped with "port is already in use" (a test run failed so)."""
     linux = Path("/proc/sys/net/ipv4/ip_local_port_range")
     # Elsewhere (macOS, Windows), the IANA range.
-    low, high = ((int(n) for n in linux.read_text().split()) if linux.exists()
-                 else (49152, 65535))
+    low, high = (
+        (int(n) for n in linux.read_text().split())
+        if linux.exists()
+        else (49152, 65535)
+    )
     ports = {playground._free_port(config.LOOPBACK) for _ in range(20)}
-    assert all(port in playground.AUTO_PORTS and not low <= port <= high for port in ports)
+    assert all(
+        port in playground.AUTO_PORTS and not low <= port <= high for port in ports
+    )
     assert len(ports) > 1
 
 
-def test_same_port_from_another_state_dir_is_refused(state_dir: Path, tmp_path: Path) -> None:
+def test_same_port_from_another_state_dir_is_refused(
+    state_dir: Path, tmp_path: Path
+) -> None:
     started = playground.start(server="moto", state_dir=state_dir, log=lambda _: None)
     with pytest.raises(playground.PlaygroundError, match="déjà utilisé"):
         playground.start(port=started.port, server="moto", state_dir=tmp_path / "other")
@@ -104,37 +118,52 @@ def test_non_loopback_address_is_refused(host: str, state_dir: Path) -> None:
         playground.start(server="moto", host=host, state_dir=state_dir)
 
 
-def _fake_minio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, behaviour: str) -> None:
+def _fake_minio(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, behaviour: str
+) -> None:
     """Put a fake ``minio`` in place: it answers ``--version``, then does ``behaviour``."""
     fake = tmp_path / "minio"
-    fake.write_text("#!/bin/sh\n[ \"$1\" = --version ] && echo 'minio version FAKE' && exit 0\n"
-                    + behaviour)
+    fake.write_text(
+        "#!/bin/sh\n[ \"$1\" = --version ] && echo 'minio version FAKE' && exit 0\n"
+        + behaviour
+    )
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("S3COURS_MINIO", str(fake))
 
 
-def test_server_that_dies_at_start_shows_its_log(state_dir: Path, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_server_that_dies_at_start_shows_its_log(
+    state_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _fake_minio(tmp_path, monkeypatch, "echo 'FATAL disque illisible' >&2\nexit 3\n")
-    with pytest.raises(playground.PlaygroundError, match=r"(?s)arrêté au démarrage.*disque illisible"):
+    with pytest.raises(
+        playground.PlaygroundError, match=r"(?s)arrêté au démarrage.*disque illisible"
+    ):
         playground.start(server="minio", state_dir=state_dir, log=lambda _: None)
     assert playground.status(state_dir) is None
 
 
-def test_server_that_never_answers_is_stopped_with_its_log(state_dir: Path, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_server_that_never_answers_is_stopped_with_its_log(
+    state_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A duration of its own (600.<pid>), so that the same test run elsewhere on the machine
     # at the same time is not mistaken for a leftover.
     sleeper = f"sleep 600.{os.getpid()}"
     _fake_minio(tmp_path, monkeypatch, f"echo 'en attente de quorum'\nexec {sleeper}\n")
-    with pytest.raises(playground.PlaygroundError, match=r"(?s)ne répond pas.*en attente de quorum"):
-        playground.start(server="minio", state_dir=state_dir, timeout=3, log=lambda _: None)
-    leftover = subprocess.run(["pgrep", "-f", sleeper], capture_output=True, text=True).stdout
+    with pytest.raises(
+        playground.PlaygroundError, match=r"(?s)ne répond pas.*en attente de quorum"
+    ):
+        playground.start(
+            server="minio", state_dir=state_dir, timeout=3, log=lambda _: None
+        )
+    leftover = subprocess.run(
+        ["pgrep", "-f", sleeper], capture_output=True, text=True
+    ).stdout
     assert not leftover.strip(), "le faux serveur n'a pas été arrêté"
 
 
-def test_minio_missing_without_build_is_a_clear_error(state_dir: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_minio_missing_without_build_is_a_clear_error(
+    state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("S3COURS_MINIO", raising=False)
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.setenv("S3COURS_CACHE", str(state_dir / "empty-cache"))
@@ -142,8 +171,9 @@ def test_minio_missing_without_build_is_a_clear_error(state_dir: Path,
         playground.start(server="minio", state_dir=state_dir, build=False)
 
 
-def test_auto_falls_back_to_moto_and_says_why(state_dir: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_falls_back_to_moto_and_says_why(
+    state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("S3COURS_MINIO", raising=False)
     monkeypatch.setenv("PATH", "/nonexistent")  # neither minio nor go
     monkeypatch.setenv("S3COURS_CACHE", str(state_dir / "empty-cache"))
@@ -160,17 +190,38 @@ def test_seeding_again_is_idempotent(session_endpoint_url: str) -> None:
 def test_cli_prints_exports_and_stops(tmp_path: Path) -> None:
     state = tmp_path / "cli-state"
     cli = [sys.executable, "-m", "s3cours.cli", "playground"]
-    started = subprocess.run([*cli, "start", "--port", "0", "--server", "moto", "--state-dir", str(state)],
-                             capture_output=True, text=True, check=True)
+    started = subprocess.run(
+        [*cli, "start", "--port", "0", "--server", "moto", "--state-dir", str(state)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     try:
         assert "export AWS_S3_ENDPOINT=127.0.0.1:" in started.stdout
         assert "export AWS_SESSION_TOKEN=" in started.stdout
         assert "moto" in started.stderr
-        again = subprocess.run([*cli, "start", "--port", "0", "--server", "moto", "--state-dir", str(state)],
-                               capture_output=True, text=True, timeout=60)
+        again = subprocess.run(
+            [
+                *cli,
+                "start",
+                "--port",
+                "0",
+                "--server",
+                "moto",
+                "--state-dir",
+                str(state),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert again.returncode == 2 and "tourne déjà" in again.stderr
-        env = subprocess.run([*cli, "env", "--state-dir", str(state)],
-                             capture_output=True, text=True, check=True).stdout
+        env = subprocess.run(
+            [*cli, "env", "--state-dir", str(state)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
 
         def names(exports: str) -> list[str]:
             return [line.split("=")[0] for line in exports.splitlines()]
@@ -178,12 +229,17 @@ def test_cli_prints_exports_and_stops(tmp_path: Path) -> None:
         # The same variables, with fresh credentials.
         assert names(env) == names(started.stdout) and env != started.stdout
     finally:
-        stopped = subprocess.run([*cli, "stop", "--state-dir", str(state)],
-                                 capture_output=True, text=True, check=True)
+        stopped = subprocess.run(
+            [*cli, "stop", "--state-dir", str(state)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     assert "Arrêté : moto" in stopped.stderr
     assert stopped.stdout.startswith("unset AWS_S3_ENDPOINT ")
-    status = subprocess.run([*cli, "status", "--state-dir", str(state)],
-                            capture_output=True, text=True)
+    status = subprocess.run(
+        [*cli, "status", "--state-dir", str(state)], capture_output=True, text=True
+    )
     assert status.returncode == 1
 
 
@@ -193,24 +249,33 @@ def test_non_loopback_needs_an_explicit_request() -> None:
     playground.check_host("0.0.0.0", allow_non_loopback=True)  # asked for: no error
 
 
-def test_data_dir_survives_a_restart_with_minio(state_dir: Path, tmp_path: Path) -> None:
+def test_data_dir_survives_a_restart_with_minio(
+    state_dir: Path, tmp_path: Path
+) -> None:
     if playground.find_minio() is None and shutil.which("go") is None:
         pytest.skip("ni MinIO ni Go sur cette machine")
     data_dir = tmp_path / "donnees"
-    first = playground.start(server="minio", data_dir=data_dir, state_dir=state_dir,
-                             log=lambda _: None)
+    first = playground.start(
+        server="minio", data_dir=data_dir, state_dir=state_dir, log=lambda _: None
+    )
     playground.s3_client(first.endpoint_url).put_object(
-        Bucket=config.LEARNER_BUCKET, Key="persistant.txt", Body=b"toujours la")
+        Bucket=config.LEARNER_BUCKET, Key="persistant.txt", Body=b"toujours la"
+    )
     playground.stop(state_dir)
     assert data_dir.exists(), "un dossier de données choisi ne doit pas être supprimé"
-    second = playground.start(server="minio", data_dir=data_dir, state_dir=state_dir,
-                              log=lambda _: None)
-    body = playground.s3_client(second.endpoint_url).get_object(
-        Bucket=config.LEARNER_BUCKET, Key="persistant.txt")["Body"].read()
+    second = playground.start(
+        server="minio", data_dir=data_dir, state_dir=state_dir, log=lambda _: None
+    )
+    body = (
+        playground.s3_client(second.endpoint_url)
+        .get_object(Bucket=config.LEARNER_BUCKET, Key="persistant.txt")["Body"]
+        .read()
+    )
     assert body == b"toujours la"
 
 
 def test_moto_says_it_cannot_keep_data(state_dir: Path, tmp_path: Path) -> None:
-    started = playground.start(server="moto", data_dir=tmp_path / "d", state_dir=state_dir,
-                               log=lambda _: None)
+    started = playground.start(
+        server="moto", data_dir=tmp_path / "d", state_dir=state_dir, log=lambda _: None
+    )
     assert any("mémoire" in note for note in started.notes)

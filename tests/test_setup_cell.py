@@ -13,10 +13,20 @@ import pytest
 
 from s3cours import classroom, config, course_data, notebooks, playground
 
-VARIABLES = ("AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
-             "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
-             "S3COURS_STATE_DIR", "AWS_WORKING_DIRECTORY_PATH", "S3COURS_APPRENANT", "MC_HOST_s3",
-             "KUBERNETES_NAMESPACE", "S3COURS_ESPACE")
+VARIABLES = (
+    "AWS_S3_ENDPOINT",
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "S3COURS_STATE_DIR",
+    "AWS_WORKING_DIRECTORY_PATH",
+    "S3COURS_APPRENANT",
+    "MC_HOST_s3",
+    "KUBERNETES_NAMESPACE",
+    "S3COURS_ESPACE",
+)
 
 
 def setup_cells() -> list[str]:
@@ -57,8 +67,9 @@ def test_every_chapter_has_the_same_setup_cell() -> None:
     assert len(set(cells)) == 1
 
 
-def test_sspcloud_variables_win(clean_env: pytest.MonkeyPatch, located: list,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_sspcloud_variables_win(
+    clean_env: pytest.MonkeyPatch, located: list, capsys: pytest.CaptureFixture[str]
+) -> None:
     clean_env.setenv("AWS_S3_ENDPOINT", "minio.lab.sspcloud.fr")
     clean_env.setenv("AWS_ACCESS_KEY_ID", "K")
     clean_env.setenv("AWS_SECRET_ACCESS_KEY", "S")
@@ -74,24 +85,45 @@ def test_sspcloud_variables_win(clean_env: pytest.MonkeyPatch, located: list,
         f"Données du cours : s3://{config.DATA_BUCKET}/{config.DATA_PREFIX}",
     ]
     assert os.environ["AWS_SESSION_TOKEN"] == "T"
-    assert located == [(config.DATA_BUCKET, config.DATA_PREFIX, "jdupont/cours-python-s3/",
-                        "https://minio.lab.sspcloud.fr")]
-    assert (namespace["BUCKET"], namespace["PREFIXE"]) == (config.DATA_BUCKET, config.DATA_PREFIX)
+    assert located == [
+        (
+            config.DATA_BUCKET,
+            config.DATA_PREFIX,
+            "jdupont/cours-python-s3/",
+            "https://minio.lab.sspcloud.fr",
+        )
+    ]
+    assert (namespace["BUCKET"], namespace["PREFIXE"]) == (
+        config.DATA_BUCKET,
+        config.DATA_PREFIX,
+    )
 
 
-@pytest.mark.parametrize(("endpoint", "endpoint_url", "expected"), [
-    # AWS_ENDPOINT_URL, when set (SSP Cloud sets it), gives the scheme: even on loopback.
-    ("127.0.0.1:9000", "https://127.0.0.1:9000", "https://127.0.0.1:9000"),
-    ("minio.lab.sspcloud.fr", "https://minio.lab.sspcloud.fr/", "https://minio.lab.sspcloud.fr"),
-    ("127.0.0.1:9000", "http://127.0.0.1:9000", "http://127.0.0.1:9000"),
-    # Without it: https, but http for a server on this machine.
-    ("127.0.0.1:9000", None, "http://127.0.0.1:9000"),
-    ("localhost:9000", None, "http://localhost:9000"),
-    ("s3.eu-west-3.amazonaws.com", None, "https://s3.eu-west-3.amazonaws.com"),
-])
+@pytest.mark.parametrize(
+    ("endpoint", "endpoint_url", "expected"),
+    [
+        # AWS_ENDPOINT_URL, when set (SSP Cloud sets it), gives the scheme: even on loopback.
+        ("127.0.0.1:9000", "https://127.0.0.1:9000", "https://127.0.0.1:9000"),
+        (
+            "minio.lab.sspcloud.fr",
+            "https://minio.lab.sspcloud.fr/",
+            "https://minio.lab.sspcloud.fr",
+        ),
+        ("127.0.0.1:9000", "http://127.0.0.1:9000", "http://127.0.0.1:9000"),
+        # Without it: https, but http for a server on this machine.
+        ("127.0.0.1:9000", None, "http://127.0.0.1:9000"),
+        ("localhost:9000", None, "http://localhost:9000"),
+        ("s3.eu-west-3.amazonaws.com", None, "https://s3.eu-west-3.amazonaws.com"),
+    ],
+)
 def test_the_scheme_comes_from_aws_endpoint_url_when_it_is_set(
-        endpoint: str, endpoint_url: str | None, expected: str, located: list,
-        clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    endpoint: str,
+    endpoint_url: str | None,
+    expected: str,
+    located: list,
+    clean_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     clean_env.setenv("AWS_S3_ENDPOINT", endpoint)
     if endpoint_url:
         clean_env.setenv("AWS_ENDPOINT_URL", endpoint_url)
@@ -102,10 +134,15 @@ def test_the_scheme_comes_from_aws_endpoint_url_when_it_is_set(
     assert f"Serveur S3 : {expected}\n" in out
 
 
-@pytest.mark.parametrize("value", ["https://minio.lab.sspcloud.fr", "https://minio.lab.sspcloud.fr/"])
+@pytest.mark.parametrize(
+    "value", ["https://minio.lab.sspcloud.fr", "https://minio.lab.sspcloud.fr/"]
+)
 def test_a_scheme_put_in_the_endpoint_by_mistake_is_dropped(
-        value: str, clean_env: pytest.MonkeyPatch, located: list,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    value: str,
+    clean_env: pytest.MonkeyPatch,
+    located: list,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     clean_env.setenv("AWS_S3_ENDPOINT", value)
     namespace, out = run_setup(capsys)
     assert namespace["ENDPOINT_URL"] == "https://minio.lab.sspcloud.fr"
@@ -113,15 +150,20 @@ def test_a_scheme_put_in_the_endpoint_by_mistake_is_dropped(
 
 
 def test_without_variables_the_running_playground_is_used(
-        clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], state_dir: Path) -> None:
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], state_dir: Path
+) -> None:
     started = playground.start(server="moto", state_dir=state_dir, log=lambda _: None)
     clean_env.setenv("S3COURS_STATE_DIR", str(state_dir))
     clean_env.setenv("AWS_SESSION_TOKEN", "jeton-perime-d-une-autre-session")
     namespace, out = run_setup(capsys)
     assert namespace["ENDPOINT_URL"] == started.endpoint_url
     given = playground.load_environment(state_dir)
-    for name in ("AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_WORKING_DIRECTORY_PATH",
-                 "KUBERNETES_NAMESPACE"):
+    for name in (
+        "AWS_S3_ENDPOINT",
+        "AWS_ENDPOINT_URL",
+        "AWS_WORKING_DIRECTORY_PATH",
+        "KUBERNETES_NAMESPACE",
+    ):
         assert os.environ.get(name) == given.get(name), name
     if "AWS_SESSION_TOKEN" in given:  # the playground's own (temporary) credentials
         assert os.environ["AWS_SESSION_TOKEN"] != "jeton-perime-d-une-autre-session"
@@ -130,14 +172,18 @@ def test_without_variables_the_running_playground_is_used(
 
 
 def test_without_variables_nor_playground_the_message_says_what_to_do(
-        clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     clean_env.setenv("S3COURS_STATE_DIR", str(tmp_path / "nothing"))
-    with pytest.raises(playground.PlaygroundError, match=r"(?s)Aucun serveur S3.*playground start"):
+    with pytest.raises(
+        playground.PlaygroundError, match=r"(?s)Aucun serveur S3.*playground start"
+    ):
         run_setup(capsys)
 
 
 def test_on_colab_without_variables_it_installs_the_course_and_starts_moto(
-        clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     """Colab (detected by its ``google.colab`` module) has neither the course's tooling nor a
     playground: the cell installs the tooling from the configured repository, with the pinned
     libraries, and starts a moto playground. Here pip only records what it is asked, since the
@@ -153,8 +199,11 @@ def test_on_colab_without_variables_it_installs_the_course_and_starts_moto(
     clean_env.setenv("S3COURS_STATE_DIR", str(state))
     clean_env.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     real_find_spec = importlib.util.find_spec
-    clean_env.setattr(importlib.util, "find_spec",
-                      lambda name, *a: None if name == "s3cours" else real_find_spec(name, *a))
+    clean_env.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "s3cours" else real_find_spec(name, *a),
+    )
     calls: list[list[str]] = []
     clean_env.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd))
     try:
@@ -164,8 +213,16 @@ def test_on_colab_without_variables_it_installs_the_course_and_starts_moto(
         assert namespace["ENDPOINT_URL"] == running.endpoint_url
         assert f"Serveur S3 : {running.endpoint_url}" in out
         repo = launch.repository()
-        assert calls == [[sys.executable, "-m", "pip", "install", "--quiet",
-                          f"s3cours[chapitres,bac-a-sable] @ git+{repo.url}@{repo.branch}"]]
+        assert calls == [
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                f"s3cours[chapitres,bac-a-sable] @ git+{repo.url}@{repo.branch}",
+            ]
+        ]
         # Run again (a learner re-runs the cell): the same playground, nothing new started.
         clean_env.delenv("AWS_S3_ENDPOINT")
         namespace, _ = run_setup(capsys)
@@ -175,13 +232,16 @@ def test_on_colab_without_variables_it_installs_the_course_and_starts_moto(
 
 
 def test_elsewhere_without_variables_nothing_is_installed_nor_started(
-        clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     import subprocess
     import sys
 
     clean_env.setenv("S3COURS_STATE_DIR", str(tmp_path / "state"))
     clean_env.delitem(sys.modules, "google.colab", raising=False)
-    clean_env.setattr(subprocess, "run", lambda *a, **kw: pytest.fail("rien ne doit s'installer"))
+    clean_env.setattr(
+        subprocess, "run", lambda *a, **kw: pytest.fail("rien ne doit s'installer")
+    )
     with pytest.raises(playground.PlaygroundError, match="Aucun serveur S3"):
         run_setup(capsys)
     assert playground.status(tmp_path / "state") is None
@@ -191,32 +251,79 @@ def test_elsewhere_without_variables_nothing_is_installed_nor_started(
 
 
 @pytest.mark.parametrize("endpoint", ["minio.lab.sspcloud.fr", "127.0.0.1:9900"])
-@pytest.mark.parametrize(("variables", "bucket", "prefix", "origin"), [
-    # Onyxia 11: AWS_WORKING_DIRECTORY_PATH is there and empty; the namespace names the space.
-    ({"AWS_WORKING_DIRECTORY_PATH": "", "KUBERNETES_NAMESPACE": "user-jdupont"},
-     "jdupont", "cours-python-s3/", "KUBERNETES_NAMESPACE"),
-    ({"AWS_WORKING_DIRECTORY_PATH": "", "KUBERNETES_NAMESPACE": "projet-x"},
-     "projet-x", "cours-python-s3/", "KUBERNETES_NAMESPACE"),
-    # Onyxia 10: the working directory, even beside a namespace.
-    ({"AWS_WORKING_DIRECTORY_PATH": "jdupont/", "KUBERNETES_NAMESPACE": "user-jdupont"},
-     "jdupont", "cours-python-s3/", "AWS_WORKING_DIRECTORY_PATH"),
-    ({"AWS_WORKING_DIRECTORY_PATH": "jdupont"}, "jdupont", "cours-python-s3/",
-     "AWS_WORKING_DIRECTORY_PATH"),
-    ({"AWS_WORKING_DIRECTORY_PATH": "projet-x/equipe/"}, "projet-x", "equipe/cours-python-s3/",
-     "AWS_WORKING_DIRECTORY_PATH"),
-    # The learner's own choice comes first: a group's bucket from a personal service, AWS.
-    ({"S3COURS_ESPACE": "projet-x/equipe/", "AWS_WORKING_DIRECTORY_PATH": "",
-      "KUBERNETES_NAMESPACE": "user-jdupont"}, "projet-x", "equipe/cours-python-s3/",
-     "S3COURS_ESPACE"),
-    ({"S3COURS_ESPACE": "mon-bucket-aws"}, "mon-bucket-aws", "cours-python-s3/",
-     "S3COURS_ESPACE"),
-    ({"AWS_WORKING_DIRECTORY_PATH": "", "KUBERNETES_NAMESPACE": "user-eleve-03"},
-     "eleve-03", "cours-python-s3/", "KUBERNETES_NAMESPACE"),
-])
+@pytest.mark.parametrize(
+    ("variables", "bucket", "prefix", "origin"),
+    [
+        # Onyxia 11: AWS_WORKING_DIRECTORY_PATH is there and empty; the namespace names the space.
+        (
+            {"AWS_WORKING_DIRECTORY_PATH": "", "KUBERNETES_NAMESPACE": "user-jdupont"},
+            "jdupont",
+            "cours-python-s3/",
+            "KUBERNETES_NAMESPACE",
+        ),
+        (
+            {"AWS_WORKING_DIRECTORY_PATH": "", "KUBERNETES_NAMESPACE": "projet-x"},
+            "projet-x",
+            "cours-python-s3/",
+            "KUBERNETES_NAMESPACE",
+        ),
+        # Onyxia 10: the working directory, even beside a namespace.
+        (
+            {
+                "AWS_WORKING_DIRECTORY_PATH": "jdupont/",
+                "KUBERNETES_NAMESPACE": "user-jdupont",
+            },
+            "jdupont",
+            "cours-python-s3/",
+            "AWS_WORKING_DIRECTORY_PATH",
+        ),
+        (
+            {"AWS_WORKING_DIRECTORY_PATH": "jdupont"},
+            "jdupont",
+            "cours-python-s3/",
+            "AWS_WORKING_DIRECTORY_PATH",
+        ),
+        (
+            {"AWS_WORKING_DIRECTORY_PATH": "projet-x/equipe/"},
+            "projet-x",
+            "equipe/cours-python-s3/",
+            "AWS_WORKING_DIRECTORY_PATH",
+        ),
+        # The learner's own choice comes first: a group's bucket from a personal service, AWS.
+        (
+            {
+                "S3COURS_ESPACE": "projet-x/equipe/",
+                "AWS_WORKING_DIRECTORY_PATH": "",
+                "KUBERNETES_NAMESPACE": "user-jdupont",
+            },
+            "projet-x",
+            "equipe/cours-python-s3/",
+            "S3COURS_ESPACE",
+        ),
+        (
+            {"S3COURS_ESPACE": "mon-bucket-aws"},
+            "mon-bucket-aws",
+            "cours-python-s3/",
+            "S3COURS_ESPACE",
+        ),
+        (
+            {"AWS_WORKING_DIRECTORY_PATH": "", "KUBERNETES_NAMESPACE": "user-eleve-03"},
+            "eleve-03",
+            "cours-python-s3/",
+            "KUBERNETES_NAMESPACE",
+        ),
+    ],
+)
 def test_the_space_is_found_as_on_each_onyxia(
-        endpoint: str, variables: dict[str, str], bucket: str, prefix: str, origin: str,
-        located: list, clean_env: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    endpoint: str,
+    variables: dict[str, str],
+    bucket: str,
+    prefix: str,
+    origin: str,
+    located: list,
+    clean_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """One code path: on SSP Cloud (Onyxia 10 or 11), on AWS and on the playground alike;
     the tooling's reading of the space (classroom.learner_space) agrees with the cell."""
     clean_env.setenv("AWS_S3_ENDPOINT", endpoint)
@@ -228,7 +335,10 @@ def test_the_space_is_found_as_on_each_onyxia(
     assert f"Vos écritures : s3://{bucket}/{prefix} (d'après {origin})" in out
     assert located[0][2] == f"{bucket}/{prefix}"
     env = {"AWS_S3_ENDPOINT": endpoint, **variables}
-    assert classroom.learner_space(env, "x") == (bucket, prefix.removesuffix("cours-python-s3/"))
+    assert classroom.learner_space(env, "x") == (
+        bucket,
+        prefix.removesuffix("cours-python-s3/"),
+    )
 
 
 def test_the_setup_cell_has_one_code_path() -> None:
@@ -238,15 +348,21 @@ def test_the_setup_cell_has_one_code_path() -> None:
     assert "\nif LOCAL" not in cell
 
 
-@pytest.mark.parametrize("variables", [
-    {},  # AWS
-    {"AWS_WORKING_DIRECTORY_PATH": ""},  # Onyxia 11 outside Kubernetes
-    {"AWS_WORKING_DIRECTORY_PATH": "/", "KUBERNETES_NAMESPACE": "default"},
-    {"S3COURS_ESPACE": "", "KUBERNETES_NAMESPACE": "user-"},
-])
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {},  # AWS
+        {"AWS_WORKING_DIRECTORY_PATH": ""},  # Onyxia 11 outside Kubernetes
+        {"AWS_WORKING_DIRECTORY_PATH": "/", "KUBERNETES_NAMESPACE": "default"},
+        {"S3COURS_ESPACE": "", "KUBERNETES_NAMESPACE": "user-"},
+    ],
+)
 def test_without_a_space_the_cell_says_what_to_set_and_defines_no_bucket(
-        variables: dict[str, str], clean_env: pytest.MonkeyPatch, located: list,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    variables: dict[str, str],
+    clean_env: pytest.MonkeyPatch,
+    located: list,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """Nothing names a space: one sentence says how to name it, MON_BUCKET stays undefined
     (a writing cell stops before any request) and the course data is looked for with no
     space of the learner's."""
@@ -259,12 +375,19 @@ def test_without_a_space_the_cell_says_what_to_set_and_defines_no_bucket(
     assert located[0][2] == ""
 
 
-def test_the_cell_never_prints_keys(clean_env: pytest.MonkeyPatch, located: list,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
-    secrets = {"AWS_ACCESS_KEY_ID": "CLE-ACCES-SECRETE", "AWS_SECRET_ACCESS_KEY": "CLE-SECRETE",
-               "AWS_SESSION_TOKEN": "JETON-SECRET"}
-    where = {"AWS_S3_ENDPOINT": "minio.lab.sspcloud.fr", "AWS_WORKING_DIRECTORY_PATH": "",
-             "KUBERNETES_NAMESPACE": "user-jdupont"}
+def test_the_cell_never_prints_keys(
+    clean_env: pytest.MonkeyPatch, located: list, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secrets = {
+        "AWS_ACCESS_KEY_ID": "CLE-ACCES-SECRETE",
+        "AWS_SECRET_ACCESS_KEY": "CLE-SECRETE",
+        "AWS_SESSION_TOKEN": "JETON-SECRET",
+    }
+    where = {
+        "AWS_S3_ENDPOINT": "minio.lab.sspcloud.fr",
+        "AWS_WORKING_DIRECTORY_PATH": "",
+        "KUBERNETES_NAMESPACE": "user-jdupont",
+    }
     for name, value in {**secrets, **where}.items():
         clean_env.setenv(name, value)
     _, out = run_setup(capsys)

@@ -16,8 +16,12 @@ def quarto() -> dict:
 def test_site_renders_executed_notebooks_without_execution() -> None:
     conf = quarto()
     assert conf["project"]["type"] == "website"
-    assert conf["project"]["render"] == ["index.qmd", "notebooks/*.ipynb", "aide-memoire.qmd",
-                                         "formation.qmd"]
+    assert conf["project"]["render"] == [
+        "index.qmd",
+        "notebooks/*.ipynb",
+        "aide-memoire.qmd",
+        "formation.qmd",
+    ]
     assert conf["execute"]["enabled"] is False
     assert conf["lang"] == "fr"
     assert (config.ROOT / "index.qmd").exists()
@@ -57,7 +61,11 @@ def test_index_says_how_to_run_the_course_everywhere() -> None:
 def test_index_chapters_are_in_the_sidebar_order() -> None:
     index = (config.ROOT / "index.qmd").read_text()
     linked = re.findall(r"\((notebooks/[^)]+\.ipynb)\)", index)
-    sidebar = [c for c in quarto()["website"]["sidebar"]["contents"] if c.startswith("notebooks/")]
+    sidebar = [
+        c
+        for c in quarto()["website"]["sidebar"]["contents"]
+        if c.startswith("notebooks/")
+    ]
     assert linked == sidebar
 
 
@@ -85,7 +93,9 @@ def test_jupyter_nbconvert_works_in_the_course_environment() -> None:
     from pathlib import Path
 
     jupyter = Path(sys.executable).parent / "jupyter"
-    run = subprocess.run([str(jupyter), "nbconvert", "--version"], capture_output=True, text=True)
+    run = subprocess.run(
+        [str(jupyter), "nbconvert", "--version"], capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stderr
 
 

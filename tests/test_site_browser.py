@@ -32,8 +32,14 @@ from s3cours import aide_memoire, config, launch, notebooks, structure
 
 QUARTO_VERSION = "1.10.18"
 #: What Quarto reads to render the site (``project.render`` in ``_quarto.yml``) and its assets.
-SITE_FILES = ("_quarto.yml", "index.qmd", "aide-memoire.qmd", "formation.qmd", "notebooks",
-              "site")
+SITE_FILES = (
+    "_quarto.yml",
+    "index.qmd",
+    "aide-memoire.qmd",
+    "formation.qmd",
+    "notebooks",
+    "site",
+)
 WIDTH = 1280
 
 
@@ -56,22 +62,31 @@ def missing_tools() -> list[str]:
     """What is missing to render the site and open it in a browser, and how to get it."""
     missing = []
     if find_quarto() is None:
-        missing.append(f"quarto introuvable (ni dans le PATH, ni dans ~/.cache/quarto-{QUARTO_VERSION}) : "
-                       f"installez Quarto {QUARTO_VERSION} (https://quarto.org/docs/download/, "
-                       "ou ../shared/tools/quarto/install-quarto.sh à côté du dépôt, comme .ci/run)")
+        missing.append(
+            f"quarto introuvable (ni dans le PATH, ni dans ~/.cache/quarto-{QUARTO_VERSION}) : "
+            f"installez Quarto {QUARTO_VERSION} (https://quarto.org/docs/download/, "
+            "ou ../shared/tools/quarto/install-quarto.sh à côté du dépôt, comme .ci/run)"
+        )
     if find_chromium() is None:
-        missing.append("Chromium introuvable : « apt-get install chromium » (Debian/Ubuntu), "
-                       "ou S3COURS_CHROMIUM=/chemin/vers/chromium")
+        missing.append(
+            "Chromium introuvable : « apt-get install chromium » (Debian/Ubuntu), "
+            "ou S3COURS_CHROMIUM=/chemin/vers/chromium"
+        )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        missing.append("Playwright absent de l'environnement : ./cours réinstalle requirements.lock")
+        missing.append(
+            "Playwright absent de l'environnement : ./cours réinstalle requirements.lock"
+        )
     return missing
 
 
 def pages() -> list[str]:
-    return (["index.html"] + [f"notebooks/{s.stem}.html" for s in notebooks.sources()]
-            + ["aide-memoire.html", "formation.html"])
+    return (
+        ["index.html"]
+        + [f"notebooks/{s.stem}.html" for s in notebooks.sources()]
+        + ["aide-memoire.html", "formation.html"]
+    )
 
 
 def chapters() -> list[str]:
@@ -84,7 +99,9 @@ def chapters() -> list[str]:
 def site_key() -> str:
     """A digest of everything the render reads (every file of :data:`SITE_FILES`, path and
     bytes), of Quarto's version and of the Python it runs: equal keys, equal sites."""
-    digest = hashlib.sha256(f"{QUARTO_VERSION} {find_quarto()} {sys.executable}".encode())
+    digest = hashlib.sha256(
+        f"{QUARTO_VERSION} {find_quarto()} {sys.executable}".encode()
+    )
     for name in SITE_FILES:
         source = config.ROOT / name
         files = sorted(source.rglob("*")) if source.is_dir() else [source]
@@ -106,8 +123,14 @@ def render(into: Path) -> Path:
     env = dict(os.environ, QUARTO_PYTHON=sys.executable)
     # About 45 s, at low priority beside the small class (tests/conftest.py); 10 minutes
     # leave room for a loaded machine, where 300 s once ran out.
-    run = subprocess.run([find_quarto(), "render", "--quiet"], cwd=into, env=env,
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [find_quarto(), "render", "--quiet"],
+        cwd=into,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, f"quarto render a échoué :\n{run.stdout}\n{run.stderr}"
     warnings = [line for line in run.stderr.splitlines() if "WARN" in line]
     assert warnings == [], "\n".join(warnings)
@@ -138,8 +161,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if missing:
         pytest.skip("Site non vérifié dans un navigateur : " + " ; ".join(missing))
     started = time.monotonic()
-    folder = Path(os.environ["S3COURS_SITE"]) if os.environ.get("S3COURS_SITE") \
+    folder = (
+        Path(os.environ["S3COURS_SITE"])
+        if os.environ.get("S3COURS_SITE")
         else rendered_site(tmp_path_factory.mktemp("site"))
+    )
     print(f"\nRendu Quarto : {time.monotonic() - started:.1f} s", file=sys.stderr)
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
@@ -147,7 +173,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pass
 
     server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder))
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -164,8 +191,9 @@ def browser(site: str) -> Iterator:
     with sync_playwright() as playwright:
         # --disable-gpu: no GPU here; without it, Chromium emulates one (SwiftShader) and
         # paints through it: these checks took 59 s instead of 45.
-        chromium = playwright.chromium.launch(executable_path=find_chromium(),
-                                              args=["--no-sandbox", "--disable-gpu"])
+        chromium = playwright.chromium.launch(
+            executable_path=find_chromium(), args=["--no-sandbox", "--disable-gpu"]
+        )
         try:
             yield chromium
         finally:
@@ -174,7 +202,9 @@ def browser(site: str) -> Iterator:
 
 @pytest.fixture
 def page(browser, site: str) -> Iterator:
-    context = browser.new_context(viewport={"width": WIDTH, "height": 900}, base_url=site)
+    context = browser.new_context(
+        viewport={"width": WIDTH, "height": 900}, base_url=site
+    )
     # Only the served site: no request leaves the machine (fonts or scripts from a CDN would
     # hold the "load" event until they time out where there is no network).
     context.route(re.compile(r"^(?!http://127\.0\.0\.1:)"), lambda route: route.abort())
@@ -182,8 +212,14 @@ def page(browser, site: str) -> Iterator:
     errors: list[str] = []
     # "define is not defined": require.js, which Quarto loads from a CDN for notebook outputs,
     # is blocked above; every other script error is a defect.
-    tab.on("pageerror", lambda error: errors.append(str(error))
-           if "define is not defined" not in str(error) else None)
+    tab.on(
+        "pageerror",
+        lambda error: (
+            errors.append(str(error))
+            if "define is not defined" not in str(error)
+            else None
+        ),
+    )
     try:
         yield tab
     finally:
@@ -234,11 +270,17 @@ def blank_tabsets(page, chosen: str, how: str) -> list[str]:
     """Problems of the page's tabsets after the reader chose ``chosen``."""
     problems = []
     for tabset in page.evaluate(TABSETS_JS):
-        where = f"{page.url} groupe d'onglets n° {tabset['index'] + 1} {tabset['names']}"
+        where = (
+            f"{page.url} groupe d'onglets n° {tabset['index'] + 1} {tabset['names']}"
+        )
         if len(tabset["active"]) != 1 or tabset["shown"] != [True]:
-            problems.append(f"{where} : vide après le choix de {chosen} {how} (actif : {tabset['active']})")
+            problems.append(
+                f"{where} : vide après le choix de {chosen} {how} (actif : {tabset['active']})"
+            )
         elif chosen in tabset["names"] and tabset["active"] != [chosen]:
-            problems.append(f"{where} : montre {tabset['active']} et non {chosen} {how}")
+            problems.append(
+                f"{where} : montre {tabset['active']} et non {chosen} {how}"
+            )
     return problems
 
 
@@ -260,8 +302,10 @@ def test_choosing_any_library_leaves_no_tabset_blank_on_any_page(page) -> None:
             settle(page)
             problems += blank_tabsets(page, library, "(mémorisé)")
             if library in names[path]:
-                page.locator("div.panel-tabset .nav-link",
-                             has_text=re.compile(rf"^{re.escape(library)}$")).first.click()
+                page.locator(
+                    "div.panel-tabset .nav-link",
+                    has_text=re.compile(rf"^{re.escape(library)}$"),
+                ).first.click()
                 settle(page)
                 problems += blank_tabsets(page, library, "(clic)")
     assert problems == []
@@ -356,11 +400,14 @@ SNAPSHOT_JS = r"""
 DARK_CHOICE = "localStorage.setItem('quarto-color-scheme', 'alternate')"
 
 
-def read_every_page(browser, site: str, width: int, height: int, script: str,
-                    dark: bool = False) -> dict:
+def read_every_page(
+    browser, site: str, width: int, height: int, script: str, dark: bool = False
+) -> dict:
     """Every page opened once at ``width`` px (only 127.0.0.1 reachable), and what ``script``
     returns on it; with ``dark``, as a reader who chose the dark theme sees it."""
-    context = browser.new_context(viewport={"width": width, "height": height}, base_url=site)
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, base_url=site
+    )
     context.route(re.compile(r"^(?!http://127\.0\.0\.1:)"), lambda route: route.abort())
     if dark:
         context.add_init_script(DARK_CHOICE)
@@ -379,8 +426,10 @@ def read_every_page(browser, site: str, width: int, height: int, script: str,
 def snapshots(browser, site: str) -> dict[str, dict]:
     """Every page, opened once at 1280 px, as :data:`SNAPSHOT_JS` reads it, with its
     colours (:data:`COLOURS_JS`, read first) in the light theme."""
-    script = (f"() => {{ const colours = ({COLOURS_JS})();"
-              f" return {{...({SNAPSHOT_JS})(), colours}}; }}")
+    script = (
+        f"() => {{ const colours = ({COLOURS_JS})();"
+        f" return {{...({SNAPSHOT_JS})(), colours}}; }}"
+    )
     return read_every_page(browser, site, WIDTH, 900, script)
 
 
@@ -415,8 +464,9 @@ PHONE_WIDTH = 390
 def test_no_page_is_wider_than_a_phone(browser, site: str) -> None:
     """At a phone's width, a wide table scrolls in its own frame and long inline code wraps:
     the page itself never scrolls sideways."""
-    widths = read_every_page(browser, site, PHONE_WIDTH, 844,
-                             "document.documentElement.scrollWidth")
+    widths = read_every_page(
+        browser, site, PHONE_WIDTH, 844, "document.documentElement.scrollWidth"
+    )
     assert {p: w for p, w in widths.items() if w > PHONE_WIDTH} == {}
 
 
@@ -426,26 +476,35 @@ def test_the_setup_cell_is_folded(snapshots: dict, path: str) -> None:
     assert setup is not None, "cellule de préparation introuvable"
     assert setup["folded"], "la cellule de préparation n'est pas repliée"
     assert not setup["codeVisible"]
-    assert "#|" not in setup["text"]  # folded by a chunk option, no option comment shown
+    assert (
+        "#|" not in setup["text"]
+    )  # folded by a chunk option, no option comment shown
 
 
 @pytest.mark.parametrize("path", pages())
 def test_every_chapter_is_in_the_sidebar(snapshots: dict, path: str) -> None:
     links = [link.split("#")[0] for link in snapshots[path]["sidebar"] if link]
     for chapter in chapters():
-        assert any(link.endswith(Path(chapter).name) for link in links), (chapter, links)
+        assert any(link.endswith(Path(chapter).name) for link in links), (
+            chapter,
+            links,
+        )
 
 
 @pytest.mark.parametrize("path", chapters())
 def test_the_launch_badges_are_present(snapshots: dict, path: str) -> None:
     badges = {label: link for label, link, _ in snapshots[path]["badges"]}
     stem = Path(path).stem
-    for label, host in (("Ouvrir sur le SSP Cloud", "datalab.sspcloud.fr"),
-                        ("Ouvrir dans Binder", "mybinder.org"),
-                        ("Ouvrir dans Colab", "colab.research.google.com"),
-                        ("Voir sur GitHub", "github.com")):
+    for label, host in (
+        ("Ouvrir sur le SSP Cloud", "datalab.sspcloud.fr"),
+        ("Ouvrir dans Binder", "mybinder.org"),
+        ("Ouvrir dans Colab", "colab.research.google.com"),
+        ("Voir sur GitHub", "github.com"),
+    ):
         assert label in badges, label
-        assert host in badges[label] and (stem in badges[label] or "cours-s3-" in badges[label])
+        assert host in badges[label] and (
+            stem in badges[label] or "cours-s3-" in badges[label]
+        )
 
 
 @pytest.mark.parametrize("path", pages())
@@ -455,7 +514,9 @@ def test_no_raw_markup_shows(snapshots: dict, path: str) -> None:
 
 
 @pytest.mark.parametrize("source", notebooks.sources(), ids=lambda s: s.stem)
-def test_every_block_of_the_source_is_on_the_page(snapshots: dict, source: Path) -> None:
+def test_every_block_of_the_source_is_on_the_page(
+    snapshots: dict, source: Path
+) -> None:
     """The notebooks hide Quarto's blocks from Jupyter in HTML comments; the site's filter
     (site/blocs.lua) puts them back: the page has the source's tabsets, tab for tab, and a
     callout for each of the source's, titled by its heading."""
@@ -466,12 +527,15 @@ def test_every_block_of_the_source_is_on_the_page(snapshots: dict, source: Path)
     assert len(snapshot["callouts"]) == wanted, snapshot["callouts"]
     for title in re.findall(r"^::: \{\.callout-[^}]*\}\n#+ (.+)$", text, re.MULTILINE):
         plain = re.sub(r"`", "", title).replace("'", "\u2019")
-        assert any(plain in found.replace("'", "\u2019") for found in snapshot["callouts"]), (
-            title, snapshot["callouts"])
+        assert any(
+            plain in found.replace("'", "\u2019") for found in snapshot["callouts"]
+        ), (title, snapshot["callouts"])
 
 
 @pytest.mark.parametrize("path", chapters())
-def test_every_code_cell_in_a_tab_is_followed_by_a_result(snapshots: dict, path: str) -> None:
+def test_every_code_cell_in_a_tab_is_followed_by_a_result(
+    snapshots: dict, path: str
+) -> None:
     assert snapshots[path]["silent"] == []
 
 
@@ -492,31 +556,56 @@ NOT_FRENCH = re.compile(
     r"|\bcount\s+[\d\u202f]+,\d"
     r"|(?<![\d,.\u202f])0,0(?![\d,])"
     r"|\d[ \u00a0]?%(?![)|]|[0-9A-F]{2})"
-    r"|\bdtype: \w+")
+    r"|\bdtype: \w+"
+)
 
 
-@pytest.mark.parametrize("text", [
-    "1214752 octets", "mean 20318.7", "count    403,0    65,0", "count\n   403,0",
-    "boto3  0,1  0,0  0,0", "boto3      44.8%", "s3fs (blocs de 5 Mio)   25%",
-    "polars  : 40% du fichier", "Name: 2 colonnes / CSV, dtype: str", "dtype: float64",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1214752 octets",
+        "mean 20318.7",
+        "count    403,0    65,0",
+        "count\n   403,0",
+        "boto3  0,1  0,0  0,0",
+        "boto3      44.8%",
+        "s3fs (blocs de 5 Mio)   25%",
+        "polars  : 40% du fichier",
+        "Name: 2 colonnes / CSV, dtype: str",
+        "dtype: float64",
+    ],
+)
 def test_not_french_catches_what_pandas_and_python_print(text: str) -> None:
     assert NOT_FRENCH.search(text)
 
 
-@pytest.mark.parametrize("text", [
-    "1\u202f214\u202f752 octets", "mean  20\u202f318,7", "count  403  65", "0,044  1,0  10,0",
-    "boto3  44,8\u202f%", "1 of 1 steps (100%) done", "Envoi: 100%|████", "CODGEO 01001",
-    "list-type=2&prefix=diffusion%2FFILOSOFI%2F2014%2F",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1\u202f214\u202f752 octets",
+        "mean  20\u202f318,7",
+        "count  403  65",
+        "0,044  1,0  10,0",
+        "boto3  44,8\u202f%",
+        "1 of 1 steps (100%) done",
+        "Envoi: 100%|████",
+        "CODGEO 01001",
+        "list-type=2&prefix=diffusion%2FFILOSOFI%2F2014%2F",
+    ],
+)
 def test_not_french_lets_french_numbers_and_tools_progress_pass(text: str) -> None:
     assert not NOT_FRENCH.search(text)
 
 
 @pytest.mark.parametrize("path", chapters())
 def test_printed_numbers_are_written_the_french_way(snapshots: dict, path: str) -> None:
-    found = sorted({m.group() for text in snapshots[path]["outputs"]
-                    for m in NOT_FRENCH.finditer(text)})
+    found = sorted(
+        {
+            m.group()
+            for text in snapshots[path]["outputs"]
+            for m in NOT_FRENCH.finditer(text)
+        }
+    )
     assert found == []
 
 
@@ -599,7 +688,8 @@ def theme_problems(colours: dict, has_setup_cell: bool) -> list[str]:
 
 @pytest.mark.parametrize("path", pages())
 def test_text_links_and_folded_cells_are_contrasted_in_both_themes(
-        snapshots: dict, dark: dict, path: str) -> None:
+    snapshots: dict, dark: dict, path: str
+) -> None:
     """At least 4.5:1 (WCAG AA) for the text, every link (page, sidebar, table of
     contents) and the setup cell's folded title, in the light theme and the dark one."""
     setup = path in chapters()
@@ -613,7 +703,8 @@ def test_text_links_and_folded_cells_are_contrasted_in_both_themes(
 
 @pytest.mark.parametrize("path", pages())
 def test_the_current_page_stands_out_in_the_sidebar_in_both_themes(
-        snapshots: dict, dark: dict, path: str) -> None:
+    snapshots: dict, dark: dict, path: str
+) -> None:
     """The sidebar's link to the page being read has a colour of its own (far from the
     other links' colours), contrasted enough to read."""
     light = snapshots[path]["colours"]
@@ -651,7 +742,9 @@ def test_every_figure_has_alt_text_and_its_own_light_background(dark: dict) -> N
         assert figure["width"] > 0, f"{figure['src']} : image non chargée"
         for red, green, blue, alpha in figure["corners"]:
             assert alpha == 255 and min(red, green, blue) >= 230, (
-                figure["src"], figure["corners"])
+                figure["src"],
+                figure["corners"],
+            )
 
 
 @pytest.mark.parametrize("path", chapters())
@@ -665,13 +758,18 @@ def test_the_badge_images_are_the_generated_ones(snapshots: dict, path: str) -> 
 
 @pytest.mark.parametrize("path", pages())
 def test_the_source_link_opens_the_file_to_edit(snapshots: dict, path: str) -> None:
-    """"Source de cette page" opens the hand-edited file: a chapter's ``content/NN.Rmd``
+    """ "Source de cette page" opens the hand-edited file: a chapter's ``content/NN.Rmd``
     (not its generated notebook), the page's own ``.qmd`` otherwise. No link of the
     page's tools (table of contents, source) leads to a notebook."""
     repo = launch.repository()
     stem = Path(path).stem
-    wanted = (f"content/{stem}.Rmd" if path.startswith("notebooks/")
-              else aide_memoire.GENERATOR if stem == "aide-memoire" else f"{stem}.qmd")
+    wanted = (
+        f"content/{stem}.Rmd"
+        if path.startswith("notebooks/")
+        else aide_memoire.GENERATOR
+        if stem == "aide-memoire"
+        else f"{stem}.qmd"
+    )
     links = snapshots[path]["sources"]
     found = [href for text, href in links if text == wanted]
     assert found == [repo.blob(wanted)], links
@@ -687,8 +785,11 @@ def test_the_cheat_sheet_prints_without_the_site_around_it(browser, site: str) -
     try:
         page.goto(site + "aide-memoire.html")
         titles = page.eval_on_selector_all("main h3", "hs => hs.map(h => h.innerText)")
-        wanted = [op.title for s in notebooks.sources()
-                  for op in aide_memoire.operations(notebooks.notebook_path(s))]
+        wanted = [
+            op.title
+            for s in notebooks.sources()
+            for op in aide_memoire.operations(notebooks.notebook_path(s))
+        ]
         # The typography filter puts a no-break space before « : » (site/typographie.lua).
         assert [" ".join(t.replace("\u2019", "'").split()) for t in titles] == wanted
         page.emulate_media(media="print")

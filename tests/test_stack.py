@@ -40,7 +40,9 @@ print(con.sql("SELECT installed_from FROM duckdb_extensions() "
 
 def _home_with_extensions(home: Path) -> Path:
     """A service's home where the tooling placed the image's extensions."""
-    con = duckdb.connect(config={"extension_directory": str(home / ".duckdb" / "extensions")})
+    con = duckdb.connect(
+        config={"extension_directory": str(home / ".duckdb" / "extensions")}
+    )
     try:
         playground.install_duckdb_extensions(con)
     finally:
@@ -49,11 +51,17 @@ def _home_with_extensions(home: Path) -> Path:
 
 
 def test_duckdb_reads_s3_as_a_chapter_does_from_a_home_with_the_extension(
-        tmp_path: Path, session_endpoint_url: str) -> None:
+    tmp_path: Path, session_endpoint_url: str
+) -> None:
     # No network: the chapter's INSTALL finds the file the tooling placed, as in the image.
     home = _home_with_extensions(tmp_path / "home")
-    run = subprocess.run([sys.executable, "-c", DUCKDB], env={**os.environ, "HOME": str(home)},
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", DUCKDB],
+        env={**os.environ, "HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     communes, installed_from = run.stdout.split()
     assert communes == "34000"
@@ -66,8 +74,13 @@ def test_duckdb_refuses_an_extension_it_did_not_sign(tmp_path: Path) -> None:
     one byte changed does not: what the tooling places is DuckDB's own extension."""
     home = _home_with_extensions(tmp_path / "home")
     placed = next((home / ".duckdb" / "extensions").rglob("httpfs.duckdb_extension"))
-    con = duckdb.connect(config={"extension_directory": str(home / ".duckdb" / "extensions")})
-    assert con.sql("SELECT current_setting('allow_unsigned_extensions')").fetchone()[0] is False
+    con = duckdb.connect(
+        config={"extension_directory": str(home / ".duckdb" / "extensions")}
+    )
+    assert (
+        con.sql("SELECT current_setting('allow_unsigned_extensions')").fetchone()[0]
+        is False
+    )
     con.load_extension("httpfs")
     altered = tmp_path / "httpfs.duckdb_extension"
     data = bytearray(placed.read_bytes())
@@ -81,8 +94,11 @@ def test_duckdb_refuses_an_extension_it_did_not_sign(tmp_path: Path) -> None:
 def test_polars_reads_s3(session_endpoint_url: str) -> None:
     import polars as pl
 
-    options = {"aws_endpoint_url": session_endpoint_url, "aws_allow_http": "true",
-               "aws_region": os.environ["AWS_DEFAULT_REGION"]}
+    options = {
+        "aws_endpoint_url": session_endpoint_url,
+        "aws_allow_http": "true",
+        "aws_region": os.environ["AWS_DEFAULT_REGION"],
+    }
     frame = pl.scan_parquet(PARQUET, storage_options=options).select("CODGEO").collect()
     assert frame.height == 34000
 

@@ -12,12 +12,25 @@ from s3cours import cli
 
 def test_slowest_tests_are_listed_before_the_last_summary_line(tmp_path: Path) -> None:
     (tmp_path / "test_petit.py").write_text(
-        "import time\n\ndef test_lent():\n    time.sleep(0.05)\n\ndef test_vite():\n    pass\n")
+        "import time\n\ndef test_lent():\n    time.sleep(0.05)\n\ndef test_vite():\n    pass\n"
+    )
     # With the test command's own options, workers included (pytest-xdist).
-    run = subprocess.run([sys.executable, "-m", "pytest", *cli.PYTEST_OPTIONS,
-                          *cli.PARALLEL_OPTIONS, "-p", "no:nbval",
-                          str(tmp_path)], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=120)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *cli.PYTEST_OPTIONS,
+            *cli.PARALLEL_OPTIONS,
+            "-p",
+            "no:nbval",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     lines = [line for line in run.stdout.splitlines() if line.strip()]
     assert run.returncode == 0, run.stdout
     durations = next(i for i, line in enumerate(lines) if "slowest 5 durations" in line)

@@ -27,12 +27,19 @@ def actionlint() -> Path:
 
 
 def _lint(actionlint: Path, *files: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(actionlint), "-no-color", *map(str, files)], cwd=config.ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(actionlint), "-no-color", *map(str, files)],
+        cwd=config.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_actionlint_is_the_pinned_version(actionlint: Path) -> None:
-    out = subprocess.run([str(actionlint), "-version"], capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [str(actionlint), "-version"], capture_output=True, text=True
+    ).stdout
     assert out.splitlines()[0].strip() == config.ACTIONLINT_VERSION
 
 
@@ -44,17 +51,25 @@ def test_workflows_pass_actionlint(actionlint: Path) -> None:
 
 def test_actionlint_catches_a_broken_workflow(actionlint: Path, tmp_path: Path) -> None:
     broken = tmp_path / "casse.yml"
-    broken.write_text("on: push\njobs:\n  t:\n    runs-on: ubuntu-24.04\n    steps:\n"
-                      "      - run: echo ${{ github.evnt_name }}\n")
+    broken.write_text(
+        "on: push\njobs:\n  t:\n    runs-on: ubuntu-24.04\n    steps:\n"
+        "      - run: echo ${{ github.evnt_name }}\n"
+    )
     run = _lint(actionlint, broken)
     assert run.returncode == 1 and "evnt_name" in run.stdout
 
 
-def test_ci_runs_the_readme_command_renders_with_pinned_quarto_and_publishes_main() -> None:
+def test_ci_runs_the_readme_command_renders_with_pinned_quarto_and_publishes_main() -> (
+    None
+):
     ci = yaml.safe_load((config.ROOT / ".github" / "workflows" / "ci.yml").read_text())
     jobs = ci["jobs"]
     assert any(step.get("run") == "./cours test" for step in jobs["test"]["steps"])
-    setup = next(s for s in jobs["site"]["steps"] if s.get("uses", "").startswith("quarto-dev/quarto-actions/setup@"))
+    setup = next(
+        s
+        for s in jobs["site"]["steps"]
+        if s.get("uses", "").startswith("quarto-dev/quarto-actions/setup@")
+    )
     assert setup["with"]["version"] == "1.10.18"
     assert any(s.get("run") == "quarto render" for s in jobs["site"]["steps"])
     assert jobs["site"]["needs"] == "test" and jobs["publier"]["needs"] == "site"
@@ -64,9 +79,13 @@ def test_ci_runs_the_readme_command_renders_with_pinned_quarto_and_publishes_mai
 def test_the_big_class_runs_weekly_and_on_demand() -> None:
     """The N-learner class is no part of the test command: a workflow of its own runs it on a
     schedule and by hand, with the trainer's page's command, and reports its figures."""
-    workflow = yaml.safe_load((config.ROOT / ".github" / "workflows" / "classe.yml").read_text())
+    workflow = yaml.safe_load(
+        (config.ROOT / ".github" / "workflows" / "classe.yml").read_text()
+    )
     triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
     assert triggers["schedule"][0]["cron"] and "workflow_dispatch" in triggers
     steps = workflow["jobs"]["classe"]["steps"]
-    assert any(s.get("run", "").startswith("./cours classroom simulate --learners ")
-               for s in steps)
+    assert any(
+        s.get("run", "").startswith("./cours classroom simulate --learners ")
+        for s in steps
+    )

@@ -87,8 +87,11 @@ def _goes_to_s3(call: ast.Call, receiver: str) -> bool:
     for node in ast.walk(call):
         if isinstance(node, ast.Name) and len(node.id) > 2 and node.id.isupper():
             return True
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and (
-                "s3://" in node.value or node.value.startswith("s3/")):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and ("s3://" in node.value or node.value.startswith("s3/"))
+        ):
             return True
     return False
 
@@ -127,48 +130,64 @@ def _as_written(code: str, node: ast.AST) -> str:
     return text
 
 
-def key_call(library: str, code: str, choice: str | None = None,
-             connecting: bool = False) -> str | None:
+def key_call(
+    library: str, code: str, choice: str | None = None, connecting: bool = False
+) -> str | None:
     """The call of ``code`` that goes through ``library`` to S3 and does the operation,
     as written (the assignment when it names the result): the first one holding
     ``choice`` in its text if given; else the first that is not a preparation (a client
     made, a DuckDB secret), or the first preparation if there is nothing else, or if
     ``connecting`` (the operation is to connect)."""
     # Without the IPython magics (``%%mesurer`` of « Gros volumes »): plain Python.
-    code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                     for line in code.splitlines())
+    code = "\n".join(
+        "" if line.lstrip().startswith(("%", "!")) else line
+        for line in code.splitlines()
+    )
     tree = ast.parse(code)
     pattern = RECEIVERS[library]
-    assigned = {id(node.value): node for node in ast.walk(tree)
-                if isinstance(node, ast.Assign)}
-    calls = sorted((node for node in ast.walk(tree) if isinstance(node, ast.Call)),
-                   key=lambda node: (node.lineno, node.col_offset))
+    assigned = {
+        id(node.value): node for node in ast.walk(tree) if isinstance(node, ast.Assign)
+    }
+    calls = sorted(
+        (node for node in ast.walk(tree) if isinstance(node, ast.Call)),
+        key=lambda node: (node.lineno, node.col_offset),
+    )
     candidates = []
     for call in calls:
         receiver = _receiver(call.func)
         method = call.func.attr if isinstance(call.func, ast.Attribute) else receiver
         # Another library's call through this one's client: pq.read_table(…, filesystem=fs).
-        through = [k.value.id for k in call.keywords
-                   if isinstance(k.value, ast.Name) and pattern.match(k.value.id)]
+        through = [
+            k.value.id
+            for k in call.keywords
+            if isinstance(k.value, ast.Name) and pattern.match(k.value.id)
+        ]
         if receiver is None or method in HELPERS or _is_setting(library, call):
             continue
         if pattern.match(receiver) and _goes_to_s3(call, receiver):
             candidates.append(call)
         elif through and CLIENTS.match(through[0]):
             candidates.append(call)
+
     # Only the outermost: pl.read_csv(…, credential_provider=pl.CredentialProviderAWS(…)).
     def within(inner: ast.Call, outer: ast.Call) -> bool:
-        return inner is not outer and (outer.lineno, outer.col_offset) <= (
-            inner.lineno, inner.col_offset) and (inner.end_lineno, inner.end_col_offset) <= (
-            outer.end_lineno, outer.end_col_offset)
+        return (
+            inner is not outer
+            and (outer.lineno, outer.col_offset) <= (inner.lineno, inner.col_offset)
+            and (inner.end_lineno, inner.end_col_offset)
+            <= (outer.end_lineno, outer.end_col_offset)
+        )
 
     candidates = [c for c in candidates if not any(within(c, d) for d in candidates)]
     if choice:
-        candidates = [c for c in candidates
-                      if choice in (ast.get_source_segment(code, c) or "")]
+        candidates = [
+            c for c in candidates if choice in (ast.get_source_segment(code, c) or "")
+        ]
         if not candidates:
-            raise ValueError(f"onglet {library} : aucun appel vers S3 ne contient "
-                             f"« {choice} » (option {CHOICE}= du morceau de code)")
+            raise ValueError(
+                f"onglet {library} : aucun appel vers S3 ne contient "
+                f"« {choice} » (option {CHOICE}= du morceau de code)"
+            )
     setup = [c for c in candidates if _is_setup(library, c)]
     doing = [c for c in candidates if not _is_setup(library, c)]
     ordered = setup + doing if connecting else doing + setup
@@ -179,12 +198,17 @@ def key_call(library: str, code: str, choice: str | None = None,
     return _as_written(code, assigned.get(id(ordered[0]), ordered[0]))
 
 
-def _entry(library: str, cells: list[nbformat.NotebookNode],
-           operation: str) -> Entry | None:
+def _entry(
+    library: str, cells: list[nbformat.NotebookNode], operation: str
+) -> Entry | None:
     """A library's entry, from the code cells of its tab (or of its own section)."""
     choice = next((c.metadata[CHOICE] for c in cells if CHOICE in c.metadata), None)
-    call = key_call(library, "\n".join(c.source for c in cells), choice,
-                    connecting=bool(CONNECTING.search(operation)))
+    call = key_call(
+        library,
+        "\n".join(c.source for c in cells),
+        choice,
+        connecting=bool(CONNECTING.search(operation)),
+    )
     return Entry(library, call) if call else None
 
 
@@ -192,8 +216,14 @@ def operations(notebook: Path) -> list[Operation]:
     """Every tabset of an executed chapter, with each library's key call (from the cells
     that ran without error)."""
     nb = nbformat.read(notebook, as_version=4)
-    title = next((HEADING.match(line)[2] for line in nb.cells[0].source.splitlines()
-                  if line.startswith("# ")), notebook.stem)
+    title = next(
+        (
+            HEADING.match(line)[2]
+            for line in nb.cells[0].source.splitlines()
+            if line.startswith("# ")
+        ),
+        notebook.stem,
+    )
     found: list[Operation] = []
     heading, in_tabset, tab = "", False, None
     tab_cells: dict[str, list[nbformat.NotebookNode]] = {}
@@ -291,5 +321,7 @@ def drift() -> str:
     have = PAGE.read_text(encoding="utf-8") if PAGE.exists() else ""
     if have == want:
         return ""
-    return (f"{PAGE.name} ne correspond pas aux notebooks exécutés : lancez "
-            "`./cours build` (la page est générée, pas écrite à la main).")
+    return (
+        f"{PAGE.name} ne correspond pas aux notebooks exécutés : lancez "
+        "`./cours build` (la page est générée, pas écrite à la main)."
+    )

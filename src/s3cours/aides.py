@@ -42,8 +42,14 @@ _FINE = "\u202f"
 #: change at every run and say nothing about the result.
 _MC_TABLE = ("┌", "│", "└")
 #: The lines of Snakemake's log worth showing: what it fetched, stored and ran.
-_SNAKEMAKE_LINES = ("Retrieving", "Storing", "localrule", "    input:", "    output:",
-                    "Nothing")
+_SNAKEMAKE_LINES = (
+    "Retrieving",
+    "Storing",
+    "localrule",
+    "    input:",
+    "    output:",
+    "Nothing",
+)
 
 
 def mc(*arguments: str, afficher: bool = True) -> str | None:
@@ -53,16 +59,23 @@ def mc(*arguments: str, afficher: bool = True) -> str | None:
     renvoie avec ``afficher=False``. Une commande qui échoue lève ``RuntimeError`` avec le
     message de ``mc``."""
     if shutil.which("mc") is None:
-        raise RuntimeError("Commande mc introuvable : installez le client MinIO (sur le SSP "
-                           "Cloud, il est déjà là ; ailleurs, ./cours le fournit).")
+        raise RuntimeError(
+            "Commande mc introuvable : installez le client MinIO (sur le SSP "
+            "Cloud, il est déjà là ; ailleurs, ./cours le fournit)."
+        )
     if not os.environ.get("MC_HOST_s3"):
-        raise RuntimeError("Alias s3 non défini : la variable MC_HOST_s3 manque (le SSP "
-                           "Cloud et le bac à sable du cours la posent).")
+        raise RuntimeError(
+            "Alias s3 non défini : la variable MC_HOST_s3 manque (le SSP "
+            "Cloud et le bac à sable du cours la posent)."
+        )
     fin = subprocess.run(["mc", *arguments], capture_output=True, text=True)
     if fin.returncode != 0:
         raise RuntimeError(f"mc {' '.join(arguments)} : {fin.stderr.strip()}")
-    sortie = "".join(ligne for ligne in fin.stdout.splitlines(keepends=True)
-                     if not ligne.startswith(_MC_TABLE))
+    sortie = "".join(
+        ligne
+        for ligne in fin.stdout.splitlines(keepends=True)
+        if not ligne.startswith(_MC_TABLE)
+    )
     if not afficher:
         return sortie
     print(sortie, end="")
@@ -74,12 +87,21 @@ def snakemake(dossier: Path, **config: str) -> None:
     dans ``dossier``, comme dans un terminal, et n'affiche que les lignes utiles de son
     journal (ce qui est téléchargé, envoyé, exécuté). En cas d'échec, affiche le journal
     entier et lève l'erreur."""
-    commande = [sys.executable, "-m", "snakemake", "--cores", "1", "--force-use-threads",
-                "--forceall", "--config",
-                *(f"{cle}={valeur}" for cle, valeur in config.items())]
+    commande = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "1",
+        "--force-use-threads",
+        "--forceall",
+        "--config",
+        *(f"{cle}={valeur}" for cle, valeur in config.items()),
+    ]
     try:
-        fin = subprocess.run(commande, cwd=dossier, capture_output=True, text=True,
-                             check=True)
+        fin = subprocess.run(
+            commande, cwd=dossier, capture_output=True, text=True, check=True
+        )
     except subprocess.CalledProcessError as erreur:
         print(erreur.stderr)
         raise
@@ -115,8 +137,12 @@ def _ecrire(valeur: object, genre: Genre, decimales: int, ou: str) -> str:
     """Une valeur écrite selon son genre ; une valeur manquante devient « NaN »."""
     import pandas as pd
 
-    if valeur is None or valeur is pd.NA or valeur is pd.NaT or (
-            isinstance(valeur, float) and math.isnan(valeur)):
+    if (
+        valeur is None
+        or valeur is pd.NA
+        or valeur is pd.NaT
+        or (isinstance(valeur, float) and math.isnan(valeur))
+    ):
         return "NaN"
     if isinstance(valeur, bool) or not isinstance(valeur, (int, float)):
         try:  # les nombres de numpy (numpy.int64, numpy.float64…)
@@ -124,9 +150,11 @@ def _ecrire(valeur: object, genre: Genre, decimales: int, ou: str) -> str:
         except AttributeError:
             pass
         if isinstance(valeur, bool) or not isinstance(valeur, (int, float)):
-            raise TypeError(f"{ou} : {valeur!r} n'est pas un nombre, on ne peut pas "
-                            f"l'écrire comme « {genre} » ; ne donnez un genre qu'aux "
-                            "colonnes de nombres.")
+            raise TypeError(
+                f"{ou} : {valeur!r} n'est pas un nombre, on ne peut pas "
+                f"l'écrire comme « {genre} » ; ne donnez un genre qu'aux "
+                "colonnes de nombres."
+            )
         if isinstance(valeur, float) and math.isnan(valeur):
             return "NaN"
     if math.isinf(valeur):
@@ -144,17 +172,24 @@ def _verifier(genres: Mapping[Hashable, str], noms: pd.Index, quoi: str) -> None
     """Des genres connus, pour des colonnes (ou lignes) qui existent."""
     for nom, genre in genres.items():
         if genre not in _GENRES:
-            raise ValueError(f"Genre inconnu pour {nom!r} : {genre!r} ; les genres "
-                             f"possibles sont {', '.join(_GENRES)}.")
+            raise ValueError(
+                f"Genre inconnu pour {nom!r} : {genre!r} ; les genres "
+                f"possibles sont {', '.join(_GENRES)}."
+            )
         if nom not in noms:
-            raise KeyError(f"Pas de {quoi} {nom!r} dans le tableau ; ses {quoi}s : "
-                           f"{', '.join(map(repr, noms))}.")
+            raise KeyError(
+                f"Pas de {quoi} {nom!r} dans le tableau ; ses {quoi}s : "
+                f"{', '.join(map(repr, noms))}."
+            )
 
 
-def a_la_francaise(donnees: pd.DataFrame | pd.Series,
-                   genres: Genre | Mapping[Hashable, Genre] | None = None, *,
-                   lignes: Mapping[Hashable, Genre] | None = None,
-                   decimales: int = 1) -> pd.DataFrame:
+def a_la_francaise(
+    donnees: pd.DataFrame | pd.Series,
+    genres: Genre | Mapping[Hashable, Genre] | None = None,
+    *,
+    lignes: Mapping[Hashable, Genre] | None = None,
+    decimales: int = 1,
+) -> pd.DataFrame:
     """Un tableau pandas écrit à la française, colonne par colonne : un DataFrame de
     textes, qui s'affiche de même dans JupyterLab, sur le site et avec ``print``.
 
@@ -178,9 +213,11 @@ def a_la_francaise(donnees: pd.DataFrame | pd.Series,
     if isinstance(donnees, pd.Series):
         donnees = donnees.to_frame(name="" if donnees.name is None else donnees.name)
     if not isinstance(donnees, pd.DataFrame):
-        raise TypeError(f"a_la_francaise attend un DataFrame ou une Series pandas, pas "
-                        f"{type(donnees).__name__} (avec polars : .to_pandas() ; avec "
-                        "duckdb : .df()).")
+        raise TypeError(
+            f"a_la_francaise attend un DataFrame ou une Series pandas, pas "
+            f"{type(donnees).__name__} (avec polars : .to_pandas() ; avec "
+            "duckdb : .df())."
+        )
     if isinstance(genres, str):
         genres = dict.fromkeys(donnees.columns, genres)
     genres = dict(genres or {})
@@ -191,17 +228,22 @@ def a_la_francaise(donnees: pd.DataFrame | pd.Series,
     for i, nom in enumerate(donnees.columns):
         serie = donnees.iloc[:, i]
         genre = genres.get(nom)
-        if genre is None and pd.api.types.is_numeric_dtype(serie) and not (
-                pd.api.types.is_bool_dtype(serie)):
+        if (
+            genre is None
+            and pd.api.types.is_numeric_dtype(serie)
+            and not (pd.api.types.is_bool_dtype(serie))
+        ):
             genre = "entier" if pd.api.types.is_integer_dtype(serie) else "decimal"
         if genre is None and not lignes:
             colonnes[i] = serie.array  # du texte, des dates… : tels quels
             continue
         par_ligne = [lignes.get(ligne, genre) for ligne in donnees.index]
         colonnes[i] = [
-            valeur if g is None
+            valeur
+            if g is None
             else _ecrire(valeur, g, decimales, f"colonne {nom!r}, ligne {ligne!r}")
-            for g, ligne, valeur in zip(par_ligne, donnees.index, serie, strict=True)]
+            for g, ligne, valeur in zip(par_ligne, donnees.index, serie, strict=True)
+        ]
     sortie = pd.DataFrame(colonnes, index=donnees.index)
     sortie.columns = donnees.columns
     return sortie
@@ -210,13 +252,18 @@ def a_la_francaise(donnees: pd.DataFrame | pd.Series,
 # ---------------------------------------------- « Partager des données » : l'autre côté
 
 
-def sans_identifiants(url: str, methode: str = "GET", donnees: bytes | None = None,
-                      entetes: dict[str, str] | None = None) -> tuple[int, bytes]:
+def sans_identifiants(
+    url: str,
+    methode: str = "GET",
+    donnees: bytes | None = None,
+    entetes: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
     """Ouvre ``url`` comme n'importe qui : avec ``urllib``, sans clé ni jeton, en
     n'envoyant que l'adresse, ``donnees`` et ``entetes``. Rend le code HTTP et les
     octets reçus ; un refus (``403``, ``404``…) est rendu, pas levé."""
-    requete = urllib.request.Request(url, data=donnees, method=methode,
-                                     headers=entetes or {})
+    requete = urllib.request.Request(
+        url, data=donnees, method=methode, headers=entetes or {}
+    )
     try:
         with urllib.request.urlopen(requete, timeout=30) as reponse:
             return reponse.status, reponse.read()
@@ -249,22 +296,31 @@ def decrire(lien: str) -> None:
         duree = round(int(parametres["Expires"][0]) - time.time(), -1)
     jeton = any(nom.lower() == "x-amz-security-token" for nom in parametres)
     print(f"hôte {morceaux.netloc}, chemin {morceaux.path}")
-    print(f"{forme}, valable {duree:.0f} s, "
-          f"jeton de session dans le lien : {'oui' if jeton else 'non'}")
+    print(
+        f"{forme}, valable {duree:.0f} s, "
+        f"jeton de session dans le lien : {'oui' if jeton else 'non'}"
+    )
     print("paramètres :", ", ".join(sorted(parametres, key=str.lower)))
 
 
-def multipart(champs: dict[str, str], contenu: bytes,
-              nom: str = "fichier.csv") -> tuple[bytes, dict[str, str]]:
+def multipart(
+    champs: dict[str, str], contenu: bytes, nom: str = "fichier.csv"
+) -> tuple[bytes, dict[str, str]]:
     """Le corps d'un formulaire ``multipart/form-data``, comme l'envoie un navigateur ou
     ``curl -F`` : les ``champs`` d'abord, le fichier (``contenu``, nommé ``nom``) en
     dernier ; et l'en-tête ``Content-Type`` qui va avec."""
     limite = "----cours-python-s3"
-    morceaux = [f'--{limite}\r\nContent-Disposition: form-data; name="{cle}"\r\n\r\n'
-                f"{valeur}\r\n".encode() for cle, valeur in champs.items()]
-    morceaux.append(f'--{limite}\r\nContent-Disposition: form-data; name="file"; '
-                    f'filename="{nom}"\r\nContent-Type: text/csv\r\n\r\n'.encode()
-                    + contenu + f"\r\n--{limite}--\r\n".encode())
+    morceaux = [
+        f'--{limite}\r\nContent-Disposition: form-data; name="{cle}"\r\n\r\n'
+        f"{valeur}\r\n".encode()
+        for cle, valeur in champs.items()
+    ]
+    morceaux.append(
+        f'--{limite}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="{nom}"\r\nContent-Type: text/csv\r\n\r\n'.encode()
+        + contenu
+        + f"\r\n--{limite}--\r\n".encode()
+    )
     entete = {"Content-Type": f"multipart/form-data; boundary={limite}"}
     return b"".join(morceaux), entete
 

@@ -43,8 +43,11 @@ PARTITION = "DEP"
 
 def department_of(codgeo: pa.Array | pa.ChunkedArray) -> pa.Array:
     """The department of each commune code: 3 characters overseas (97x), else 2."""
-    return pc.if_else(pc.starts_with(codgeo, "97"), pc.utf8_slice_codeunits(codgeo, 0, 3),
-                      pc.utf8_slice_codeunits(codgeo, 0, 2))
+    return pc.if_else(
+        pc.starts_with(codgeo, "97"),
+        pc.utf8_slice_codeunits(codgeo, 0, 3),
+        pc.utf8_slice_codeunits(codgeo, 0, 2),
+    )
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,14 @@ class Source:
         return self.endpoint_url.split("://", 1)[1]
 
 
-def duckdb_connection(endpoint: str, region: str, access_key: str, secret_key: str,
-                      use_ssl: bool = False, session_token: str | None = None):
+def duckdb_connection(
+    endpoint: str,
+    region: str,
+    access_key: str,
+    secret_key: str,
+    use_ssl: bool = False,
+    session_token: str | None = None,
+):
     """A duckdb connection that reads ``s3://`` through its httpfs extension, installed as
     the chapters do (``INSTALL httpfs``: already in a service's home, else placed by
     :func:`playground.install_duckdb_extensions`, offline in the tooling's environment)."""
@@ -81,7 +90,9 @@ def duckdb_connection(endpoint: str, region: str, access_key: str, secret_key: s
     con = duckdb.connect()
     playground.install_duckdb_extensions(con, ("httpfs",))
     con.load_extension("httpfs")
-    if use_ssl and os.environ.get("AWS_CA_BUNDLE"):  # a test CA: duckdb reads no variable
+    if use_ssl and os.environ.get(
+        "AWS_CA_BUNDLE"
+    ):  # a test CA: duckdb reads no variable
         con.execute("SET ca_cert_file = $file", {"file": os.environ["AWS_CA_BUNDLE"]})
     # SESSION_TOKEN said even when empty: duckdb would otherwise take AWS_SESSION_TOKEN from
     # the environment, which may belong to other keys than these.
@@ -89,8 +100,13 @@ def duckdb_connection(endpoint: str, region: str, access_key: str, secret_key: s
         f"CREATE SECRET s3 (TYPE s3, KEY_ID $key, SECRET $secret, ENDPOINT $endpoint, "
         f"URL_STYLE 'path', USE_SSL {str(use_ssl).lower()}, REGION $region, "
         "SESSION_TOKEN $token)",
-        {"key": access_key, "secret": secret_key, "endpoint": endpoint, "region": region,
-         "token": session_token or ""},
+        {
+            "key": access_key,
+            "secret": secret_key,
+            "endpoint": endpoint,
+            "region": region,
+            "token": session_token or "",
+        },
     )
     return con
 
@@ -104,9 +120,14 @@ def _boto3(src: Source, case: str) -> int:
     import boto3
     import pyarrow.parquet as pq
 
-    s3 = boto3.client("s3", endpoint_url=src.endpoint_url, region_name=src.region,
-                      aws_access_key_id=src.access_key, aws_secret_access_key=src.secret_key,
-                      aws_session_token=src.session_token)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=src.endpoint_url,
+        region_name=src.region,
+        aws_access_key_id=src.access_key,
+        aws_secret_access_key=src.secret_key,
+        aws_session_token=src.session_token,
+    )
 
     def get(key: str, bucket: str = src.bucket) -> io.BytesIO:
         return io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -115,11 +136,18 @@ def _boto3(src: Source, case: str) -> int:
         return len(pd.read_csv(get(src.csv_key), sep=";", dtype={"CODGEO": "string"}))
     if case == "parquet":
         return pq.read_table(get(src.parquet_key)).num_rows
-    if case == "colonnes":  # no projection: the whole object comes, then columns are chosen
+    if (
+        case == "colonnes"
+    ):  # no projection: the whole object comes, then columns are chosen
         return pq.read_table(get(src.parquet_key), columns=TWO_COLUMNS).num_rows
     bucket, prefix = src.dataset.split("/", 1)
-    listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/{PARTITION}={src.department}/")
-    return sum(pq.read_table(get(o["Key"], bucket)).num_rows for o in listing.get("Contents", []))
+    listing = s3.list_objects_v2(
+        Bucket=bucket, Prefix=f"{prefix}/{PARTITION}={src.department}/"
+    )
+    return sum(
+        pq.read_table(get(o["Key"], bucket)).num_rows
+        for o in listing.get("Contents", [])
+    )
 
 
 def _s3fs(src: Source, case: str) -> int:
@@ -127,18 +155,23 @@ def _s3fs(src: Source, case: str) -> int:
     import s3fs
 
     # No read-ahead cache: pyarrow asks for exactly the byte ranges it needs.
-    fs = s3fs.S3FileSystem(endpoint_url=src.endpoint_url, key=src.access_key,
-                           secret=src.secret_key, token=src.session_token,
-                           default_cache_type="none",
-                           skip_instance_cache=True)
+    fs = s3fs.S3FileSystem(
+        endpoint_url=src.endpoint_url,
+        key=src.access_key,
+        secret=src.secret_key,
+        token=src.session_token,
+        default_cache_type="none",
+        skip_instance_cache=True,
+    )
     if case == "csv":
         with fs.open(f"{src.bucket}/{src.csv_key}", cache_type="readahead") as f:
             return len(pd.read_csv(f, sep=";", dtype={"CODGEO": "string"}))
     if case == "parquet":
         return pq.read_table(f"{src.bucket}/{src.parquet_key}", filesystem=fs).num_rows
     if case == "colonnes":
-        return pq.read_table(f"{src.bucket}/{src.parquet_key}", columns=TWO_COLUMNS,
-                             filesystem=fs).num_rows
+        return pq.read_table(
+            f"{src.bucket}/{src.parquet_key}", columns=TWO_COLUMNS, filesystem=fs
+        ).num_rows
     folder = f"{src.dataset}/{PARTITION}={src.department}"
     return pq.read_table(folder, filesystem=fs).num_rows
 
@@ -149,39 +182,76 @@ def _pyarrow(src: Source, case: str) -> int:
     import pyarrow.parquet as pq
     from pyarrow import fs as pafs
 
-    fs = pafs.S3FileSystem(endpoint_override=src.endpoint_url, region=src.region,
-                           access_key=src.access_key, secret_key=src.secret_key,
-                           session_token=src.session_token)
+    fs = pafs.S3FileSystem(
+        endpoint_override=src.endpoint_url,
+        region=src.region,
+        access_key=src.access_key,
+        secret_key=src.secret_key,
+        session_token=src.session_token,
+    )
     if case == "csv":
         with fs.open_input_stream(f"{src.bucket}/{src.csv_key}") as f:
-            return pacsv.read_csv(f, parse_options=pacsv.ParseOptions(delimiter=";")).num_rows
+            return pacsv.read_csv(
+                f, parse_options=pacsv.ParseOptions(delimiter=";")
+            ).num_rows
     if case == "parquet":
         return pq.read_table(f"{src.bucket}/{src.parquet_key}", filesystem=fs).num_rows
     if case == "colonnes":
-        return pq.read_table(f"{src.bucket}/{src.parquet_key}", columns=TWO_COLUMNS,
-                             filesystem=fs).num_rows
-    dataset = ds.dataset(src.dataset, filesystem=fs, format="parquet",
-                         partitioning=ds.partitioning(pa.schema([(PARTITION, pa.string())]),
-                                                      flavor="hive"))
+        return pq.read_table(
+            f"{src.bucket}/{src.parquet_key}", columns=TWO_COLUMNS, filesystem=fs
+        ).num_rows
+    dataset = ds.dataset(
+        src.dataset,
+        filesystem=fs,
+        format="parquet",
+        partitioning=ds.partitioning(
+            pa.schema([(PARTITION, pa.string())]), flavor="hive"
+        ),
+    )
     return dataset.to_table(filter=ds.field(PARTITION) == src.department).num_rows
 
 
 def _pandas(src: Source, case: str) -> int:
     # skip_instance_cache: a fresh s3fs, without the listings an earlier read cached.
-    options = {"endpoint_url": src.endpoint_url, "key": src.access_key,
-               "secret": src.secret_key, "token": src.session_token, "skip_instance_cache": True}
+    options = {
+        "endpoint_url": src.endpoint_url,
+        "key": src.access_key,
+        "secret": src.secret_key,
+        "token": src.session_token,
+        "skip_instance_cache": True,
+    }
     if case == "csv":
-        return len(pd.read_csv(f"s3://{src.bucket}/{src.csv_key}", sep=";",
-                               dtype={"CODGEO": "string"}, storage_options=options))
+        return len(
+            pd.read_csv(
+                f"s3://{src.bucket}/{src.csv_key}",
+                sep=";",
+                dtype={"CODGEO": "string"},
+                storage_options=options,
+            )
+        )
     options["default_cache_type"] = "none"
     if case == "parquet":
-        return len(pd.read_parquet(f"s3://{src.bucket}/{src.parquet_key}",
-                                   storage_options=options))
+        return len(
+            pd.read_parquet(
+                f"s3://{src.bucket}/{src.parquet_key}", storage_options=options
+            )
+        )
     if case == "colonnes":
-        return len(pd.read_parquet(f"s3://{src.bucket}/{src.parquet_key}",
-                                   columns=TWO_COLUMNS, storage_options=options))
-    return len(pd.read_parquet(f"s3://{src.dataset}", filters=[(PARTITION, "==", src.department)],
-                               partitioning=_hive(), storage_options=options))
+        return len(
+            pd.read_parquet(
+                f"s3://{src.bucket}/{src.parquet_key}",
+                columns=TWO_COLUMNS,
+                storage_options=options,
+            )
+        )
+    return len(
+        pd.read_parquet(
+            f"s3://{src.dataset}",
+            filters=[(PARTITION, "==", src.department)],
+            partitioning=_hive(),
+            storage_options=options,
+        )
+    )
 
 
 def _hive():
@@ -193,55 +263,100 @@ def _hive():
 def _polars(src: Source, case: str) -> int:
     import polars as pl
 
-    options = {"aws_endpoint_url": src.endpoint_url, "aws_region": src.region,
-               "aws_allow_http": str(src.endpoint_url.startswith("http://")).lower(),
-               "aws_access_key_id": src.access_key, "aws_secret_access_key": src.secret_key,
-               # Said even when empty: polars would otherwise take AWS_SESSION_TOKEN from the
-               # environment, which belongs to other keys than these.
-               "aws_session_token": src.session_token or ""}
+    options = {
+        "aws_endpoint_url": src.endpoint_url,
+        "aws_region": src.region,
+        "aws_allow_http": str(src.endpoint_url.startswith("http://")).lower(),
+        "aws_access_key_id": src.access_key,
+        "aws_secret_access_key": src.secret_key,
+        # Said even when empty: polars would otherwise take AWS_SESSION_TOKEN from the
+        # environment, which belongs to other keys than these.
+        "aws_session_token": src.session_token or "",
+    }
     if case == "csv":
-        return pl.scan_csv(f"s3://{src.bucket}/{src.csv_key}", separator=";",
-                           schema_overrides={"CODGEO": pl.String},
-                           storage_options=options).collect().height
+        return (
+            pl.scan_csv(
+                f"s3://{src.bucket}/{src.csv_key}",
+                separator=";",
+                schema_overrides={"CODGEO": pl.String},
+                storage_options=options,
+            )
+            .collect()
+            .height
+        )
     if case == "parquet":
-        return pl.scan_parquet(f"s3://{src.bucket}/{src.parquet_key}",
-                               storage_options=options).collect().height
+        return (
+            pl.scan_parquet(
+                f"s3://{src.bucket}/{src.parquet_key}", storage_options=options
+            )
+            .collect()
+            .height
+        )
     if case == "colonnes":
-        return pl.scan_parquet(f"s3://{src.bucket}/{src.parquet_key}",
-                               storage_options=options).select(TWO_COLUMNS).collect().height
-    return (pl.scan_parquet(f"s3://{src.dataset}/", hive_partitioning=True,
-                            hive_schema={PARTITION: pl.String}, storage_options=options)
-            .filter(pl.col(PARTITION) == src.department).collect().height)
+        return (
+            pl.scan_parquet(
+                f"s3://{src.bucket}/{src.parquet_key}", storage_options=options
+            )
+            .select(TWO_COLUMNS)
+            .collect()
+            .height
+        )
+    return (
+        pl.scan_parquet(
+            f"s3://{src.dataset}/",
+            hive_partitioning=True,
+            hive_schema={PARTITION: pl.String},
+            storage_options=options,
+        )
+        .filter(pl.col(PARTITION) == src.department)
+        .collect()
+        .height
+    )
 
 
 def _duckdb(src: Source, case: str) -> int:
-    con = duckdb_connection(src.endpoint, src.region, src.access_key, src.secret_key,
-                            use_ssl=src.endpoint_url.startswith("https://"),
-                            session_token=src.session_token)
+    con = duckdb_connection(
+        src.endpoint,
+        src.region,
+        src.access_key,
+        src.secret_key,
+        use_ssl=src.endpoint_url.startswith("https://"),
+        session_token=src.session_token,
+    )
     # One thread: with several, two threads may both fetch the last row group (its range is
     # also part of a larger read ahead), depending on timing, and the count varies.
     con.sql("SET threads = 1")
     try:
         if case == "csv":
-            query = f"SELECT * FROM read_csv('s3://{src.bucket}/{src.csv_key}', delim=';', " \
-                    "types={'CODGEO': 'VARCHAR'})"
+            query = (
+                f"SELECT * FROM read_csv('s3://{src.bucket}/{src.csv_key}', delim=';', "
+                "types={'CODGEO': 'VARCHAR'})"
+            )
         elif case == "parquet":
             query = f"SELECT * FROM read_parquet('s3://{src.bucket}/{src.parquet_key}')"
         elif case == "colonnes":
-            query = (f"SELECT {', '.join(TWO_COLUMNS)} "
-                     f"FROM read_parquet('s3://{src.bucket}/{src.parquet_key}')")
+            query = (
+                f"SELECT {', '.join(TWO_COLUMNS)} "
+                f"FROM read_parquet('s3://{src.bucket}/{src.parquet_key}')"
+            )
         else:
-            query = (f"SELECT * FROM read_parquet('s3://{src.dataset}/*/*.parquet', "
-                     f"hive_partitioning=true, hive_types={{'{PARTITION}': VARCHAR}}) "
-                     f"WHERE {PARTITION} = '{src.department}'")
+            query = (
+                f"SELECT * FROM read_parquet('s3://{src.dataset}/*/*.parquet', "
+                f"hive_partitioning=true, hive_types={{'{PARTITION}': VARCHAR}}) "
+                f"WHERE {PARTITION} = '{src.department}'"
+            )
         return len(con.sql(query).fetchall())
     finally:
         con.close()
 
 
 READERS: dict[str, Callable[[Source, str], int]] = {
-    "boto3": _boto3, "s3fs": _s3fs, "pyarrow": _pyarrow, "pandas": _pandas,
-    "polars": _polars, "duckdb": _duckdb,
+    "boto3": _boto3,
+    "s3fs": _s3fs,
+    "pyarrow": _pyarrow,
+    "pandas": _pandas,
+    "polars": _polars,
+    "duckdb": _duckdb,
 }
 
 
@@ -258,8 +373,9 @@ class Measure:
     seconds: float
 
 
-def measure(proxy: CountingProxy, src: Source, libraries=LIBRARIES, cases=tuple(CASES)
-            ) -> list[Measure]:
+def measure(
+    proxy: CountingProxy, src: Source, libraries=LIBRARIES, cases=tuple(CASES)
+) -> list[Measure]:
     """Read each case with each library through ``proxy``; ``src.endpoint_url`` must be the
     proxy's URL. Requests and bytes are counted by the proxy, time by the clock."""
     results = []
@@ -270,14 +386,20 @@ def measure(proxy: CountingProxy, src: Source, libraries=LIBRARIES, cases=tuple(
             rows = READERS[library](src, case)
             seconds = time.perf_counter() - started
             count = proxy.count()
-            results.append(Measure(library, case, rows, count.requests, count.bytes, seconds))
+            results.append(
+                Measure(library, case, rows, count.requests, count.bytes, seconds)
+            )
     return results
 
 
 def table(results: list[Measure], what: str = "bytes") -> pd.DataFrame:
     """One row per library, one column per case: ``bytes``, ``requests`` or ``seconds``."""
-    frame = pd.DataFrame([{"bibliothèque": m.library, "cas": CASES[m.case],
-                           what: getattr(m, what)} for m in results])
+    frame = pd.DataFrame(
+        [
+            {"bibliothèque": m.library, "cas": CASES[m.case], what: getattr(m, what)}
+            for m in results
+        ]
+    )
     wide = frame.pivot(index="bibliothèque", columns="cas", values=what)
     order = [lib for lib in LIBRARIES if lib in wide.index]
     return wide.loc[order, [c for c in CASES.values() if c in wide.columns]]
@@ -302,8 +424,12 @@ def plot(results: list[Measure]):
     positions = np.arange(len(megaoctets.index))
     width = 0.8 / len(megaoctets.columns)
     for i, case in enumerate(megaoctets.columns):
-        ax.bar(positions + (i - (len(megaoctets.columns) - 1) / 2) * width, megaoctets[case],
-               width, label=case)
+        ax.bar(
+            positions + (i - (len(megaoctets.columns) - 1) / 2) * width,
+            megaoctets[case],
+            width,
+            label=case,
+        )
     ax.set_xticks(positions, megaoctets.index)
     ax.set_ylabel("Mo reçus du serveur")
     ax.set_title("Octets téléchargés pour lire les mêmes données")
@@ -322,8 +448,12 @@ BENCH_BUCKET = "apprenant"
 BENCH_PREFIX = "bench/"
 
 
-def upload(endpoint_url: str, n_communes: int, department: str = "75",
-           learner: dict[str, str] | None = None) -> Source:
+def upload(
+    endpoint_url: str,
+    n_communes: int,
+    department: str = "75",
+    learner: dict[str, str] | None = None,
+) -> Source:
     """Generate ``n_communes`` communes, upload them as CSV, Parquet and a Parquet dataset
     partitioned by department to the playground at ``endpoint_url``; return their places,
     to be read with the ``learner``'s variables (``Playground.environment()``: temporary
@@ -335,9 +465,14 @@ def upload(endpoint_url: str, n_communes: int, department: str = "75",
 
     frame = data.generate(n_communes=n_communes)
     client = playground.s3_client(endpoint_url, timeout=60)
-    csv_key, parquet_key = BENCH_PREFIX + "FILOSOFI_COM.csv", BENCH_PREFIX + "FILOSOFI_COM.parquet"
+    csv_key, parquet_key = (
+        BENCH_PREFIX + "FILOSOFI_COM.csv",
+        BENCH_PREFIX + "FILOSOFI_COM.parquet",
+    )
     client.put_object(Bucket=BENCH_BUCKET, Key=csv_key, Body=data.to_csv_bytes(frame))
-    client.put_object(Bucket=BENCH_BUCKET, Key=parquet_key, Body=data.to_parquet_bytes(frame))
+    client.put_object(
+        Bucket=BENCH_BUCKET, Key=parquet_key, Body=data.to_parquet_bytes(frame)
+    )
     table = pa.Table.from_pandas(frame, preserve_index=False)
     # Sorted, and two files open at a time: each open S3 upload of pyarrow holds a 10 MiB
     # part buffer, so writing the hundred departments at once took over 1 GiB of memory
@@ -349,36 +484,72 @@ def upload(endpoint_url: str, n_communes: int, department: str = "75",
         # A small table may have no commune there (100 communes over about 100 departments):
         # the partition read is then the first department that has some.
         department = sorted(present)[0]
-    fs = pafs.S3FileSystem(endpoint_override=endpoint_url, region=config.PLAYGROUND_REGION,
-                           access_key=config.PLAYGROUND_ACCESS_KEY,
-                           secret_key=playground.admin_secret())
+    fs = pafs.S3FileSystem(
+        endpoint_override=endpoint_url,
+        region=config.PLAYGROUND_REGION,
+        access_key=config.PLAYGROUND_ACCESS_KEY,
+        secret_key=playground.admin_secret(),
+    )
     dataset = f"{BENCH_BUCKET}/{BENCH_PREFIX}par_departement"
-    ds.write_dataset(table, dataset, filesystem=fs, format="parquet",
-                     partitioning=[PARTITION], partitioning_flavor="hive",
-                     existing_data_behavior="delete_matching", use_threads=False,
-                     create_dir=False, max_open_files=2)
+    ds.write_dataset(
+        table,
+        dataset,
+        filesystem=fs,
+        format="parquet",
+        partitioning=[PARTITION],
+        partitioning_flavor="hive",
+        existing_data_behavior="delete_matching",
+        use_threads=False,
+        create_dir=False,
+        max_open_files=2,
+    )
     if learner:
-        return Source(endpoint_url, config.PLAYGROUND_REGION, learner["AWS_ACCESS_KEY_ID"],
-                      learner["AWS_SECRET_ACCESS_KEY"], BENCH_BUCKET, csv_key, parquet_key,
-                      dataset, department, learner["AWS_SESSION_TOKEN"])
-    return Source(endpoint_url, config.PLAYGROUND_REGION, config.PLAYGROUND_ACCESS_KEY,
-                  playground.admin_secret(), BENCH_BUCKET, csv_key, parquet_key, dataset,
-                  department)
+        return Source(
+            endpoint_url,
+            config.PLAYGROUND_REGION,
+            learner["AWS_ACCESS_KEY_ID"],
+            learner["AWS_SECRET_ACCESS_KEY"],
+            BENCH_BUCKET,
+            csv_key,
+            parquet_key,
+            dataset,
+            department,
+            learner["AWS_SESSION_TOKEN"],
+        )
+    return Source(
+        endpoint_url,
+        config.PLAYGROUND_REGION,
+        config.PLAYGROUND_ACCESS_KEY,
+        playground.admin_secret(),
+        BENCH_BUCKET,
+        csv_key,
+        parquet_key,
+        dataset,
+        department,
+    )
 
 
 def report(results: list[Measure], sizes: dict[str, int]) -> str:
     """The benchmark's printed report: sizes, then bytes, requests and times per case."""
     csv, parquet = (f"{sizes[k]:,}".replace(",", " ") for k in ("csv", "parquet"))
-    lines = [f"Objets : CSV {csv} octets, Parquet {parquet} octets "
-             f"({sizes['parquet'] / sizes['csv']:.0%} du CSV)."]
-    for what, title in (("bytes", "Octets reçus du serveur"), ("requests", "Requêtes HTTP"),
-                        ("seconds", "Durée (s, varie d'une exécution à l'autre)")):
+    lines = [
+        f"Objets : CSV {csv} octets, Parquet {parquet} octets "
+        f"({sizes['parquet'] / sizes['csv']:.0%} du CSV)."
+    ]
+    for what, title in (
+        ("bytes", "Octets reçus du serveur"),
+        ("requests", "Requêtes HTTP"),
+        ("seconds", "Durée (s, varie d'une exécution à l'autre)"),
+    ):
         frame = table(results, what)
         if what == "seconds":
             frame = frame.round(2)
         lines += ["", f"{title} :", frame.to_string()]
-    lines += ["", "Octets de 2 colonnes Parquet / octets du CSV entier :",
-              ratios(results).map("{:.1%}".format).to_string()]
+    lines += [
+        "",
+        "Octets de 2 colonnes Parquet / octets du CSV entier :",
+        ratios(results).map("{:.1%}".format).to_string(),
+    ]
     return "\n".join(lines)
 
 
@@ -406,25 +577,46 @@ def tuned_readers(src: Source) -> dict[str, Callable[[], int]]:
     from pyarrow import fs as pafs
 
     path = f"{src.bucket}/{src.parquet_key}"
-    s3 = boto3.client("s3", endpoint_url=src.endpoint_url, region_name=src.region,
-                      aws_access_key_id=src.access_key, aws_secret_access_key=src.secret_key,
-                      aws_session_token=src.session_token)
-    fs = s3fs.S3FileSystem(endpoint_url=src.endpoint_url, key=src.access_key,
-                           secret=src.secret_key, token=src.session_token,
-                           skip_instance_cache=True)
-    s3_arrow = pafs.S3FileSystem(endpoint_override=src.endpoint_url, region=src.region,
-                                 access_key=src.access_key, secret_key=src.secret_key,
-                                 session_token=src.session_token)
-    con = duckdb_connection(src.endpoint, src.region, src.access_key, src.secret_key,
-                            use_ssl=src.endpoint_url.startswith("https://"),
-                            session_token=src.session_token)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=src.endpoint_url,
+        region_name=src.region,
+        aws_access_key_id=src.access_key,
+        aws_secret_access_key=src.secret_key,
+        aws_session_token=src.session_token,
+    )
+    fs = s3fs.S3FileSystem(
+        endpoint_url=src.endpoint_url,
+        key=src.access_key,
+        secret=src.secret_key,
+        token=src.session_token,
+        skip_instance_cache=True,
+    )
+    s3_arrow = pafs.S3FileSystem(
+        endpoint_override=src.endpoint_url,
+        region=src.region,
+        access_key=src.access_key,
+        secret_key=src.secret_key,
+        session_token=src.session_token,
+    )
+    con = duckdb_connection(
+        src.endpoint,
+        src.region,
+        src.access_key,
+        src.secret_key,
+        use_ssl=src.endpoint_url.startswith("https://"),
+        session_token=src.session_token,
+    )
     # Each measured read is a first read: no file kept from a previous one.
     con.sql("SET enable_external_file_cache = false")
-    polars_options = {"aws_endpoint_url": src.endpoint_url, "aws_region": src.region,
-                      "aws_allow_http": str(src.endpoint_url.startswith("http://")).lower(),
-                      "aws_access_key_id": src.access_key,
-                      "aws_secret_access_key": src.secret_key,
-                      **({"aws_session_token": src.session_token} if src.session_token else {})}
+    polars_options = {
+        "aws_endpoint_url": src.endpoint_url,
+        "aws_region": src.region,
+        "aws_allow_http": str(src.endpoint_url.startswith("http://")).lower(),
+        "aws_access_key_id": src.access_key,
+        "aws_secret_access_key": src.secret_key,
+        **({"aws_session_token": src.session_token} if src.session_token else {}),
+    }
 
     def boto3_() -> int:  # one GET of the whole object: one round trip, every byte
         body = s3.get_object(Bucket=src.bucket, Key=src.parquet_key)["Body"].read()
@@ -432,8 +624,9 @@ def tuned_readers(src: Source) -> dict[str, Callable[[], int]]:
 
     def s3fs_() -> int:  # footer, then every needed range at once (concurrent requests)
         fs.invalidate_cache()
-        with fsspec.parquet.open_parquet_file(path, fs=fs, columns=TWO_COLUMNS,
-                                              engine="pyarrow") as f:
+        with fsspec.parquet.open_parquet_file(
+            path, fs=fs, columns=TWO_COLUMNS, engine="pyarrow"
+        ) as f:
             return pq.read_table(f, columns=TWO_COLUMNS).num_rows
 
     def pyarrow_() -> int:
@@ -445,15 +638,28 @@ def tuned_readers(src: Source) -> dict[str, Callable[[], int]]:
     def polars_() -> int:
         import polars as pl
 
-        return (pl.scan_parquet(f"s3://{path}", storage_options=polars_options)
-                .select(TWO_COLUMNS).collect().height)
+        return (
+            pl.scan_parquet(f"s3://{path}", storage_options=polars_options)
+            .select(TWO_COLUMNS)
+            .collect()
+            .height
+        )
 
     def duckdb_() -> int:
-        return len(con.sql(f"SELECT {', '.join(TWO_COLUMNS)} "
-                           f"FROM read_parquet('s3://{path}')").fetchall())
+        return len(
+            con.sql(
+                f"SELECT {', '.join(TWO_COLUMNS)} FROM read_parquet('s3://{path}')"
+            ).fetchall()
+        )
 
-    return {"boto3": boto3_, "s3fs": s3fs_, "pyarrow": pyarrow_, "pandas": pandas_,
-            "polars": polars_, "duckdb": duckdb_}
+    return {
+        "boto3": boto3_,
+        "s3fs": s3fs_,
+        "pyarrow": pyarrow_,
+        "pandas": pandas_,
+        "polars": polars_,
+        "duckdb": duckdb_,
+    }
 
 
 def measure_tuned(proxy: CountingProxy, src: Source, repeat: int = 3) -> list[Measure]:
@@ -470,19 +676,25 @@ def measure_tuned(proxy: CountingProxy, src: Source, repeat: int = 3) -> list[Me
             rows = read()
             durations.append(time.perf_counter() - started)
         count = proxy.count()
-        results.append(Measure(library, "colonnes", rows, count.requests, count.bytes,
-                               min(durations)))
+        results.append(
+            Measure(
+                library, "colonnes", rows, count.requests, count.bytes, min(durations)
+            )
+        )
     return results
 
 
-def latency_table(before: dict[str, list[Measure]], after: dict[str, list[Measure]]
-                  ) -> pd.DataFrame:
+def latency_table(
+    before: dict[str, list[Measure]], after: dict[str, list[Measure]]
+) -> pd.DataFrame:
     """Durations of the two-column read, one row per library: each (label -> measures) of
     ``before`` and ``after`` gives a column, and a last column gives the ratio to the fastest
     library of the last column."""
     columns = {}
     for label, results in {**before, **after}.items():
-        columns[label] = pd.Series({m.library: m.seconds for m in results if m.case == "colonnes"})
+        columns[label] = pd.Series(
+            {m.library: m.seconds for m in results if m.case == "colonnes"}
+        )
     frame = pd.DataFrame(columns).loc[list(LIBRARIES)]
     last = frame.columns[-1]
     frame["× la plus rapide"] = frame[last] / frame[last].min()
@@ -617,15 +829,23 @@ def _forked(payload: str, timeout: float) -> tuple[int, str, str]:
 
     global _template
     if _template is None or _template.poll() is not None:
-        _template = subprocess.Popen([sys.executable, "-c", _TEMPLATE, _ISOLATED],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, start_new_session=True)
+        _template = subprocess.Popen(
+            [sys.executable, "-c", _TEMPLATE, _ISOLATED],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         # Its own session: the kernel's interrupt and shutdown signals are not for it; it
         # ends when the kernel does (end of its input).
-    _template.stdin.write(json.dumps({"env": dict(os.environ), "input": payload}) + "\n")
+    _template.stdin.write(
+        json.dumps({"env": dict(os.environ), "input": payload}) + "\n"
+    )
     _template.stdin.flush()
     if not select.select([_template.stdout], [], [], timeout)[0]:
-        os.killpg(_template.pid, signal.SIGKILL)  # the template and the measure it forked
+        os.killpg(
+            _template.pid, signal.SIGKILL
+        )  # the template and the measure it forked
         _template.wait()
         _template = None
         return 1, "", f"pas de réponse en {timeout:.0f} s : mesure arrêtée"
@@ -633,8 +853,9 @@ def _forked(payload: str, timeout: float) -> tuple[int, str, str]:
     return answer["rc"], answer["stdout"], answer["stderr"]
 
 
-def isolated(code: str, variables: dict, warmup: dict, endpoints: list[str],
-             timeout: float = 300) -> Isolated:
+def isolated(
+    code: str, variables: dict, warmup: dict, endpoints: list[str], timeout: float = 300
+) -> Isolated:
     """Run ``code`` in a process of its own, forked from a process that has imported the
     usual libraries: once with ``variables | warmup`` through ``endpoints[0]`` (loads the
     other modules and the clients), then once with ``variables`` through each further
@@ -646,32 +867,53 @@ def isolated(code: str, variables: dict, warmup: dict, endpoints: list[str],
     if hasattr(os, "fork"):
         returncode, stdout, stderr = _forked(payload, timeout)
     else:  # no fork (Windows): a new process, that imports everything itself
-        run = subprocess.run([sys.executable, "-c", _ISOLATED], capture_output=True,
-                             text=True, input=payload, timeout=timeout)
+        run = subprocess.run(
+            [sys.executable, "-c", _ISOLATED],
+            capture_output=True,
+            text=True,
+            input=payload,
+            timeout=timeout,
+        )
         returncode, stdout, stderr = run.returncode, run.stdout, run.stderr
     if returncode:
-        raise RuntimeError(f"Le code mesuré a échoué dans son processus :\n{stderr[-3000:]}")
+        raise RuntimeError(
+            f"Le code mesuré a échoué dans son processus :\n{stderr[-3000:]}"
+        )
     result = json.loads(stdout.strip().splitlines()[-1])
-    return Isolated(result["printed"], result["before"], result["after"] - result["before"],
-                    tuple(result["seconds"]))
+    return Isolated(
+        result["printed"],
+        result["before"],
+        result["after"] - result["before"],
+        tuple(result["seconds"]),
+    )
 
 
-def latency_report(loopback: list[Measure], slow: list[Measure], tuned: list[Measure],
-                   latency: float) -> str:
+def latency_report(
+    loopback: list[Measure], slow: list[Measure], tuned: list[Measure], latency: float
+) -> str:
     """The benchmark's latency variant: durations of every case on the loopback address and
     with ``latency`` per request, then the two-column read before and after the settings of
     :func:`tuned_readers`."""
     ms = f"{latency * 1000:.0f} ms"
-    lines = [f"Avec {ms} de latence par requête (relais lent) :", "",
-             "Durée (s, varie d'une exécution à l'autre) :",
-             table(slow, "seconds").round(2).to_string(), "",
-             f"Requêtes faites, donc au moins autant de fois {ms} si elles se suivent :",
-             table(slow, "requests").to_string(), "",
-             "Parquet, 2 colonnes : chapitre « Parquet sur S3 » (client neuf à chaque lecture), "
-             "puis réglé (client gardé, lectures groupées ; la plus courte de 3) :"]
-    frame = latency_table({"sans latence (s)": loopback, f"{ms} (s)": slow},
-                          {f"réglé, {ms} (s)": tuned})
-    frame.insert(list(frame.columns).index("× la plus rapide"), "requêtes réglé",
-                 pd.Series({m.library: m.requests for m in tuned}))
+    lines = [
+        f"Avec {ms} de latence par requête (relais lent) :",
+        "",
+        "Durée (s, varie d'une exécution à l'autre) :",
+        table(slow, "seconds").round(2).to_string(),
+        "",
+        f"Requêtes faites, donc au moins autant de fois {ms} si elles se suivent :",
+        table(slow, "requests").to_string(),
+        "",
+        "Parquet, 2 colonnes : chapitre « Parquet sur S3 » (client neuf à chaque lecture), "
+        "puis réglé (client gardé, lectures groupées ; la plus courte de 3) :",
+    ]
+    frame = latency_table(
+        {"sans latence (s)": loopback, f"{ms} (s)": slow}, {f"réglé, {ms} (s)": tuned}
+    )
+    frame.insert(
+        list(frame.columns).index("× la plus rapide"),
+        "requêtes réglé",
+        pd.Series({m.library: m.requests for m in tuned}),
+    )
     lines.append(frame.round(3).to_string())
     return "\n".join(lines)

@@ -92,10 +92,14 @@ class TimingRelay:
         except OSError:
             client.close()
             return
-        current: list[list[float] | None] = [None]  # the request in flight on this connection
+        current: list[list[float] | None] = [
+            None
+        ]  # the request in flight on this connection
         answering = [False]
 
-        def pump(source: socket.socket, target: socket.socket, from_client: bool) -> None:
+        def pump(
+            source: socket.socket, target: socket.socket, from_client: bool
+        ) -> None:
             try:
                 while data := source.recv(1 << 16):
                     now = time.perf_counter()
@@ -129,8 +133,11 @@ class TimingRelay:
         """Wall time within [start, end] with at least one request in flight, and how many
         requests started in it."""
         with self._lock:
-            spans = sorted((max(a, start), min(b, end)) for a, b in self.intervals
-                           if b >= start and a <= end)
+            spans = sorted(
+                (max(a, start), min(b, end))
+                for a, b in self.intervals
+                if b >= start and a <= end
+            )
             started = sum(1 for a, _ in self.intervals if start <= a <= end)
         total, reach = 0.0, start
         for a, b in spans:
@@ -187,17 +194,21 @@ def _probe(cell: nbformat.NotebookNode) -> dict[str, float]:
         if out.output_type == "stream":
             for line in out.text.splitlines():
                 if line.startswith(PROBE_MARK):
-                    return json.loads(line[len(PROBE_MARK):])
+                    return json.loads(line[len(PROBE_MARK) :])
     raise RuntimeError("mesure absente de la sortie du noyau")
 
 
-def relay_environment(env: dict[str, str], endpoint: str, relay_port: int) -> dict[str, str]:
+def relay_environment(
+    env: dict[str, str], endpoint: str, relay_port: int
+) -> dict[str, str]:
     """The environment with every mention of the server's ``host:port`` pointing at the relay."""
     host = endpoint.rsplit(":", 1)[0]
     return {k: v.replace(endpoint, f"{host}:{relay_port}") for k, v in env.items()}
 
 
-def measure(notebook: Path, env: dict[str, str], endpoint: str, server_pid: int) -> ChapterTiming:
+def measure(
+    notebook: Path, env: dict[str, str], endpoint: str, server_pid: int
+) -> ChapterTiming:
     """Run one chapter cell by cell in a fresh kernel and time each part."""
     host, port = endpoint.rsplit(":", 1)
     relay = TimingRelay(host, int(port))
@@ -212,9 +223,13 @@ def measure(notebook: Path, env: dict[str, str], endpoint: str, server_pid: int)
         cell = nbformat.v4.new_code_cell(cell.source, metadata=cell.metadata)
         code_cells.append(cell)
         nb.cells.extend([cell, nbformat.v4.new_code_cell(PROBE)])
-    client = NotebookClient(nb, timeout=600, kernel_name=notebooks.KERNELSPEC["name"],
-                            allow_errors=True,
-                            resources={"metadata": {"path": str(config.NOTEBOOKS_DIR)}})
+    client = NotebookClient(
+        nb,
+        timeout=600,
+        kernel_name=notebooks.KERNELSPEC["name"],
+        allow_errors=True,
+        resources={"metadata": {"path": str(config.NOTEBOOKS_DIR)}},
+    )
     t0 = time.perf_counter()
     try:
         with client.setup_kernel(env=relay_environment(env, endpoint, relay.port)):
@@ -233,14 +248,23 @@ def measure(notebook: Path, env: dict[str, str], endpoint: str, server_pid: int)
                 now = _probe(nb.cells[index + 1])
                 s3_wall, requests = relay.busy(start, end)
                 errors = [o for o in cell.outputs if o.output_type == "error"]
-                timing.cells.append(Cell(
-                    number, next(iter(cell.source.splitlines()), ""), end - start,
-                    now["imports_wall"] - previous["imports_wall"],
-                    now["imports_cpu"] - previous["imports_cpu"],
-                    now["cpu"] - previous["cpu"] - (now["imports_cpu"] - previous["imports_cpu"]),
-                    now["children_cpu"] - previous["children_cpu"],
-                    s3_wall, requests, server_after - server_before,
-                    f"{errors[0].ename}" if errors else ""))
+                timing.cells.append(
+                    Cell(
+                        number,
+                        next(iter(cell.source.splitlines()), ""),
+                        end - start,
+                        now["imports_wall"] - previous["imports_wall"],
+                        now["imports_cpu"] - previous["imports_cpu"],
+                        now["cpu"]
+                        - previous["cpu"]
+                        - (now["imports_cpu"] - previous["imports_cpu"]),
+                        now["children_cpu"] - previous["children_cpu"],
+                        s3_wall,
+                        requests,
+                        server_after - server_before,
+                        f"{errors[0].ename}" if errors else "",
+                    )
+                )
                 previous = now
     finally:
         relay.close()
@@ -273,8 +297,10 @@ def report(timing: ChapterTiming, slowest: int = 8) -> str:
         f"{'CPU s.-proc.':>13}{'CPU serv.':>10}  début",
     ]
     for c in sorted(timing.cells, key=lambda c: c.wall, reverse=True)[:slowest]:
-        lines.append(f"  {c.index:4d}{c.wall:7.1f}s{c.imports_wall:8.1f}s{c.s3_wall:6.1f}s"
-                     f"{c.requests:6d}{c.kernel_cpu:10.1f}s{c.children_cpu:12.1f}s"
-                     f"{c.server_cpu:9.1f}s  {c.first_line[:50]}"
-                     + (f"  [{c.error}]" if c.error else ""))
+        lines.append(
+            f"  {c.index:4d}{c.wall:7.1f}s{c.imports_wall:8.1f}s{c.s3_wall:6.1f}s"
+            f"{c.requests:6d}{c.kernel_cpu:10.1f}s{c.children_cpu:12.1f}s"
+            f"{c.server_cpu:9.1f}s  {c.first_line[:50]}"
+            + (f"  [{c.error}]" if c.error else "")
+        )
     return "\n".join(lines)

@@ -52,8 +52,9 @@ def learner_names(count: int) -> list[str]:
     return [f"eleve-{i:02d}" for i in range(1, count + 1)]
 
 
-def learner_environment(started: playground.Playground, base: dict[str, str],
-                        learner: str) -> dict[str, str]:
+def learner_environment(
+    started: playground.Playground, base: dict[str, str], learner: str
+) -> dict[str, str]:
     """The environment of ``learner``'s kernels: ``base`` (PATH, warnings) plus the learner's
     own SSP Cloud service: a distinct identity (a MinIO user under Onyxia's policy, created
     here if needed), their own bucket, temporary credentials, a home with the image's DuckDB
@@ -73,8 +74,10 @@ def learner_space(env: dict[str, str], learner: str) -> tuple[str, str]:
     """(bucket, key prefix) where ``learner`` may write (:func:`learners.space`)."""
     found = learners.space(env)
     if found is None:
-        raise ValueError(f"{learner} n'a pas d'espace (ni {config.SPACE_VARIABLE}, ni "
-                         "AWS_WORKING_DIRECTORY_PATH, ni KUBERNETES_NAMESPACE).")
+        raise ValueError(
+            f"{learner} n'a pas d'espace (ni {config.SPACE_VARIABLE}, ni "
+            "AWS_WORKING_DIRECTORY_PATH, ni KUBERNETES_NAMESPACE)."
+        )
     return found
 
 
@@ -87,7 +90,10 @@ def sanitizers() -> list[tuple[re.Pattern[str], str]]:
     """The replacements of ``tests/sanitize.cfg``, as nbval applies them."""
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(config.TESTS_DIR / "sanitize.cfg")
-    return [(re.compile(parser[s]["regex"]), parser[s]["replace"]) for s in parser.sections()]
+    return [
+        (re.compile(parser[s]["regex"]), parser[s]["replace"])
+        for s in parser.sections()
+    ]
 
 
 def output_texts(nb: nbformat.NotebookNode, learner: str | None = None) -> list[str]:
@@ -133,15 +139,24 @@ class ChapterRun:
     notebook_node: nbformat.NotebookNode | None = None
 
 
-def run_chapter(notebook: Path | str, env: dict[str, str], learner: str,
-                timeout: int = 600, keep: bool = False) -> ChapterRun:
+def run_chapter(
+    notebook: Path | str,
+    env: dict[str, str],
+    learner: str,
+    timeout: int = 600,
+    keep: bool = False,
+) -> ChapterRun:
     """Run every cell of one chapter in a fresh kernel whose environment is ``env`` (even
     after an error, so that every untagged error is counted); ``keep``: with the executed
     notebook."""
     nb = nbformat.read(notebook, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name=notebooks.KERNELSPEC["name"],
-                            allow_errors=True,
-                            resources={"metadata": {"path": str(config.NOTEBOOKS_DIR)}})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=notebooks.KERNELSPEC["name"],
+        allow_errors=True,
+        resources={"metadata": {"path": str(config.NOTEBOOKS_DIR)}},
+    )
     started = time.monotonic()
     client.execute(env=env)
     seconds = time.monotonic() - started
@@ -152,14 +167,24 @@ def run_chapter(notebook: Path | str, env: dict[str, str], learner: str,
             continue
         for out in cell.outputs:
             if out.output_type == "error":
-                errors.append(f"cellule de code n° {number} : {out.ename}: "
-                              f"{str(out.evalue).splitlines()[0] if out.evalue else ''}"[:300])
-    return ChapterRun(learner, Path(notebook).name, seconds, len(code), errors,
-                      output_texts(nb, learner), nb if keep else None)
+                errors.append(
+                    f"cellule de code n° {number} : {out.ename}: "
+                    f"{str(out.evalue).splitlines()[0] if out.evalue else ''}"[:300]
+                )
+    return ChapterRun(
+        learner,
+        Path(notebook).name,
+        seconds,
+        len(code),
+        errors,
+        output_texts(nb, learner),
+        nb if keep else None,
+    )
 
 
-def follow_course(env: dict[str, str], learner: str,
-                  chapters: list[Path] | None = None) -> list[ChapterRun]:
+def follow_course(
+    env: dict[str, str], learner: str, chapters: list[Path] | None = None
+) -> list[ChapterRun]:
     """``learner`` runs every chapter in order, as in a course, each in a fresh kernel."""
     chapters = chapters or sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
     return [run_chapter(notebook, env, learner) for notebook in chapters]
@@ -167,14 +192,23 @@ def follow_course(env: dict[str, str], learner: str,
 
 def untagged_errors(runs: list[ChapterRun]) -> list[str]:
     """A problem line per untagged error (empty: the course passed for this learner)."""
-    return [f"{run.learner} : {run.notebook}, {error}" for run in runs for error in run.errors]
+    return [
+        f"{run.learner} : {run.notebook}, {error}"
+        for run in runs
+        for error in run.errors
+    ]
 
 
-def course_problems(started: playground.Playground, base: dict[str, str], learner: str,
-                    chapters: list[Path] | None = None) -> list[str]:
+def course_problems(
+    started: playground.Playground,
+    base: dict[str, str],
+    learner: str,
+    chapters: list[Path] | None = None,
+) -> list[str]:
     """Every chapter for ``learner`` on ``started``: the untagged errors (none expected)."""
-    return untagged_errors(follow_course(learner_environment(started, base, learner),
-                                         learner, chapters))
+    return untagged_errors(
+        follow_course(learner_environment(started, base, learner), learner, chapters)
+    )
 
 
 # --------------------------------------------------------------------------- the class
@@ -183,7 +217,9 @@ def course_problems(started: playground.Playground, base: dict[str, str], learne
 def objects(client, bucket: str, prefix: str = "") -> dict[str, tuple[int, str]]:
     """Every object of a bucket (under ``prefix``): key -> (size, ETag)."""
     found = {}
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+    for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=prefix
+    ):
         for obj in page.get("Contents", []):
             found[obj["Key"]] = (obj["Size"], obj["ETag"])
     return found
@@ -191,15 +227,19 @@ def objects(client, bucket: str, prefix: str = "") -> dict[str, tuple[int, str]]
 
 def server_objects(client) -> dict[tuple[str, str], tuple[int, str]]:
     """Every object of every bucket: (bucket, key) -> (size, ETag)."""
-    return {(bucket["Name"], key): value
-            for bucket in client.list_buckets()["Buckets"]
-            for key, value in objects(client, bucket["Name"]).items()}
+    return {
+        (bucket["Name"], key): value
+        for bucket in client.list_buckets()["Buckets"]
+        for key, value in objects(client, bucket["Name"]).items()
+    }
 
 
 def _difference(what: str, texts: list[str], reference: list[str]) -> str:
     """A problem line: the first code cell whose outputs differ, both versions."""
-    first = next((i for i, (a, b) in enumerate(zip(texts, reference)) if a != b),
-                 min(len(texts), len(reference)))
+    first = next(
+        (i for i, (a, b) in enumerate(zip(texts, reference)) if a != b),
+        min(len(texts), len(reference)),
+    )
     got = texts[first] if first < len(texts) else "(cellule absente)"
     want = reference[first] if first < len(reference) else "(cellule absente)"
     return f"{what} (cellule de code n° {first + 1}) :\n{got[:400]}\nau lieu de :\n{want[:400]}"
@@ -209,8 +249,15 @@ def _changes(before: dict, after: dict) -> list[tuple[str, list]]:
     added = sorted(after.keys() - before.keys())
     gone = sorted(before.keys() - after.keys())
     changed = sorted(k for k in after.keys() & before.keys() if after[k] != before[k])
-    return [(what, keys) for what, keys in (("en plus", added), ("en moins", gone),
-                                            ("modifiés", changed)) if keys]
+    return [
+        (what, keys)
+        for what, keys in (
+            ("en plus", added),
+            ("en moins", gone),
+            ("modifiés", changed),
+        )
+        if keys
+    ]
 
 
 @dataclass
@@ -224,8 +271,9 @@ class LearnerResult:
     rerun_seconds: float = 0.0
 
 
-def _learner_job(args: tuple[playground.Playground, dict[str, str], str, list[str], bool]
-                 ) -> LearnerResult:
+def _learner_job(
+    args: tuple[playground.Playground, dict[str, str], str, list[str], bool],
+) -> LearnerResult:
     """One learner follows the course (in a worker process); twice in a row for the first
     one, with their space listed between and after the two passes, and a stale DuckDB
     secret in their home for the second pass (the chapters must not depend on it)."""
@@ -240,8 +288,9 @@ def _learner_job(args: tuple[playground.Playground, dict[str, str], str, list[st
         t0 = time.monotonic()
         result.rerun = follow_course(env, learner, paths)
         result.rerun_seconds = time.monotonic() - t0
-        result.rerun_changes = [(what, keys) for what, keys
-                                in _changes(before, objects(client, *space))]
+        result.rerun_changes = [
+            (what, keys) for what, keys in _changes(before, objects(client, *space))
+        ]
     return result
 
 
@@ -334,33 +383,43 @@ class Report:
     split: bool = False
 
     def summary(self) -> str:
-        who = (f"{self.learners} apprenant(s) à côté de {self.beside} (nbval, sorties publiées)"
-               if self.beside else f"{self.learners} apprenants")
-        how = (f"{self.notebooks} chapitres partagés entre eux, {self.workers} à la fois, "
-               "chacun sa part deux fois de suite" if self.split else
-               f"{self.notebooks} chapitres, {self.workers} à la fois, le 1er deux fois de "
-               "suite")
+        who = (
+            f"{self.learners} apprenant(s) à côté de {self.beside} (nbval, sorties publiées)"
+            if self.beside
+            else f"{self.learners} apprenants"
+        )
+        how = (
+            f"{self.notebooks} chapitres partagés entre eux, {self.workers} à la fois, "
+            "chacun sa part deux fois de suite"
+            if self.split
+            else f"{self.notebooks} chapitres, {self.workers} à la fois, le 1er deux fois de "
+            "suite"
+        )
         again = "2e passage le plus long" if self.split else "2e passage du 1er"
-        return (f"{who} x {how} : {self.runs} exécutions en "
-                f"{self.wall_seconds:.0f} s (la plus longue : {self.slowest_run:.0f} s ; "
-                f"{again} : {self.rerun_seconds:.0f} s), "
-                f"CPU {self.cpu_seconds:.0f} s, mémoire au pic {self.peak_memory / 2**20:.0f} Mio "
-                f"(serveur et noyaux compris), {self.objects_checked} objets vérifiés, "
-                f"{len(self.problems)} problème(s)")
+        return (
+            f"{who} x {how} : {self.runs} exécutions en "
+            f"{self.wall_seconds:.0f} s (la plus longue : {self.slowest_run:.0f} s ; "
+            f"{again} : {self.rerun_seconds:.0f} s), "
+            f"CPU {self.cpu_seconds:.0f} s, mémoire au pic {self.peak_memory / 2**20:.0f} Mio "
+            f"(serveur et noyaux compris), {self.objects_checked} objets vérifiés, "
+            f"{len(self.problems)} problème(s)"
+        )
 
     def markdown(self) -> str:
         """The figures as a Markdown table (for a CI job's summary)."""
-        rows = [("Apprenants", f"{self.learners} ({self.workers} à la fois)"),
-                ("Chapitres", str(self.notebooks)),
-                ("Serveur", self.server),
-                ("Exécutions de chapitres", str(self.runs)),
-                ("Durée", f"{self.wall_seconds:.0f} s"),
-                ("Exécution la plus longue", f"{self.slowest_run:.0f} s"),
-                ("2e passage du 1er apprenant", f"{self.rerun_seconds:.0f} s"),
-                ("CPU (noyaux, sous-processus, serveur)", f"{self.cpu_seconds:.0f} s"),
-                ("Mémoire au pic", f"{self.peak_memory / 2**20:.0f} Mio"),
-                ("Objets vérifiés", str(self.objects_checked)),
-                ("Problèmes", str(len(self.problems)))]
+        rows = [
+            ("Apprenants", f"{self.learners} ({self.workers} à la fois)"),
+            ("Chapitres", str(self.notebooks)),
+            ("Serveur", self.server),
+            ("Exécutions de chapitres", str(self.runs)),
+            ("Durée", f"{self.wall_seconds:.0f} s"),
+            ("Exécution la plus longue", f"{self.slowest_run:.0f} s"),
+            ("2e passage du 1er apprenant", f"{self.rerun_seconds:.0f} s"),
+            ("CPU (noyaux, sous-processus, serveur)", f"{self.cpu_seconds:.0f} s"),
+            ("Mémoire au pic", f"{self.peak_memory / 2**20:.0f} Mio"),
+            ("Objets vérifiés", str(self.objects_checked)),
+            ("Problèmes", str(len(self.problems))),
+        ]
         lines = ["| | |", "|---|---|", *(f"| {a} | {b} |" for a, b in rows)]
         lines += [f"\n- {p.splitlines()[0]}" for p in self.problems[:20]]
         return "\n".join(lines) + "\n"
@@ -371,20 +430,36 @@ def _cpu_seconds(server_pid: int) -> float:
     from .chapter_bench import process_cpu
 
     me = os.times()
-    return me.user + me.system + me.children_user + me.children_system + process_cpu(server_pid)
+    return (
+        me.user
+        + me.system
+        + me.children_user
+        + me.children_system
+        + process_cpu(server_pid)
+    )
 
 
 def published_outputs(chapters: list[Path]) -> dict[str, list[str]]:
     """The outputs recorded in the chapters' notebooks (those of :data:`config.DEFAULT_LEARNER`,
     who builds them), sanitized as :func:`output_texts` does: notebook file name -> texts."""
-    return {Path(c).name: output_texts(nbformat.read(c, as_version=4), config.DEFAULT_LEARNER)
-            for c in chapters}
+    return {
+        Path(c).name: output_texts(
+            nbformat.read(c, as_version=4), config.DEFAULT_LEARNER
+        )
+        for c in chapters
+    }
 
 
-def run(started: playground.Playground, base: dict[str, str], learners: int = 3,
-        workers: int = 2, chapters: list[Path] | None = None,
-        names: list[str] | None = None, beside_published: bool = False,
-        shares: list[list[Path]] | None = None) -> Report:
+def run(
+    started: playground.Playground,
+    base: dict[str, str],
+    learners: int = 3,
+    workers: int = 2,
+    chapters: list[Path] | None = None,
+    names: list[str] | None = None,
+    beside_published: bool = False,
+    shares: list[list[Path]] | None = None,
+) -> Report:
     """``learners`` learners (or those ``names``) follow the course on ``started``,
     ``workers`` at a time; the first one follows it twice in a row (while the others run).
 
@@ -406,11 +481,19 @@ def run(started: playground.Playground, base: dict[str, str], learners: int = 3,
     chapters = chapters or sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
     names = names or learner_names(learners)
     learners = len(names)
-    share_of = (dict(zip(names, shares)) if shares is not None
-                else {name: chapters for name in names})
-    report = Report(learners, len(chapters), workers, f"{started.server} {started.version}",
-                    beside=config.DEFAULT_LEARNER if beside_published else "",
-                    split=shares is not None)
+    share_of = (
+        dict(zip(names, shares))
+        if shares is not None
+        else {name: chapters for name in names}
+    )
+    report = Report(
+        learners,
+        len(chapters),
+        workers,
+        f"{started.server} {started.version}",
+        beside=config.DEFAULT_LEARNER if beside_published else "",
+        split=shares is not None,
+    )
     client = admin_client(started)
     envs = {name: learner_environment(started, base, name) for name in names}
     spaces = {name: learner_space(envs[name], name) for name in names}
@@ -424,8 +507,16 @@ def run(started: playground.Playground, base: dict[str, str], learners: int = 3,
         return {key: value for key, value in found.items() if key[0] in watched}
 
     before = server_state()
-    jobs = [(started, envs[name], name, [str(c) for c in share_of[name]],
-             shares is not None or name == names[0]) for name in names]
+    jobs = [
+        (
+            started,
+            envs[name],
+            name,
+            [str(c) for c in share_of[name]],
+            shares is not None or name == names[0],
+        )
+        for name in names
+    ]
     results: dict[str, LearnerResult] = {}
     cpu0, t0 = _cpu_seconds(started.pid), time.monotonic()
     with MemorySampler(started.pid) as memory:
@@ -436,7 +527,9 @@ def run(started: playground.Playground, base: dict[str, str], learners: int = 3,
                 try:
                     result = future.result()
                 except Exception as exc:  # noqa: BLE001 - reported, not hidden
-                    report.problems.append(f"{futures[future]} : exécution interrompue : {exc}")
+                    report.problems.append(
+                        f"{futures[future]} : exécution interrompue : {exc}"
+                    )
                     continue
                 results[result.learner] = result
     report.wall_seconds = time.monotonic() - t0
@@ -455,27 +548,43 @@ def run(started: playground.Playground, base: dict[str, str], learners: int = 3,
         if beside_published:
             for mine in result.runs:
                 if mine.outputs != reference[mine.notebook]:
-                    report.problems.append(_difference(
-                        f"{name} : sorties de {mine.notebook} différentes de celles publiées "
-                        f"(celles de {config.DEFAULT_LEARNER})",
-                        mine.outputs, reference[mine.notebook]))
+                    report.problems.append(
+                        _difference(
+                            f"{name} : sorties de {mine.notebook} différentes de celles publiées "
+                            f"(celles de {config.DEFAULT_LEARNER})",
+                            mine.outputs,
+                            reference[mine.notebook],
+                        )
+                    )
         elif first is not None and name != names[0] and shares is None:
             for mine, reference in zip(result.runs, first.runs):
                 if mine.outputs != reference.outputs:
-                    report.problems.append(_difference(
-                        f"{name} : sorties de {mine.notebook} différentes de celles de "
-                        f"{names[0]}", mine.outputs, reference.outputs))
+                    report.problems.append(
+                        _difference(
+                            f"{name} : sorties de {mine.notebook} différentes de celles de "
+                            f"{names[0]}",
+                            mine.outputs,
+                            reference.outputs,
+                        )
+                    )
     for twice in (r for r in results.values() if r.rerun):
         report.rerun_seconds = max(report.rerun_seconds, twice.rerun_seconds)
         report.problems += [p + " (2e passage)" for p in untagged_errors(twice.rerun)]
         for again, once in zip(twice.rerun, twice.runs):
             if again.outputs != once.outputs:
-                report.problems.append(_difference(
-                    f"{twice.learner} : sorties de {again.notebook} différentes au 2e "
-                    "passage", again.outputs, once.outputs))
+                report.problems.append(
+                    _difference(
+                        f"{twice.learner} : sorties de {again.notebook} différentes au 2e "
+                        "passage",
+                        again.outputs,
+                        once.outputs,
+                    )
+                )
         for what, keys in twice.rerun_changes:
-            report.problems.append(f"{twice.learner} : objets {what} dans son espace après "
-                                   f"le 2e passage : {', '.join(keys[:5])}")
+            report.problems.append(
+                f"{twice.learner} : objets {what} dans son espace après "
+                f"le 2e passage : {', '.join(keys[:5])}"
+            )
 
     # Outside the learners' spaces (shared data included), nothing is added, changed or gone.
     after = server_state()
@@ -483,14 +592,22 @@ def run(started: playground.Playground, base: dict[str, str], learners: int = 3,
 
     def owner(bucket_key: tuple[str, str]) -> str | None:
         bucket, key = bucket_key
-        return next((n for n in names
-                     if spaces[n][0] == bucket and key.startswith(spaces[n][1])), None)
+        return next(
+            (
+                n
+                for n in names
+                if spaces[n][0] == bucket and key.startswith(spaces[n][1])
+            ),
+            None,
+        )
 
     outside_before = {k: v for k, v in before.items() if owner(k) is None}
     outside_after = {k: v for k, v in after.items() if owner(k) is None}
     for what, keys in _changes(outside_before, outside_after):
-        report.problems.append(f"objets {what} hors des espaces des apprenants : "
-                               + ", ".join(f"{b}/{k}" for b, k in keys[:5]))
+        report.problems.append(
+            f"objets {what} hors des espaces des apprenants : "
+            + ", ".join(f"{b}/{k}" for b, k in keys[:5])
+        )
     # Every learner leaves the same keys in their own space (when they all follow the
     # same chapters).
     if shares is not None:
@@ -498,11 +615,16 @@ def run(started: playground.Playground, base: dict[str, str], learners: int = 3,
     layouts = {}
     for name in names:
         bucket, prefix = spaces[name]
-        layouts[name] = frozenset(key[len(prefix):].replace(name, LEARNER_PLACEHOLDER)
-                                  for (b, key) in after if b == bucket and key.startswith(prefix))
+        layouts[name] = frozenset(
+            key[len(prefix) :].replace(name, LEARNER_PLACEHOLDER)
+            for (b, key) in after
+            if b == bucket and key.startswith(prefix)
+        )
     if len(set(layouts.values())) > 1:
         reference = layouts[names[0]]
         odd = [n for n in names if layouts[n] != reference]
-        report.problems.append(f"{', '.join(odd)} n'ont pas les mêmes objets que {names[0]} : "
-                               + ", ".join(sorted(layouts[odd[0]] ^ reference)[:5]))
+        report.problems.append(
+            f"{', '.join(odd)} n'ont pas les mêmes objets que {names[0]} : "
+            + ", ".join(sorted(layouts[odd[0]] ^ reference)[:5])
+        )
     return report

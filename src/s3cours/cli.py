@@ -67,9 +67,14 @@ def kernel_environment(started: playground.Playground) -> dict[str, str]:
     learner on the playground (its S3 variables with the ``mc`` alias ``s3``, its ``HOME``
     holding the image's DuckDB secret; the tools' caches kept), the course's ``mc`` first on
     PATH, and none of the AWS settings that would send a client elsewhere."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AWS_ENDPOINT_URL_", "AWS_PROFILE", "AWS_CONFIG_FILE", "MC_HOST_"))
-           and k not in playground.UNSET}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            ("AWS_ENDPOINT_URL_", "AWS_PROFILE", "AWS_CONFIG_FILE", "MC_HOST_")
+        )
+        and k not in playground.UNSET
+    }
     env.update(playground.home_pins())
     env.update(started.service())
     # The course's own calls (code run in a notebook) must raise no deprecation warning.
@@ -85,17 +90,26 @@ def cmd_playground(args: argparse.Namespace) -> int:
     state = Path(args.state_dir) if args.state_dir else None
     if args.action == "start":
         started = playground.start(
-            args.port, args.server, host=args.host, allow_non_loopback=args.allow_non_loopback,
-            data_dir=Path(args.data_dir) if args.data_dir else None, state_dir=state,
-            build=not args.no_build, tls=args.tls, shared_data=not args.sans_donnees,
-            onyxia=args.onyxia, log=say,
+            args.port,
+            args.server,
+            host=args.host,
+            allow_non_loopback=args.allow_non_loopback,
+            data_dir=Path(args.data_dir) if args.data_dir else None,
+            state_dir=state,
+            build=not args.no_build,
+            tls=args.tls,
+            shared_data=not args.sans_donnees,
+            onyxia=args.onyxia,
+            log=say,
         )
         for note in started.notes:
             say(note)
         say(f"Bac à sable S3 démarré : {started.describe()}")
         option = f" --state-dir {shlex.quote(args.state_dir)}" if args.state_dir else ""
-        say("Identifiants temporaires de l'apprenant, comme sur le SSP Cloud (valables 7 jours, "
-            "sur ce serveur seulement). Pour un terminal :")
+        say(
+            "Identifiants temporaires de l'apprenant, comme sur le SSP Cloud (valables 7 jours, "
+            "sur ce serveur seulement). Pour un terminal :"
+        )
         say(f'  eval "$(./cours playground env{option})"')
         env = started.environment(args.apprenant)
         if args.secret_duckdb:
@@ -103,7 +117,11 @@ def cmd_playground(args: argparse.Namespace) -> int:
         print(exports(env))
     elif args.action == "stop":
         stopped = playground.stop(state)
-        say(f"Arrêté : {stopped.describe()}" if stopped else "Aucun bac à sable en cours.")
+        say(
+            f"Arrêté : {stopped.describe()}"
+            if stopped
+            else "Aucun bac à sable en cours."
+        )
         say('Pour vider les variables du terminal : eval "$(./cours playground stop)"')
         print("unset " + " ".join(playground.VARIABLES))
     elif args.action == "status":
@@ -112,10 +130,18 @@ def cmd_playground(args: argparse.Namespace) -> int:
         return 0 if running else 1
     elif args.action == "env":
         running = playground.status(state)
-        if running is not None and args.apprenant and args.apprenant not in running.learner_keys:
+        if (
+            running is not None
+            and args.apprenant
+            and args.apprenant not in running.learner_keys
+        ):
             playground.add_learner(running, args.apprenant)  # the tooling's admin work
             say(f"Apprenant créé : {args.apprenant} (utilisateur, politique, bucket).")
-        env = running.environment(args.apprenant) if running else playground.load_environment(state)
+        env = (
+            running.environment(args.apprenant)
+            if running
+            else playground.load_environment(state)
+        )
         if args.secret_duckdb:
             say_duckdb_secret(env)
         print(exports(env))
@@ -125,8 +151,10 @@ def cmd_playground(args: argparse.Namespace) -> int:
 def say_duckdb_secret(env: dict[str, str]) -> None:
     """Write the image's DuckDB secret into this HOME, as an Onyxia service does at start."""
     folder = playground.write_duckdb_secret(env, Path.home())
-    say(f"Secret DuckDB {playground.DUCKDB_SECRET} écrit dans {folder}, comme au démarrage "
-        "d'un service du SSP Cloud (identifiants figés à ce moment).")
+    say(
+        f"Secret DuckDB {playground.DUCKDB_SECRET} écrit dans {folder}, comme au démarrage "
+        "d'un service du SSP Cloud (identifiants figés à ce moment)."
+    )
 
 
 def _chapters(names: list[str]) -> list[Path]:
@@ -168,17 +196,25 @@ def cmd_build(args: argparse.Namespace) -> int:
         try:
             playground.check_port_free(config.LOOPBACK, port)
         except playground.PlaygroundError:
-            say(f"Port {port} occupé (un bac à sable déjà lancé ?) : port libre pris au hasard, "
-                "les sorties qui l'affichent changeront.")
+            say(
+                f"Port {port} occupé (un bac à sable déjà lancé ?) : port libre pris au hasard, "
+                "les sorties qui l'affichent changeront."
+            )
             port = 0
-        with private_playground(server=args.server, port=port, onyxia=args.onyxia) as started:
+        with private_playground(
+            server=args.server, port=port, onyxia=args.onyxia
+        ) as started:
             env = kernel_environment(started)
             for source in chapters:
                 t0 = time.monotonic()
                 target = notebooks.build(source, env)
-                say(f"{target.relative_to(config.ROOT)} exécuté en {time.monotonic() - t0:.1f} s")
+                say(
+                    f"{target.relative_to(config.ROOT)} exécuté en {time.monotonic() - t0:.1f} s"
+                )
     for orphan in notebooks.orphans():
-        say(f"Attention : {orphan.relative_to(config.ROOT)} n'a plus de source dans content/.")
+        say(
+            f"Attention : {orphan.relative_to(config.ROOT)} n'a plus de source dans content/."
+        )
     from . import aide_memoire
 
     page = aide_memoire.write()
@@ -197,8 +233,10 @@ def cmd_check(_: argparse.Namespace) -> int:
         diff = notebooks.drift(source)
         if diff:
             failures += 1
-            say(f"{source.relative_to(config.ROOT)} et son notebook divergent "
-                f"(relancez `./cours build`) :\n{diff}")
+            say(
+                f"{source.relative_to(config.ROOT)} et son notebook divergent "
+                f"(relancez `./cours build`) :\n{diff}"
+            )
     for orphan in notebooks.orphans():
         failures += 1
         say(f"{orphan.relative_to(config.ROOT)} n'a pas de source dans content/.")
@@ -208,7 +246,11 @@ def cmd_check(_: argparse.Namespace) -> int:
     if stale:
         failures += 1
         say(stale)
-    say("Vérifications : rien à signaler." if not failures else f"Vérifications : {failures} problème(s).")
+    say(
+        "Vérifications : rien à signaler."
+        if not failures
+        else f"Vérifications : {failures} problème(s)."
+    )
     return 1 if failures else 0
 
 
@@ -233,7 +275,11 @@ def cmd_links(args: argparse.Namespace) -> int:
     from . import launch, notebooks
 
     for source in _chapters(args.chapters):
-        print(launch.badges_markdown(notebooks.notebook_path(source).relative_to(config.ROOT).as_posix()))
+        print(
+            launch.badges_markdown(
+                notebooks.notebook_path(source).relative_to(config.ROOT).as_posix()
+            )
+        )
     return 0
 
 
@@ -255,10 +301,17 @@ def cmd_test(args: argparse.Namespace) -> int:
         # Said before pytest runs, so that pytest's summary stays the last line.
         say(f"Serveur S3 utilisé pour les tests : {started.server} {started.version}")
         command = [
-            sys.executable, "-m", "pytest", "tests",
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests",
             *map(str, sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))),
-            "--nbval", "--nbval-current-env", "--nbval-sanitize-with", "tests/sanitize.cfg",
-            *PYTEST_OPTIONS, *PARALLEL_OPTIONS,
+            "--nbval",
+            "--nbval-current-env",
+            "--nbval-sanitize-with",
+            "tests/sanitize.cfg",
+            *PYTEST_OPTIONS,
+            *PARALLEL_OPTIONS,
             # The small class runs every time; --rapide leaves it out for a quicker loop.
             *(["-m", "not classroom"] if args.rapide else []),
             *args.pytest_args,
@@ -268,7 +321,8 @@ def cmd_test(args: argparse.Namespace) -> int:
         # class adds its learner there, beside the published notebooks' learner).
         env[TEST_STATE_VARIABLE] = str(Path(started.state_file).parent)
         env["PYTHONPATH"] = os.pathsep.join(
-            [str(TEST_PYTHONPATH), *filter(None, [env.get("PYTHONPATH")])])
+            [str(TEST_PYTHONPATH), *filter(None, [env.get("PYTHONPATH")])]
+        )
         return subprocess.call(command, cwd=config.ROOT, env=env)
 
 
@@ -284,18 +338,28 @@ def cmd_classroom_simulate(args: argparse.Namespace) -> int:
     if args.learners < 2 or args.workers < 1:
         raise playground.PlaygroundError(
             "--learners : au moins 2 apprenants (la classe compare leurs sorties) ; "
-            "--workers : au moins 1.")
+            "--workers : au moins 1."
+        )
     # Over https and, unless asked, without the shared course data, as on SSP Cloud until a
     # trainer has published them: every chapter's https and data-absent paths, every week.
-    with private_playground(server=args.server, tls=True, shared_data=args.avec_donnees,
-                            onyxia=args.onyxia) as started:
-        say(f"Classe simulée : {args.learners} apprenants, {args.workers} à la fois, chacun "
+    with private_playground(
+        server=args.server, tls=True, shared_data=args.avec_donnees, onyxia=args.onyxia
+    ) as started:
+        say(
+            f"Classe simulée : {args.learners} apprenants, {args.workers} à la fois, chacun "
             "suit tous les chapitres ; le premier les suit deux fois de suite. Serveur en "
-            "https, " + ("avec les données partagées du cours" if args.avec_donnees else
-                         "sans les données partagées du cours (copie de secours de chaque "
-                         "apprenant)") + f", variables d'Onyxia {args.onyxia}.")
-        report = classroom.run(started, kernel_environment(started), args.learners,
-                               args.workers)
+            "https, "
+            + (
+                "avec les données partagées du cours"
+                if args.avec_donnees
+                else "sans les données partagées du cours (copie de secours de chaque "
+                "apprenant)"
+            )
+            + f", variables d'Onyxia {args.onyxia}."
+        )
+        report = classroom.run(
+            started, kernel_environment(started), args.learners, args.workers
+        )
     for problem in report.problems:
         say(f"- {problem}")
     print(report.summary())
@@ -307,27 +371,45 @@ def cmd_classroom_simulate(args: argparse.Namespace) -> int:
 
 
 def add_onyxia_option(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--onyxia", type=int, choices=config.ONYXIA_VERSIONS,
-                         default=config.DEFAULT_ONYXIA,
-                         help="version d'Onyxia dont les apprenants reçoivent les variables "
-                              "(défaut : 11 ; 10 : AWS_WORKING_DIRECTORY_PATH nomme l'espace)")
+    command.add_argument(
+        "--onyxia",
+        type=int,
+        choices=config.ONYXIA_VERSIONS,
+        default=config.DEFAULT_ONYXIA,
+        help="version d'Onyxia dont les apprenants reçoivent les variables "
+        "(défaut : 11 ; 10 : AWS_WORKING_DIRECTORY_PATH nomme l'espace)",
+    )
 
 
 def add_classroom_commands(sub: argparse._SubParsersAction) -> None:
-    room = sub.add_parser("classroom", help="une classe : simulate, provision, verify, remove")
-    actions = room.add_subparsers(dest="classroom_action", required=True, metavar="ACTION")
+    room = sub.add_parser(
+        "classroom", help="une classe : simulate, provision, verify, remove"
+    )
+    actions = room.add_subparsers(
+        dest="classroom_action", required=True, metavar="ACTION"
+    )
     simulate = actions.add_parser(
-        "simulate", help="N apprenants suivent tous les chapitres à la fois sur un serveur neuf")
-    simulate.add_argument("--learners", type=int, default=20, help="apprenants (défaut : 20)")
-    simulate.add_argument("--workers", type=int, default=5,
-                          help="apprenants en même temps (défaut : 5)")
+        "simulate",
+        help="N apprenants suivent tous les chapitres à la fois sur un serveur neuf",
+    )
+    simulate.add_argument(
+        "--learners", type=int, default=20, help="apprenants (défaut : 20)"
+    )
+    simulate.add_argument(
+        "--workers", type=int, default=5, help="apprenants en même temps (défaut : 5)"
+    )
     simulate.add_argument("--server", choices=playground.SERVERS, default="auto")
     add_onyxia_option(simulate)
-    simulate.add_argument("--avec-donnees", action="store_true",
-                          help="avec les données partagées du cours (défaut : sans, comme "
-                               "le SSP Cloud avant qu'un formateur les publie)")
+    simulate.add_argument(
+        "--avec-donnees",
+        action="store_true",
+        help="avec les données partagées du cours (défaut : sans, comme "
+        "le SSP Cloud avant qu'un formateur les publie)",
+    )
     simulate.set_defaults(func=cmd_classroom_simulate)
-    trainer.add_trainer_commands(actions)  # provision, verify, remove: the trainer's kit
+    trainer.add_trainer_commands(
+        actions
+    )  # provision, verify, remove: the trainer's kit
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -339,12 +421,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.communes < 100:
         raise playground.PlaygroundError("--communes : au moins 100 communes.")
     if args.latence < 0:
-        raise playground.PlaygroundError("--latence : un nombre de millisecondes, 0 ou plus.")
+        raise playground.PlaygroundError(
+            "--latence : un nombre de millisecondes, 0 ou plus."
+        )
     t0 = time.monotonic()
     with private_playground(server=args.server) as started:
-        say(f"Génération et dépôt de {args.communes} communes (CSV, Parquet, Parquet partitionné)…")
-        source = bench.upload(started.endpoint_url, args.communes,
-                              learner=started.environment())
+        say(
+            f"Génération et dépôt de {args.communes} communes (CSV, Parquet, Parquet partitionné)…"
+        )
+        source = bench.upload(
+            started.endpoint_url, args.communes, learner=started.environment()
+        )
         with CountingProxy(started.endpoint_url) as proxy:
             relayed = dataclasses.replace(source, endpoint_url=proxy.url)
             results = bench.measure(proxy, relayed)
@@ -355,10 +442,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 slow_results = bench.measure(slow, relayed)
                 tuned = bench.measure_tuned(slow, relayed)
         client = playground.s3_client(started.endpoint_url)
-        sizes = {case: client.head_object(Bucket=source.bucket, Key=key)["ContentLength"]
-                 for case, key in (("csv", source.csv_key), ("parquet", source.parquet_key))}
-        print(f"Banc d'essai : {args.communes} communes générées, serveur {started.server} "
-              f"{started.version}")
+        sizes = {
+            case: client.head_object(Bucket=source.bucket, Key=key)["ContentLength"]
+            for case, key in (("csv", source.csv_key), ("parquet", source.parquet_key))
+        }
+        print(
+            f"Banc d'essai : {args.communes} communes générées, serveur {started.server} "
+            f"{started.version}"
+        )
         print(bench.report(results, sizes))
         if latency:
             print()
@@ -372,9 +463,13 @@ def cmd_data(args: argparse.Namespace) -> int:
 
     try:
         if args.action == "publier":
-            destination = args.vers or "s3://{}/{}".format(*course_data.shared_location())
-            say(f"Publication des données du cours vers {destination} (identifiants de "
-                "l'environnement)…")
+            destination = args.vers or "s3://{}/{}".format(
+                *course_data.shared_location()
+            )
+            say(
+                f"Publication des données du cours vers {destination} (identifiants de "
+                "l'environnement)…"
+            )
             course_data.publish(destination, log=print)
     except course_data.CourseDataError as exc:
         raise playground.PlaygroundError(str(exc)) from None
@@ -393,14 +488,21 @@ def cmd_bench_chapter(args: argparse.Namespace) -> int:
     from . import chapter_bench, classroom, notebooks
 
     # "02" stands for the chapter whose name starts with "02_".
-    names = [next((s.stem for s in notebooks.sources() if s.stem.startswith(f"{n}_")), n)
-             for n in args.chapters]
+    names = [
+        next((s.stem for s in notebooks.sources() if s.stem.startswith(f"{n}_")), n)
+        for n in args.chapters
+    ]
     chapters = [notebooks.notebook_path(s) for s in _chapters(names)]
     with private_playground(server=args.server) as started:
         learner = classroom.learner_names(1)[0]
-        env = classroom.learner_environment(started, kernel_environment(started), learner)
-        print(f"Serveur {started.server} {started.version}, apprenant {learner} ; un noyau neuf "
-              "par chapitre, sur un serveur neuf (premier passage).", flush=True)
+        env = classroom.learner_environment(
+            started, kernel_environment(started), learner
+        )
+        print(
+            f"Serveur {started.server} {started.version}, apprenant {learner} ; un noyau neuf "
+            "par chapitre, sur un serveur neuf (premier passage).",
+            flush=True,
+        )
         for notebook in chapters:
             timing = chapter_bench.measure(notebook, env, started.endpoint, started.pid)
             print(chapter_bench.report(timing), flush=True)
@@ -408,31 +510,59 @@ def cmd_bench_chapter(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="s3cours", description=__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    top = argparse.ArgumentParser(
+        prog="s3cours",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = top.add_subparsers(dest="command", required=True)
 
     pg = sub.add_parser("playground", help="le bac à sable S3 local")
     pg.add_argument("action", choices=("start", "stop", "status", "env"))
-    pg.add_argument("--port", type=int, default=config.DEFAULT_PORT,
-                    help=f"port d'écoute (défaut : {config.DEFAULT_PORT} ; 0 : un port libre)")
+    pg.add_argument(
+        "--port",
+        type=int,
+        default=config.DEFAULT_PORT,
+        help=f"port d'écoute (défaut : {config.DEFAULT_PORT} ; 0 : un port libre)",
+    )
     pg.add_argument("--server", choices=playground.SERVERS, default="auto")
     pg.add_argument("--host", default=config.LOOPBACK)
-    pg.add_argument("--allow-non-loopback", action="store_true",
-                    help="accepter une adresse autre que 127.0.0.1 (déconseillé)")
-    pg.add_argument("--data-dir", help="dossier de données à conserver (MinIO seulement)")
-    pg.add_argument("--state-dir", help=f"dossier d'état (défaut : {config.state_dir()})")
-    pg.add_argument("--no-build", action="store_true", help="ne pas construire MinIO avec Go")
-    pg.add_argument("--tls", action="store_true",
-                    help="https avec une autorité de certification de test (AWS_CA_BUNDLE, SSL_CERT_FILE)")
-    pg.add_argument("--sans-donnees", action="store_true",
-                    help="sans les données partagées du cours (comme un serveur où personne ne les a publiées)")
+    pg.add_argument(
+        "--allow-non-loopback",
+        action="store_true",
+        help="accepter une adresse autre que 127.0.0.1 (déconseillé)",
+    )
+    pg.add_argument(
+        "--data-dir", help="dossier de données à conserver (MinIO seulement)"
+    )
+    pg.add_argument(
+        "--state-dir", help=f"dossier d'état (défaut : {config.state_dir()})"
+    )
+    pg.add_argument(
+        "--no-build", action="store_true", help="ne pas construire MinIO avec Go"
+    )
+    pg.add_argument(
+        "--tls",
+        action="store_true",
+        help="https avec une autorité de certification de test (AWS_CA_BUNDLE, SSL_CERT_FILE)",
+    )
+    pg.add_argument(
+        "--sans-donnees",
+        action="store_true",
+        help="sans les données partagées du cours (comme un serveur où personne ne les a publiées)",
+    )
     add_onyxia_option(pg)
-    pg.add_argument("--secret-duckdb", action="store_true",
-                    help="écrire aussi dans ~/.duckdb le secret persistant que l'image du "
-                         "SSP Cloud y écrit au démarrage d'un service (start, env)")
-    pg.add_argument("--apprenant", help=f"apprenant (défaut : ${config.LEARNER_VARIABLE} ou "
-                                        f"{config.DEFAULT_LEARNER}) ; créé s'il n'existe pas")
+    pg.add_argument(
+        "--secret-duckdb",
+        action="store_true",
+        help="écrire aussi dans ~/.duckdb le secret persistant que l'image du "
+        "SSP Cloud y écrit au démarrage d'un service (start, env)",
+    )
+    pg.add_argument(
+        "--apprenant",
+        help=f"apprenant (défaut : ${config.LEARNER_VARIABLE} ou "
+        f"{config.DEFAULT_LEARNER}) ; créé s'il n'existe pas",
+    )
     pg.set_defaults(func=cmd_playground)
 
     build = sub.add_parser("build", help="synchroniser et exécuter les notebooks")
@@ -441,52 +571,81 @@ def parser() -> argparse.ArgumentParser:
     add_onyxia_option(build)
     build.set_defaults(func=cmd_build)
 
-    check = sub.add_parser("check", help="dérive source/notebook et structure des onglets")
+    check = sub.add_parser(
+        "check", help="dérive source/notebook et structure des onglets"
+    )
     check.set_defaults(func=cmd_check)
 
     fmt = sub.add_parser("format", help="le code des chapitres mis en forme par ruff")
     fmt.add_argument("chapters", nargs="*", help="noms de chapitres (défaut : tous)")
     fmt.set_defaults(func=cmd_format)
 
-    links = sub.add_parser("liens", help="badges de lancement (SSP Cloud, Binder, Colab, GitHub)")
+    links = sub.add_parser(
+        "liens", help="badges de lancement (SSP Cloud, Binder, Colab, GitHub)"
+    )
     links.add_argument("chapters", nargs="*", help="noms de chapitres (défaut : tous)")
     links.set_defaults(func=cmd_links)
 
     test = sub.add_parser("test", help="toute la suite de tests")
     test.add_argument("--server", choices=playground.SERVERS, default="auto")
     add_onyxia_option(test)
-    test.add_argument("--rapide", action="store_true",
-                      help="sans la petite classe (tests marqués classroom)")
-    test.add_argument("pytest_args", nargs="*",
-                      help="arguments passés à pytest, après -- (ex. : ./cours test -- -k stack)")
+    test.add_argument(
+        "--rapide",
+        action="store_true",
+        help="sans la petite classe (tests marqués classroom)",
+    )
+    test.add_argument(
+        "pytest_args",
+        nargs="*",
+        help="arguments passés à pytest, après -- (ex. : ./cours test -- -k stack)",
+    )
     test.set_defaults(func=cmd_test)
     add_classroom_commands(sub)
-    bench_parser = sub.add_parser("bench", help="octets et requêtes de chaque bibliothèque")
-    bench_parser.add_argument("--communes", type=int, default=config.BENCH_COMMUNES,
-                              help=f"taille des données générées (défaut : {config.BENCH_COMMUNES})")
+    bench_parser = sub.add_parser(
+        "bench", help="octets et requêtes de chaque bibliothèque"
+    )
+    bench_parser.add_argument(
+        "--communes",
+        type=int,
+        default=config.BENCH_COMMUNES,
+        help=f"taille des données générées (défaut : {config.BENCH_COMMUNES})",
+    )
     bench_parser.add_argument("--server", choices=playground.SERVERS, default="auto")
-    bench_parser.add_argument("--latence", type=float, default=config.BENCH_LATENCY * 1000,
-                              help="latence ajoutée à chaque requête pour la variante « serveur "
-                                   f"distant », en ms (défaut : {config.BENCH_LATENCY * 1000:.0f} ; 0 : sans)")
+    bench_parser.add_argument(
+        "--latence",
+        type=float,
+        default=config.BENCH_LATENCY * 1000,
+        help="latence ajoutée à chaque requête pour la variante « serveur "
+        f"distant », en ms (défaut : {config.BENCH_LATENCY * 1000:.0f} ; 0 : sans)",
+    )
     bench_parser.set_defaults(func=cmd_bench)
     data_parser = sub.add_parser(
-        "donnees", help="les données du cours (publier : les déposer à leur place partagée)",
+        "donnees",
+        help="les données du cours (publier : les déposer à leur place partagée)",
         description="Dépose les données du cours (générées, mêmes octets que les chapitres "
-                    "vérifient par SHA-256) à leur place partagée, ou à l'adresse --vers. "
-                    "Identifiants et serveur lus dans l'environnement seulement "
-                    "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, "
-                    "AWS_ENDPOINT_URL ou AWS_S3_ENDPOINT). Ne renvoie rien de déjà à jour, "
-                    "ne supprime rien.")
+        "vérifient par SHA-256) à leur place partagée, ou à l'adresse --vers. "
+        "Identifiants et serveur lus dans l'environnement seulement "
+        "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, "
+        "AWS_ENDPOINT_URL ou AWS_S3_ENDPOINT). Ne renvoie rien de déjà à jour, "
+        "ne supprime rien.",
+    )
     data_parser.add_argument("action", choices=("publier",))
-    data_parser.add_argument("--vers", metavar="s3://BUCKET/PRÉFIXE/",
-                             help="destination (défaut : le réglage du cours, "
-                                  "s3://{}/{})".format(config.DATA_BUCKET, config.DATA_PREFIX))
+    data_parser.add_argument(
+        "--vers",
+        metavar="s3://BUCKET/PRÉFIXE/",
+        help="destination (défaut : le réglage du cours, s3://{}/{})".format(
+            config.DATA_BUCKET, config.DATA_PREFIX
+        ),
+    )
     data_parser.set_defaults(func=cmd_data)
     bench_sub = bench_parser.add_subparsers(dest="bench_command", metavar="chapitre")
     bench_chapter = bench_sub.add_parser(
-        "chapitre", help="durée et CPU d'un chapitre : démarrage du noyau, imports, appels S3")
-    bench_chapter.add_argument("chapters", nargs="*",
-                               help="chapitres : 02 ou 02_lire… (défaut : tous)")
+        "chapitre",
+        help="durée et CPU d'un chapitre : démarrage du noyau, imports, appels S3",
+    )
+    bench_chapter.add_argument(
+        "chapters", nargs="*", help="chapitres : 02 ou 02_lire… (défaut : tous)"
+    )
     bench_chapter.add_argument("--server", choices=playground.SERVERS, default="auto")
     return top
 

@@ -41,8 +41,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from . import config
 
 #: Headers that belong to one connection, not to the request: never forwarded.
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
-              "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "expect"}
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "expect",
+}
 
 
 @dataclass(frozen=True)
@@ -80,15 +90,20 @@ def canonical_target(target: str) -> str:
     and query parameters decoded then encoded as SigV4 does, parameters sorted."""
     path, _, query = target.partition("?")
     path = _aws_quote(urllib.parse.unquote(path), safe="/")
-    pairs = sorted((_aws_quote(urllib.parse.unquote(k)), _aws_quote(urllib.parse.unquote(v)))
-                   for k, _, v in (p.partition("=") for p in query.split("&") if p))
+    pairs = sorted(
+        (_aws_quote(urllib.parse.unquote(k)), _aws_quote(urllib.parse.unquote(v)))
+        for k, _, v in (p.partition("=") for p in query.split("&") if p)
+    )
     return path + ("?" + "&".join(f"{k}={v}" for k, v in pairs) if pairs else "")
 
 
 def _environment_credentials():  # noqa: ANN202 - botocore credentials
     from botocore.credentials import Credentials
 
-    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    key, secret = (
+        os.environ.get("AWS_ACCESS_KEY_ID"),
+        os.environ.get("AWS_SECRET_ACCESS_KEY"),
+    )
     if not key or not secret:
         return None
     return Credentials(key, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
@@ -100,8 +115,13 @@ class CountingProxy:
     ``credentials`` (botocore ``Credentials``) re-sign the requests; by default, those of the
     environment (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``)."""
 
-    def __init__(self, upstream: str, timeout: float = 60, credentials=None,  # noqa: ANN001
-                 latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        timeout: float = 60,
+        credentials=None,  # noqa: ANN001
+        latency: float = 0.0,
+    ) -> None:
         parts = urllib.parse.urlsplit(upstream)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(
@@ -113,25 +133,37 @@ class CountingProxy:
         default_port = 443 if parts.scheme == "https" else 80
         self.upstream_port = parts.port or default_port
         #: The Host header the server expects (no port when it is the scheme's default).
-        self.upstream_netloc = (parts.hostname if self.upstream_port == default_port
-                                else f"{parts.hostname}:{self.upstream_port}")
+        self.upstream_netloc = (
+            parts.hostname
+            if self.upstream_port == default_port
+            else f"{parts.hostname}:{self.upstream_port}"
+        )
         if ":" in parts.hostname:  # an IPv6 literal
             self.upstream_netloc = parts.netloc
         self.credentials = credentials or _environment_credentials()
         self.timeout = timeout
         self._tls = None
         if parts.scheme == "https":
-            cafile = os.environ.get("AWS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE") or None
+            cafile = (
+                os.environ.get("AWS_CA_BUNDLE")
+                or os.environ.get("SSL_CERT_FILE")
+                or None
+            )
             self._tls = ssl.create_default_context(cafile=cafile)
         if latency < 0:
-            raise ValueError(f"Latence négative ({latency} s) : donnez 0 ou un nombre de secondes.")
+            raise ValueError(
+                f"Latence négative ({latency} s) : donnez 0 ou un nombre de secondes."
+            )
         self.latency = latency
         self._lock = threading.Lock()
         self._exchanges: list[Exchange] = []
         self._server = ThreadingHTTPServer((config.LOOPBACK, 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name="s3cours-counting-proxy", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            name="s3cours-counting-proxy",
+            daemon=True,
+        )
         self._thread.start()
 
     # ------------------------------------------------------------------ public interface
@@ -171,33 +203,59 @@ class CountingProxy:
         with self._lock:
             self._exchanges.append(exchange)
 
-    def _signed(self, method: str, target: str, headers: dict[str, str],
-                body: bytes, client_host: str) -> dict[str, str]:
+    def _signed(
+        self,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        body: bytes,
+        client_host: str,
+    ) -> dict[str, str]:
         """The headers to send upstream. A request signed (SigV4) with the relay's credentials
         gets ``Host`` set to the server's and a new signature for it (same credentials,
         region and payload hash). Any other request keeps the client's ``Host`` and
         signature, which a server that does not route by name (a MinIO reached directly)
         still accepts."""
-        authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+        authorization = next(
+            (v for k, v in headers.items() if k.lower() == "authorization"), ""
+        )
         match = _CREDENTIAL.search(authorization)
-        if (not authorization.startswith("AWS4-HMAC-SHA256") or match is None
-                or self.credentials is None or match.group(1) != self.credentials.access_key):
+        if (
+            not authorization.startswith("AWS4-HMAC-SHA256")
+            or match is None
+            or self.credentials is None
+            or match.group(1) != self.credentials.access_key
+        ):
             return {**headers, "Host": client_host}
         headers = {**headers, "Host": self.upstream_netloc}
         from botocore.auth import S3SigV4Auth
         from botocore.awsrequest import AWSRequest
 
-        announced = next((v for k, v in headers.items()
-                          if k.lower() == "x-amz-content-sha256"), "")
+        announced = next(
+            (v for k, v in headers.items() if k.lower() == "x-amz-content-sha256"), ""
+        )
         if announced.startswith("STREAMING-AWS4-HMAC-SHA256"):
-            raise ValueError("envoi signé morceau par morceau : le relais ne sait pas le re-signer")
-        payload = announced if announced in UNSIGNED_PAYLOADS else hashlib.sha256(body).hexdigest()
+            raise ValueError(
+                "envoi signé morceau par morceau : le relais ne sait pas le re-signer"
+            )
+        payload = (
+            announced
+            if announced in UNSIGNED_PAYLOADS
+            else hashlib.sha256(body).hexdigest()
+        )
         region = match.group(2)
-        drop = {"authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"}
-        request = AWSRequest(method=method,
-                             url=f"{self.upstream_scheme}://{self.upstream_netloc}{target}",
-                             data=body,
-                             headers={k: v for k, v in headers.items() if k.lower() not in drop})
+        drop = {
+            "authorization",
+            "x-amz-date",
+            "x-amz-security-token",
+            "x-amz-content-sha256",
+        }
+        request = AWSRequest(
+            method=method,
+            url=f"{self.upstream_scheme}://{self.upstream_netloc}{target}",
+            data=body,
+            headers={k: v for k, v in headers.items() if k.lower() not in drop},
+        )
 
         class Signer(S3SigV4Auth):
             def payload(self, request) -> str:  # noqa: ANN001 - the hash announced, or the body's
@@ -212,7 +270,9 @@ class CountingProxy:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as clients expect from S3
 
-            def log_message(self, *_: object) -> None:  # silence: the counts are the output
+            def log_message(
+                self, *_: object
+            ) -> None:  # silence: the counts are the output
                 pass
 
             def _body(self) -> bytes:
@@ -233,29 +293,44 @@ class CountingProxy:
                 body = self._body()
                 if proxy.latency:
                     time.sleep(proxy.latency)  # the round trip of a distant server
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in HOP_BY_HOP and k.lower() != "host"}
+                headers = {
+                    k: v
+                    for k, v in self.headers.items()
+                    if k.lower() not in HOP_BY_HOP and k.lower() != "host"
+                }
                 if body or self.command in ("PUT", "POST"):
                     headers["Content-Length"] = str(len(body))
                 target = canonical_target(self.path)
                 try:
-                    headers = proxy._signed(self.command, target, headers, body,
-                                            self.headers.get("Host", proxy.upstream_netloc))
+                    headers = proxy._signed(
+                        self.command,
+                        target,
+                        headers,
+                        body,
+                        self.headers.get("Host", proxy.upstream_netloc),
+                    )
                     if headers["Host"] != proxy.upstream_netloc:
-                        target = self.path  # the client's signature: its own target, as sent
+                        target = (
+                            self.path
+                        )  # the client's signature: its own target, as sent
                 except ValueError as exc:
                     self.send_error(501, str(exc))
                     return
                 if proxy._tls is not None:
                     upstream = http.client.HTTPSConnection(
-                        proxy.upstream_host, proxy.upstream_port, timeout=proxy.timeout,
-                        context=proxy._tls)
+                        proxy.upstream_host,
+                        proxy.upstream_port,
+                        timeout=proxy.timeout,
+                        context=proxy._tls,
+                    )
                 else:
-                    upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port,
-                                                          timeout=proxy.timeout)
+                    upstream = http.client.HTTPConnection(
+                        proxy.upstream_host, proxy.upstream_port, timeout=proxy.timeout
+                    )
                 try:
-                    upstream.putrequest(self.command, target, skip_host=True,
-                                        skip_accept_encoding=True)
+                    upstream.putrequest(
+                        self.command, target, skip_host=True, skip_accept_encoding=True
+                    )
                     for name, value in headers.items():
                         upstream.putheader(name, value)
                     upstream.endheaders(body or None)
@@ -263,11 +338,21 @@ class CountingProxy:
                     payload = response.read()
                 finally:
                     upstream.close()
-                proxy._record(Exchange(self.command, self.path, response.status, len(body),
-                                       len(payload)))
+                proxy._record(
+                    Exchange(
+                        self.command,
+                        self.path,
+                        response.status,
+                        len(body),
+                        len(payload),
+                    )
+                )
                 self.send_response_only(response.status, response.reason)
                 for name, value in response.getheaders():
-                    if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
+                    if (
+                        name.lower() not in HOP_BY_HOP
+                        and name.lower() != "content-length"
+                    ):
                         self.send_header(name, value)
                 if self.command == "HEAD":
                     # No body, but the size of the object the client asked about.

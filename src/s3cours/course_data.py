@@ -95,7 +95,7 @@ def _generated() -> dict[str, data.CourseObject]:
             raise CourseDataError(
                 f"Les données générées ici ({name}) n'ont pas les octets attendus par le cours "
                 "(empreinte SHA-256 différente) : les versions de numpy, pandas ou pyarrow ne "
-                "sont pas celles du cours. Installez-les avec `pip install \".[chapitres]\"` "
+                'sont pas celles du cours. Installez-les avec `pip install ".[chapitres]"` '
                 "depuis le dépôt du cours, puis relancez la cellule."
             )
     return objects
@@ -113,14 +113,23 @@ def place(client, bucket: str, prefix: str) -> list[Placement]:  # noqa: ANN001
             done.append(Placement(key, uploaded=False))
             continue
         objects = objects or _generated()
-        client.put_object(Bucket=bucket, Key=key, Body=objects[name].body,
-                          ContentType=objects[name].content_type)
+        client.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=objects[name].body,
+            ContentType=objects[name].content_type,
+        )
         done.append(Placement(key, uploaded=True))
     return done
 
 
-def locate(bucket: str, prefix: str, my_space: str, endpoint_url: str | None = None,
-           log: Callable[[str], None] = print) -> tuple[str, str]:
+def locate(
+    bucket: str,
+    prefix: str,
+    my_space: str,
+    endpoint_url: str | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[str, str]:
     """Where the chapter reads the course data: ``(bucket, prefix)``.
 
     ``bucket``/``prefix`` is the shared copy named by the chapter; ``my_space`` the learner's
@@ -135,8 +144,11 @@ def locate(bucket: str, prefix: str, my_space: str, endpoint_url: str | None = N
         )
     # A new session reads the credentials now: boto3's default session keeps the first ones it
     # read, and a learner may have put fresh ones in os.environ before re-running the cell.
-    client = boto3.Session().client("s3", endpoint_url=endpoint_url,
-                                    region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    client = boto3.Session().client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+    )
     if holds_course_data(client, bucket, prefix):
         log(f"Données du cours : s3://{bucket}/{prefix}")
         return bucket, prefix
@@ -149,16 +161,20 @@ def locate(bucket: str, prefix: str, my_space: str, endpoint_url: str | None = N
         )
     copy_prefix = my_prefix + COPY_FOLDER
     place(client, my_bucket, copy_prefix)
-    log(f"Les données partagées du cours (s3://{bucket}/{prefix}) ne sont pas lisibles d'ici "
+    log(
+        f"Les données partagées du cours (s3://{bucket}/{prefix}) ne sont pas lisibles d'ici "
         f"telles que le cours les publie : le chapitre lit leur copie dans votre espace, "
-        f"s3://{my_bucket}/{copy_prefix} (mêmes octets, vérifiés par SHA-256).")
+        f"s3://{my_bucket}/{copy_prefix} (mêmes octets, vérifiés par SHA-256)."
+    )
     return my_bucket, copy_prefix
 
 
 def parse_url(url: str) -> tuple[str, str]:
     """``s3://bucket/prefix/`` -> ``(bucket, "prefix/")``, with a French message if malformed."""
     if not url.startswith("s3://") or not url[5:].split("/", 1)[0]:
-        raise CourseDataError(f"Adresse invalide : {url!r} (attendu : s3://bucket/préfixe/).")
+        raise CourseDataError(
+            f"Adresse invalide : {url!r} (attendu : s3://bucket/préfixe/)."
+        )
     bucket, _, prefix = url[5:].partition("/")
     if prefix and not prefix.endswith("/"):
         prefix += "/"
@@ -171,7 +187,9 @@ def environment_client(env: dict[str, str] | None = None):  # noqa: ANN201 - a b
     import boto3
 
     env = dict(os.environ if env is None else env)
-    missing = [n for n in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if not env.get(n)]
+    missing = [
+        n for n in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if not env.get(n)
+    ]
     if missing:
         raise CourseDataError(
             f"Variables absentes : {', '.join(missing)}. Exportez les identifiants du serveur "
@@ -179,7 +197,12 @@ def environment_client(env: dict[str, str] | None = None):  # noqa: ANN201 - a b
         )
     endpoint_url = env.get("AWS_ENDPOINT_URL", "").rstrip("/") or None
     if endpoint_url is None and env.get("AWS_S3_ENDPOINT"):
-        host = env["AWS_S3_ENDPOINT"].removeprefix("https://").removeprefix("http://").rstrip("/")
+        host = (
+            env["AWS_S3_ENDPOINT"]
+            .removeprefix("https://")
+            .removeprefix("http://")
+            .rstrip("/")
+        )
         local = host.split(":")[0] in (config.LOOPBACK, "localhost")
         endpoint_url = ("http://" if local else "https://") + host
     return boto3.Session(
@@ -190,13 +213,20 @@ def environment_client(env: dict[str, str] | None = None):  # noqa: ANN201 - a b
     ).client("s3", endpoint_url=endpoint_url)
 
 
-def publish(destination: str | None = None, client=None,  # noqa: ANN001
-            log: Callable[[str], None] = print) -> list[Placement]:
+def publish(
+    destination: str | None = None,
+    client=None,  # noqa: ANN001
+    log: Callable[[str], None] = print,
+) -> list[Placement]:
     """Upload the course data to ``destination`` (default: the setting); idempotent."""
     bucket, prefix = parse_url(destination) if destination else shared_location()
     client = client or environment_client()
     done = place(client, bucket, prefix)
     for placement in done:
-        state = "envoyé" if placement.uploaded else "déjà à jour (même SHA-256), rien envoyé"
+        state = (
+            "envoyé"
+            if placement.uploaded
+            else "déjà à jour (même SHA-256), rien envoyé"
+        )
         log(f"s3://{bucket}/{placement.key} : {state}")
     return done

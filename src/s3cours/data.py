@@ -33,16 +33,43 @@ SHA256 = {
 
 #: Column layout of the commune sheet of base-cc-filosofi-2014, in INSEE's order.
 COLUMNS = (
-    "CODGEO", "LIBGEO", "NBMENFISC14", "NBPERSMENFISC14", "MED14", "PIMP14", "TP6014",
-    "TP60AGE114", "TP60AGE214", "TP60AGE314", "TP60AGE414", "TP60AGE514", "TP60AGE614",
-    "TP60TOL114", "TP60TOL214", "PACT14", "PTSA14", "PCHO14", "PBEN14", "PPEN14", "PPAT14",
-    "PPSOC14", "PPFAM14", "PPMINI14", "PPLOGT14", "PIMPOT14", "D114", "D914", "RD14",
+    "CODGEO",
+    "LIBGEO",
+    "NBMENFISC14",
+    "NBPERSMENFISC14",
+    "MED14",
+    "PIMP14",
+    "TP6014",
+    "TP60AGE114",
+    "TP60AGE214",
+    "TP60AGE314",
+    "TP60AGE414",
+    "TP60AGE514",
+    "TP60AGE614",
+    "TP60TOL114",
+    "TP60TOL214",
+    "PACT14",
+    "PTSA14",
+    "PCHO14",
+    "PBEN14",
+    "PPEN14",
+    "PPAT14",
+    "PPSOC14",
+    "PPFAM14",
+    "PPMINI14",
+    "PPLOGT14",
+    "PIMPOT14",
+    "D114",
+    "D914",
+    "RD14",
 )
 
 #: Department codes of 2014 (metropolitan France, Corsica as 2A/2B, overseas but Mayotte,
 #: which FILOSOFI does not cover).
 DEPARTMENTS = (
-    [f"{n:02d}" for n in range(1, 20)] + ["2A", "2B"] + [f"{n:02d}" for n in range(21, 96)]
+    [f"{n:02d}" for n in range(1, 20)]
+    + ["2A", "2B"]
+    + [f"{n:02d}" for n in range(21, 96)]
     + ["971", "972", "973", "974"]
 )
 
@@ -71,7 +98,9 @@ def generate(n_communes: int = 34_000, seed: int = SEED) -> pd.DataFrame:
     codes: list[str] = []
     number = 0
     for position, dep_index in enumerate(departments):
-        number = number + 1 if position and departments[position - 1] == dep_index else 1
+        number = (
+            number + 1 if position and departments[position - 1] == dep_index else 1
+        )
         dep = DEPARTMENTS[dep_index]
         codes.append(f"{dep}{number:0{5 - len(dep)}d}")
     n = n_communes
@@ -80,22 +109,30 @@ def generate(n_communes: int = 34_000, seed: int = SEED) -> pd.DataFrame:
     persons = np.round(households * rng.normal(2.25, 0.2, n).clip(1.6, 3.2), 1)
     median = np.round(rng.normal(20_300, 2_900, n).clip(11_000, 45_000), 1)
     # Poverty falls when the median income rises.
-    poverty = np.round((14.5 - (median - 20_300) / 400 + rng.normal(0, 3, n)).clip(1, 60), 1)
+    poverty = np.round(
+        (14.5 - (median - 20_300) / 400 + rng.normal(0, 3, n)).clip(1, 60), 1
+    )
 
     def pct(center: float, spread: float) -> np.ndarray:
         return np.round((center + rng.normal(0, spread, n)).clip(0, 100), 1)
 
-    df = pd.DataFrame({
-        "CODGEO": codes,
-        "LIBGEO": [f"Commune fictive {c}" for c in codes],
-        "NBMENFISC14": households.astype("int64"),
-        "NBPERSMENFISC14": persons,
-        "MED14": median,
-        "PIMP14": np.round((58 + (median - 20_300) / 250 + rng.normal(0, 4, n)).clip(10, 95), 1),
-        "TP6014": poverty,
-    })
+    df = pd.DataFrame(
+        {
+            "CODGEO": codes,
+            "LIBGEO": [f"Commune fictive {c}" for c in codes],
+            "NBMENFISC14": households.astype("int64"),
+            "NBPERSMENFISC14": persons,
+            "MED14": median,
+            "PIMP14": np.round(
+                (58 + (median - 20_300) / 250 + rng.normal(0, 4, n)).clip(10, 95), 1
+            ),
+            "TP6014": poverty,
+        }
+    )
     for i, factor in enumerate((1.6, 1.3, 1.1, 0.9, 0.6, 0.5), start=1):
-        df[f"TP60AGE{i}14"] = np.round((poverty * factor + rng.normal(0, 2, n)).clip(0, 90), 1)
+        df[f"TP60AGE{i}14"] = np.round(
+            (poverty * factor + rng.normal(0, 2, n)).clip(0, 90), 1
+        )
     df["TP60TOL114"] = np.round((poverty * 0.9 + rng.normal(0, 2, n)).clip(0, 90), 1)
     df["TP60TOL214"] = np.round((poverty * 1.1 + rng.normal(0, 2, n)).clip(0, 90), 1)
     df["PACT14"] = pct(70, 6)
@@ -113,8 +150,11 @@ def generate(n_communes: int = 34_000, seed: int = SEED) -> pd.DataFrame:
     df["D914"] = np.round(median * rng.normal(1.85, 0.15, n), 1)
     df["RD14"] = np.round(df["D914"] / df["D114"], 1)
 
-    detail = [c for c in COLUMNS if c not in ("CODGEO", "LIBGEO", "NBMENFISC14",
-                                              "NBPERSMENFISC14", "MED14")]
+    detail = [
+        c
+        for c in COLUMNS
+        if c not in ("CODGEO", "LIBGEO", "NBMENFISC14", "NBPERSMENFISC14", "MED14")
+    ]
     df.loc[households < MIN_HOUSEHOLDS_DETAIL, detail] = np.nan
     df.loc[households < MIN_HOUSEHOLDS_MEDIAN, ["MED14", "NBPERSMENFISC14"]] = np.nan
     return df.loc[:, list(COLUMNS)]
@@ -157,22 +197,32 @@ def course_objects(cached: bool = True) -> list[CourseObject]:
     :data:`SHA256` see them."""
     from . import config
 
-    where = {"FILOSOFI_COM.csv": (config.FILOSOFI_CSV_KEY, "text/csv"),
-             "FILOSOFI_COM.parquet": (config.FILOSOFI_PARQUET_KEY,
-                                      "application/vnd.apache.parquet")}
+    where = {
+        "FILOSOFI_COM.csv": (config.FILOSOFI_CSV_KEY, "text/csv"),
+        "FILOSOFI_COM.parquet": (
+            config.FILOSOFI_PARQUET_KEY,
+            "application/vnd.apache.parquet",
+        ),
+    }
     folder = config.cache_dir() / "donnees"
-    bodies = {name: _cached(folder / f"{digest}-{name}", digest) if cached else None
-              for name, digest in SHA256.items()}
+    bodies = {
+        name: _cached(folder / f"{digest}-{name}", digest) if cached else None
+        for name, digest in SHA256.items()
+    }
     if None in bodies.values():
         df = generate()
-        bodies = {"FILOSOFI_COM.csv": to_csv_bytes(df),
-                  "FILOSOFI_COM.parquet": to_parquet_bytes(df)}
+        bodies = {
+            "FILOSOFI_COM.csv": to_csv_bytes(df),
+            "FILOSOFI_COM.parquet": to_parquet_bytes(df),
+        }
         if cached:
             for name, body in bodies.items():
                 if hashlib.sha256(body).hexdigest() == SHA256[name]:
                     _keep(folder / f"{SHA256[name]}-{name}", body)
-    return [CourseObject(config.DATA_BUCKET, where[name][0], body, where[name][1])
-            for name, body in bodies.items()]
+    return [
+        CourseObject(config.DATA_BUCKET, where[name][0], body, where[name][1])
+        for name, body in bodies.items()
+    ]
 
 
 def _cached(path: Path, digest: str) -> bytes | None:

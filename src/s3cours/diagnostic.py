@@ -31,78 +31,127 @@ class Diagnosis:
 
     def __str__(self) -> str:
         where = f", « {self.section} »" if self.section else ""
-        return (f"➜ {self.what}\n  À faire : {self.fix}\n"
-                f"  En savoir plus : page Dépannage du cours ({TROUBLESHOOTING}{where}).")
+        return (
+            f"➜ {self.what}\n  À faire : {self.fix}\n"
+            f"  En savoir plus : page Dépannage du cours ({TROUBLESHOOTING}{where})."
+        )
 
 
-_REFRESH = ("sur le SSP Cloud, lancez un nouveau service, ou prenez des identifiants frais "
-            "dans Stockage de données › Paramètres du profil (Détail du profil S3)")
+_REFRESH = (
+    "sur le SSP Cloud, lancez un nouveau service, ou prenez des identifiants frais "
+    "dans Stockage de données › Paramètres du profil (Détail du profil S3)"
+)
 
 #: (pattern looked for in the exception's text, diagnosis), most specific first.
 RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), diagnosis) for pattern, diagnosis in (
-        (r"ExpiredToken|InvalidTokenId|TokenRefreshRequired|security token included in the request is invalid",
-         Diagnosis("Le jeton de session (AWS_SESSION_TOKEN) est expiré ou invalide.",
-                   "remplacez ensemble clé d'accès, clé secrète et jeton ; "
-                   f"{_REFRESH} ; hors SSP Cloud, avec des clés permanentes, videz "
-                   "AWS_SESSION_TOKEN.",
-                   section="Jeton de session périmé")),
-        (r"SignatureDoesNotMatch|SIGNATURE_DOES_NOT_MATCH",
-         Diagnosis("La clé secrète (AWS_SECRET_ACCESS_KEY) ne correspond pas à la clé d'accès.",
-                   f"vérifiez la variable (copie incomplète, espace en trop) ; {_REFRESH}.",
-                   section="Mauvaise clé secrète")),
-        (r"InvalidAccessKeyId|INVALID_ACCESS_KEY_ID",
-         Diagnosis("Le serveur ne connaît pas cette clé d'accès (AWS_ACCESS_KEY_ID).",
-                   f"vérifiez la clé et le serveur visé (AWS_S3_ENDPOINT) ; {_REFRESH}.")),
-        (r"wrong version number|WRONG_VERSION_NUMBER|SSL connect error|curlCode: 35",
-         Diagnosis("Connexion chiffrée (https) vers un serveur qui ne parle que http.",
-                   "vérifiez l'adresse et le port (AWS_S3_ENDPOINT, sans http:// ni https://) : "
-                   "un serveur sur votre machine se joint en http://, les autres en https://, "
-                   "et la cellule de préparation choisit ainsi.",
-                   section="https sur un serveur http")),
-        (r"CERTIFICATE_VERIFY_FAILED|certificate verify failed",
-         Diagnosis("Le certificat du serveur n'est pas reconnu.",
-                   "vérifiez l'adresse du serveur ; ne désactivez pas la vérification.")),
-        (r"NoSuchBucket|specified bucket does not exist",
-         Diagnosis("Ce bucket n'existe pas sur ce serveur.",
-                   "vérifiez son nom (sans s3:// ni /) et le serveur visé.",
-                   section="Bucket absent")),
-        (r"NoSuchKey|specified key does not exist|Path does not exist|FileNotFoundError",
-         Diagnosis("Aucun objet à cette clé (ou aucun fichier à ce chemin).",
-                   "listez le préfixe pour voir les clés qui existent (majuscules, extension).",
-                   section="Clé absente")),
+    (re.compile(pattern, re.IGNORECASE), diagnosis)
+    for pattern, diagnosis in (
+        (
+            r"ExpiredToken|InvalidTokenId|TokenRefreshRequired|security token included in the request is invalid",
+            Diagnosis(
+                "Le jeton de session (AWS_SESSION_TOKEN) est expiré ou invalide.",
+                "remplacez ensemble clé d'accès, clé secrète et jeton ; "
+                f"{_REFRESH} ; hors SSP Cloud, avec des clés permanentes, videz "
+                "AWS_SESSION_TOKEN.",
+                section="Jeton de session périmé",
+            ),
+        ),
+        (
+            r"SignatureDoesNotMatch|SIGNATURE_DOES_NOT_MATCH",
+            Diagnosis(
+                "La clé secrète (AWS_SECRET_ACCESS_KEY) ne correspond pas à la clé d'accès.",
+                f"vérifiez la variable (copie incomplète, espace en trop) ; {_REFRESH}.",
+                section="Mauvaise clé secrète",
+            ),
+        ),
+        (
+            r"InvalidAccessKeyId|INVALID_ACCESS_KEY_ID",
+            Diagnosis(
+                "Le serveur ne connaît pas cette clé d'accès (AWS_ACCESS_KEY_ID).",
+                f"vérifiez la clé et le serveur visé (AWS_S3_ENDPOINT) ; {_REFRESH}.",
+            ),
+        ),
+        (
+            r"wrong version number|WRONG_VERSION_NUMBER|SSL connect error|curlCode: 35",
+            Diagnosis(
+                "Connexion chiffrée (https) vers un serveur qui ne parle que http.",
+                "vérifiez l'adresse et le port (AWS_S3_ENDPOINT, sans http:// ni https://) : "
+                "un serveur sur votre machine se joint en http://, les autres en https://, "
+                "et la cellule de préparation choisit ainsi.",
+                section="https sur un serveur http",
+            ),
+        ),
+        (
+            r"CERTIFICATE_VERIFY_FAILED|certificate verify failed",
+            Diagnosis(
+                "Le certificat du serveur n'est pas reconnu.",
+                "vérifiez l'adresse du serveur ; ne désactivez pas la vérification.",
+            ),
+        ),
+        (
+            r"NoSuchBucket|specified bucket does not exist",
+            Diagnosis(
+                "Ce bucket n'existe pas sur ce serveur.",
+                "vérifiez son nom (sans s3:// ni /) et le serveur visé.",
+                section="Bucket absent",
+            ),
+        ),
+        (
+            r"NoSuchKey|specified key does not exist|Path does not exist|FileNotFoundError",
+            Diagnosis(
+                "Aucun objet à cette clé (ou aucun fichier à ce chemin).",
+                "listez le préfixe pour voir les clés qui existent (majuscules, extension).",
+                section="Clé absente",
+            ),
+        ),
         # A HEAD request (metadata, the start of a download, pandas' first look at a file) gets
         # a 403 with no body, hence no error code: a wrong secret and a missing right look the
         # same. botocore says "(403) when calling the HeadObject operation: Forbidden",
         # pyarrow "ACCESS_DENIED during HeadObject operation: No response body".
-        (r"\(403\) when calling the Head\w+ operation|during Head\w+ operation: No response body",
-         Diagnosis("Refus 403 sans motif : une requête HEAD (métadonnées, début d'un "
-                   "téléchargement ou d'une lecture) ne reçoit pas de code d'erreur. Deux causes "
-                   "possibles : une clé secrète ou un jeton faux, ou un droit qui vous manque "
-                   "sur ce bucket ou cette clé.",
-                   "listez le même chemin (ou lisez-le avec get_object) : le message nommera la "
-                   "cause (SignatureDoesNotMatch, ExpiredToken, AccessDenied…) ; pour écrire, "
-                   f"visez votre propre bucket ; si tout refuse, {_REFRESH}.",
-                   section="403 sans code d'erreur")),
-        (r"AccessDenied|ACCESS_DENIED|Access Denied|\b403\b|Forbidden",
-         Diagnosis("Accès refusé : ces identifiants n'ont pas de droit sur ce bucket ou cette clé.",
-                   "écrivez dans votre propre bucket ; pour lire, vérifiez le chemin ; "
-                   f"si tout refuse, {_REFRESH}.")),
+        (
+            r"\(403\) when calling the Head\w+ operation|during Head\w+ operation: No response body",
+            Diagnosis(
+                "Refus 403 sans motif : une requête HEAD (métadonnées, début d'un "
+                "téléchargement ou d'une lecture) ne reçoit pas de code d'erreur. Deux causes "
+                "possibles : une clé secrète ou un jeton faux, ou un droit qui vous manque "
+                "sur ce bucket ou cette clé.",
+                "listez le même chemin (ou lisez-le avec get_object) : le message nommera la "
+                "cause (SignatureDoesNotMatch, ExpiredToken, AccessDenied…) ; pour écrire, "
+                f"visez votre propre bucket ; si tout refuse, {_REFRESH}.",
+                section="403 sans code d'erreur",
+            ),
+        ),
+        (
+            r"AccessDenied|ACCESS_DENIED|Access Denied|\b403\b|Forbidden",
+            Diagnosis(
+                "Accès refusé : ces identifiants n'ont pas de droit sur ce bucket ou cette clé.",
+                "écrivez dans votre propre bucket ; pour lire, vérifiez le chemin ; "
+                f"si tout refuse, {_REFRESH}.",
+            ),
+        ),
         # A server that accepted the connection but sends nothing in time: pyarrow (the AWS
         # SDK for C++) gives up after 3 s of silence by default (request_timeout), boto3 and
         # s3fs after their read_timeout (60 s). A busy server assembling a big multipart
         # object can stay silent longer than 3 s.
-        (r"curlCode: 28|Operation too slow|Read timeout on endpoint|ReadTimeoutError",
-         Diagnosis("Le serveur n'a rien envoyé dans le délai de la bibliothèque (pyarrow : "
-                   "3 s de silence par défaut) : il est très occupé, ou le réseau est lent.",
-                   "relancez la cellule ; pour de gros objets, donnez plus de temps : "
-                   "pafs.S3FileSystem(..., request_timeout=60), ou "
-                   "Config(read_timeout=120) pour boto3.")),
-        (r"Could not connect to the endpoint|Connection refused|curlCode: 7|Cannot connect to host"
-         r"|Could not connect to server|Connect timeout|Name or service not known",
-         Diagnosis("Le serveur S3 ne répond pas : il est arrêté, ou l'adresse est fausse.",
-                   "vérifiez AWS_S3_ENDPOINT ; en local, relancez le bac à sable avec "
-                   "`./cours playground start`.")),
+        (
+            r"curlCode: 28|Operation too slow|Read timeout on endpoint|ReadTimeoutError",
+            Diagnosis(
+                "Le serveur n'a rien envoyé dans le délai de la bibliothèque (pyarrow : "
+                "3 s de silence par défaut) : il est très occupé, ou le réseau est lent.",
+                "relancez la cellule ; pour de gros objets, donnez plus de temps : "
+                "pafs.S3FileSystem(..., request_timeout=60), ou "
+                "Config(read_timeout=120) pour boto3.",
+            ),
+        ),
+        (
+            r"Could not connect to the endpoint|Connection refused|curlCode: 7|Cannot connect to host"
+            r"|Could not connect to server|Connect timeout|Name or service not known",
+            Diagnosis(
+                "Le serveur S3 ne répond pas : il est arrêté, ou l'adresse est fausse.",
+                "vérifiez AWS_S3_ENDPOINT ; en local, relancez le bac à sable avec "
+                "`./cours playground start`.",
+            ),
+        ),
     )
 )
 
@@ -127,8 +176,16 @@ def diagnose(exc: BaseException) -> Diagnosis | None:
 
 
 #: Top-level packages whose frames mark an error as coming from an S3 call.
-S3_LIBRARIES = ("boto3", "botocore", "s3transfer", "s3fs", "aiobotocore", "fsspec", "pyarrow",
-                "polars")
+S3_LIBRARIES = (
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "s3fs",
+    "aiobotocore",
+    "fsspec",
+    "pyarrow",
+    "polars",
+)
 
 
 def from_s3_library(exc: BaseException) -> bool:
@@ -152,7 +209,8 @@ NO_SPACE = Diagnosis(
     "écriture, s'est arrêtée avant toute requête.",
     "posez S3COURS_ESPACE (ex. os.environ['S3COURS_ESPACE'] = 'votre-bucket/', ou "
     "'projet-x/' pour le bucket d'un projet), relancez la cellule de préparation, puis "
-    "celle-ci.")
+    "celle-ci.",
+)
 
 
 def explain(exc: BaseException, namespace: dict | None = None) -> Diagnosis | None:
@@ -161,9 +219,13 @@ def explain(exc: BaseException, namespace: dict | None = None) -> Diagnosis | No
     from it: ``namespace``, the notebook's, says the setup cell found no space); None for
     any other error."""
     if isinstance(exc, NameError) and (
-            getattr(exc, "name", None) in SPACE_NAMES
-            or (namespace is not None and namespace.get("ESPACE") == ""
-                and "MON_BUCKET" not in namespace)):
+        getattr(exc, "name", None) in SPACE_NAMES
+        or (
+            namespace is not None
+            and namespace.get("ESPACE") == ""
+            and "MON_BUCKET" not in namespace
+        )
+    ):
         return NO_SPACE
     return diagnose(exc) if from_s3_library(exc) else None
 

@@ -35,21 +35,40 @@ def formatted(text: str, name: str = "chapitre") -> str:
     """The source ``text`` with each Python chunk as ``ruff format`` writes it."""
     chunks = list(CHUNK.finditer(text))
     cells = [nbformat.v4.new_code_cell(m.group(1).removesuffix("\n")) for m in chunks]
-    nb = nbformat.v4.new_notebook(cells=cells, metadata={
-        "kernelspec": {"name": "python3", "language": "python", "display_name": "Python"},
-        "language_info": {"name": "python"}})
+    nb = nbformat.v4.new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": {
+                "name": "python3",
+                "language": "python",
+                "display_name": "Python",
+            },
+            "language_info": {"name": "python"},
+        },
+    )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"{name}.ipynb"
         nbformat.write(nb, path)
-        run = subprocess.run([_ruff(), "format", "--isolated", "--no-cache",
-                              "--line-length", str(LINE_LENGTH), str(path)],
-                             capture_output=True, text=True, check=False)
+        run = subprocess.run(
+            [
+                _ruff(),
+                "format",
+                "--isolated",
+                "--no-cache",
+                "--line-length",
+                str(LINE_LENGTH),
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if run.returncode != 0:
             raise FormatError(f"{name} : ruff format a échoué :\n{run.stderr.strip()}")
         sources = [cell.source for cell in nbformat.read(path, as_version=4).cells]
     pieces, last = [], 0
     for match, source in zip(chunks, sources, strict=True):
-        pieces += [text[last:match.start(1)], source + "\n" if source else ""]
+        pieces += [text[last : match.start(1)], source + "\n" if source else ""]
         last = match.end(1)
     return "".join(pieces) + text[last:]
 
@@ -62,8 +81,10 @@ def long_lines(text: str) -> list[str]:
         first = text.count("\n", 0, match.start(1)) + 1
         for offset, line in enumerate(match.group(1).splitlines()):
             if len(line) > LINE_LENGTH:
-                found.append(f"ligne {first + offset} : {len(line)} caractères "
-                             f"(au plus {LINE_LENGTH}) : {line.strip()[:60]}…")
+                found.append(
+                    f"ligne {first + offset} : {len(line)} caractères "
+                    f"(au plus {LINE_LENGTH}) : {line.strip()[:60]}…"
+                )
     return found
 
 

@@ -46,7 +46,9 @@ def go_install(package: str, version: str, label: str, log=print) -> Path:
     binary = package.rsplit("/", 1)[-1]
     go = shutil.which("go")
     if go is None:
-        raise GoBuildError(f"{label} introuvable et Go absent : impossible de le construire.")
+        raise GoBuildError(
+            f"{label} introuvable et Go absent : impossible de le construire."
+        )
     target = cached_path(binary, version)
     target.parent.mkdir(parents=True, exist_ok=True)
     # One build of a tool at a time: another process may be building it (another test
@@ -66,12 +68,16 @@ def _build(go: str, package: str, version: str, label: str, target: Path, log) -
     binary = package.rsplit("/", 1)[-1]
     with tempfile.TemporaryDirectory(prefix="s3cours-gobin-") as gobin:
         module = f"{package}@{version}"
-        log(f"Construction de {label} ({module}) avec go install : quelques minutes la 1re fois…")
+        log(
+            f"Construction de {label} ({module}) avec go install : quelques minutes la 1re fois…"
+        )
         started = time.monotonic()
         result = subprocess.run(
             [go, "install", module],
             env={**os.environ, "GOBIN": gobin, "CGO_ENABLED": "0"},
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise GoBuildError(
@@ -97,4 +103,6 @@ def actionlint(log=print) -> Path:
     cached = cached_path("actionlint", config.ACTIONLINT_VERSION)
     if cached.exists():
         return cached
-    return go_install(config.ACTIONLINT_PACKAGE, config.ACTIONLINT_VERSION, "actionlint", log)
+    return go_install(
+        config.ACTIONLINT_PACKAGE, config.ACTIONLINT_VERSION, "actionlint", log
+    )

@@ -23,7 +23,9 @@ ONYXIA_LAUNCHER = "https://datalab.sspcloud.fr/launcher/ide/jupyter-python"
 #: Script Onyxia runs before JupyterLab starts (``init.personalInit``), path in the repository.
 INIT_SCRIPT = "sspcloud/init-jupyter.sh"
 SITE_CONFIG = config.ROOT / "_quarto.yml"
-REPO_URL = re.compile(r"^https://github\.com/(?P<owner>[A-Za-z0-9-]+)/(?P<name>[A-Za-z0-9._-]+)$")
+REPO_URL = re.compile(
+    r"^https://github\.com/(?P<owner>[A-Za-z0-9-]+)/(?P<name>[A-Za-z0-9._-]+)$"
+)
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,10 @@ def repository(site_config: Path | None = None) -> Repository:
     website = yaml.safe_load(site_config.read_text())["website"]
     match = REPO_URL.match(website.get("repo-url", ""))
     if not match:
-        raise ValueError(f"{site_config.name} : website.repo-url doit être "
-                         f"https://github.com/PROPRIÉTAIRE/DÉPÔT (lu : {website.get('repo-url')!r})")
+        raise ValueError(
+            f"{site_config.name} : website.repo-url doit être "
+            f"https://github.com/PROPRIÉTAIRE/DÉPÔT (lu : {website.get('repo-url')!r})"
+        )
     return Repository(match["owner"], match["name"], website.get("repo-branch", "main"))
 
 
@@ -77,11 +81,15 @@ def links(notebook: str, repo: Repository | None = None) -> dict[str, str]:
     return {
         # ``name`` is a plain query parameter of Onyxia's launcher route (the service's
         # friendly name); only dotted keys (Helm values) take the « » form.
-        "sspcloud": (f"{ONYXIA_LAUNCHER}?name={quote(service_name(notebook), safe='')}&autoLaunch=true"
-                     f"&init.personalInit={onyxia_value(repo.raw(INIT_SCRIPT))}"
-                     f"&init.personalInitArgs={onyxia_value(chapter)}"),
-        "binder": (f"https://mybinder.org/v2/gh/{repo.owner}/{repo.name}/{repo.branch}"
-                   f"?urlpath={quote('lab/tree/' + notebook, safe='')}"),
+        "sspcloud": (
+            f"{ONYXIA_LAUNCHER}?name={quote(service_name(notebook), safe='')}&autoLaunch=true"
+            f"&init.personalInit={onyxia_value(repo.raw(INIT_SCRIPT))}"
+            f"&init.personalInitArgs={onyxia_value(chapter)}"
+        ),
+        "binder": (
+            f"https://mybinder.org/v2/gh/{repo.owner}/{repo.name}/{repo.branch}"
+            f"?urlpath={quote('lab/tree/' + notebook, safe='')}"
+        ),
         "colab": f"https://colab.research.google.com/github/{repo.owner}/{repo.name}/blob/{repo.branch}/{notebook}",
         "github": repo.blob(notebook),
     }
@@ -89,16 +97,25 @@ def links(notebook: str, repo: Repository | None = None) -> dict[str, str]:
 
 #: Label and badge image of each link, in the order they are shown.
 BADGES = {
-    "sspcloud": ("Ouvrir sur le SSP Cloud",
-                 "https://img.shields.io/badge/SSP%20Cloud-Ouvrir%20dans%20Jupyter-orange?logo=jupyter&logoColor=white"),
+    "sspcloud": (
+        "Ouvrir sur le SSP Cloud",
+        "https://img.shields.io/badge/SSP%20Cloud-Ouvrir%20dans%20Jupyter-orange?logo=jupyter&logoColor=white",
+    ),
     "binder": ("Ouvrir dans Binder", "https://mybinder.org/badge_logo.svg"),
-    "colab": ("Ouvrir dans Colab", "https://colab.research.google.com/assets/colab-badge.svg"),
-    "github": ("Voir sur GitHub",
-               "https://img.shields.io/badge/GitHub-Voir%20le%20notebook-181717?logo=github"),
+    "colab": (
+        "Ouvrir dans Colab",
+        "https://colab.research.google.com/assets/colab-badge.svg",
+    ),
+    "github": (
+        "Voir sur GitHub",
+        "https://img.shields.io/badge/GitHub-Voir%20le%20notebook-181717?logo=github",
+    ),
 }
 
 
 def badges_markdown(notebook: str, repo: Repository | None = None) -> str:
     """One line of markdown badges linking to every launch link of a notebook."""
     urls = links(notebook, repo)
-    return " ".join(f"[![{label}]({image})]({urls[key]})" for key, (label, image) in BADGES.items())
+    return " ".join(
+        f"[![{label}]({image})]({urls[key]})" for key, (label, image) in BADGES.items()
+    )

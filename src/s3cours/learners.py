@@ -58,11 +58,23 @@ def space(env: dict[str, str]) -> tuple[str, str] | None:
     (Onyxia 10), else the service's namespace (Onyxia 11: ``user-<name>`` -> ``<name>``,
     ``projet-x`` -> ``projet-x``); None when nothing names one."""
     namespace = env.get("KUBERNETES_NAMESPACE", "")
-    from_namespace = (namespace.removeprefix("user-")
-                      if namespace.startswith(("user-", "projet-")) else "")
-    path = next((value.strip("/") for value in (
-        env.get(config.SPACE_VARIABLE, ""), env.get("AWS_WORKING_DIRECTORY_PATH", ""),
-        from_namespace) if value.strip("/")), "")
+    from_namespace = (
+        namespace.removeprefix("user-")
+        if namespace.startswith(("user-", "projet-"))
+        else ""
+    )
+    path = next(
+        (
+            value.strip("/")
+            for value in (
+                env.get(config.SPACE_VARIABLE, ""),
+                env.get("AWS_WORKING_DIRECTORY_PATH", ""),
+                from_namespace,
+            )
+            if value.strip("/")
+        ),
+        "",
+    )
     if not path:
         return None
     bucket, _, prefix = path.partition("/")
@@ -74,12 +86,22 @@ def onyxia_policy(bucket: str) -> dict:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow", "Action": ["s3:*"],
-             "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]},
-            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": ["arn:aws:s3:::*"],
-             "Condition": {"StringLike": {"s3:prefix": "diffusion/*"}}},
-            {"Effect": "Allow", "Action": ["s3:GetObject"],
-             "Resource": ["arn:aws:s3:::*/diffusion/*"]},
+            {
+                "Effect": "Allow",
+                "Action": ["s3:*"],
+                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": ["arn:aws:s3:::*"],
+                "Condition": {"StringLike": {"s3:prefix": "diffusion/*"}},
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": ["arn:aws:s3:::*/diffusion/*"],
+            },
         ],
     }
 
@@ -90,7 +112,9 @@ def policy_name(learner: str) -> str:
 
 def user_secret(admin_secret: str, learner: str) -> str:
     """The learner's long-term MinIO secret: derived from the admin secret, never shown."""
-    digest = hmac.new(admin_secret.encode(), learner.encode(), hashlib.sha256).hexdigest()
+    digest = hmac.new(
+        admin_secret.encode(), learner.encode(), hashlib.sha256
+    ).hexdigest()
     return digest[:40]
 
 
@@ -104,21 +128,32 @@ class Admin:
     ca_file: str | None  # the test CA when the server speaks https with it
     mc: Path | None  # the MinIO client, for its admin commands (None: moto)
 
-    def mc_run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def mc_run(
+        self, *args: str, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         """Run ``mc ARGS`` against the server under the alias ``admin``."""
         assert self.mc is not None
         scheme, _, hostport = self.endpoint_url.partition("://")
-        env = {**os.environ,
-               "MC_HOST_admin": f"{scheme}://{self.access_key}:{self.secret_key}@{hostport}"}
+        env = {
+            **os.environ,
+            "MC_HOST_admin": f"{scheme}://{self.access_key}:{self.secret_key}@{hostport}",
+        }
         if self.ca_file:
             env["SSL_CERT_FILE"] = self.ca_file
         with tempfile.TemporaryDirectory(prefix="s3cours-mc-") as config_dir:
-            done = subprocess.run([str(self.mc), "--config-dir", config_dir, "--json", *args],
-                                  capture_output=True, text=True, env=env, timeout=60,
-                                  check=False)
+            done = subprocess.run(
+                [str(self.mc), "--config-dir", config_dir, "--json", *args],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=60,
+                check=False,
+            )
         if check and done.returncode != 0:
-            raise LearnerError(f"mc {' '.join(args[:3])} a échoué : "
-                               f"{(done.stdout + done.stderr).strip()[-500:]}")
+            raise LearnerError(
+                f"mc {' '.join(args[:3])} a échoué : "
+                f"{(done.stdout + done.stderr).strip()[-500:]}"
+            )
         return done
 
 
@@ -130,18 +165,32 @@ def ensure_user(admin: Admin, learner: str, policy: dict | None = None) -> None:
     check_name(learner)
     if admin.mc is None:  # moto: no users, no policies
         return
-    admin.mc_run("admin", "user", "add", "admin", learner, user_secret(admin.secret_key, learner))
+    admin.mc_run(
+        "admin", "user", "add", "admin", learner, user_secret(admin.secret_key, learner)
+    )
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(policy or onyxia_policy(learner), handle)
     try:
-        admin.mc_run("admin", "policy", "create", "admin", policy_name(learner), handle.name)
+        admin.mc_run(
+            "admin", "policy", "create", "admin", policy_name(learner), handle.name
+        )
     finally:
         os.unlink(handle.name)
-    attached = admin.mc_run("admin", "policy", "attach", "admin", policy_name(learner),
-                            "--user", learner, check=False)
+    attached = admin.mc_run(
+        "admin",
+        "policy",
+        "attach",
+        "admin",
+        policy_name(learner),
+        "--user",
+        learner,
+        check=False,
+    )
     if attached.returncode != 0 and "already" not in attached.stdout + attached.stderr:
-        raise LearnerError(f"Politique non attachée à {learner} : "
-                           f"{(attached.stdout + attached.stderr).strip()[-500:]}")
+        raise LearnerError(
+            f"Politique non attachée à {learner} : "
+            f"{(attached.stdout + attached.stderr).strip()[-500:]}"
+        )
 
 
 def remove_user(admin: Admin, learner: str) -> None:
@@ -149,7 +198,9 @@ def remove_user(admin: Admin, learner: str) -> None:
     if admin.mc is None:
         return
     admin.mc_run("admin", "user", "remove", "admin", learner, check=False)
-    admin.mc_run("admin", "policy", "remove", "admin", policy_name(learner), check=False)
+    admin.mc_run(
+        "admin", "policy", "remove", "admin", policy_name(learner), check=False
+    )
 
 
 @dataclass(frozen=True)
@@ -162,22 +213,42 @@ class Session:
     expiration: str  # ISO 8601, UTC
 
 
-def session_credentials(endpoint_url: str, learner: str, secret: str, region: str,
-                        ca_file: str | None = None, seconds: int = SESSION_SECONDS) -> Session:
+def session_credentials(
+    endpoint_url: str,
+    learner: str,
+    secret: str,
+    region: str,
+    ca_file: str | None = None,
+    seconds: int = SESSION_SECONDS,
+) -> Session:
     """STS ``AssumeRole`` as the learner (their long-term key), with Onyxia's session policy.
 
     Returns fresh temporary credentials. moto accepts any key and gives the same shapes."""
     import boto3
     from botocore.config import Config
 
-    sts = boto3.client("sts", endpoint_url=endpoint_url, region_name=region,
-                       aws_access_key_id=learner, aws_secret_access_key=secret,
-                       verify=ca_file or True,
-                       # Three attempts in all ("max_attempts" would count retries).
-                       config=Config(retries={"total_max_attempts": 3}, connect_timeout=10,
-                                     read_timeout=30))
-    answer = sts.assume_role(RoleArn=ROLE_ARN, RoleSessionName=learner,
-                             Policy=json.dumps(onyxia_policy(learner)), DurationSeconds=seconds)
+    sts = boto3.client(
+        "sts",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id=learner,
+        aws_secret_access_key=secret,
+        verify=ca_file or True,
+        # Three attempts in all ("max_attempts" would count retries).
+        config=Config(
+            retries={"total_max_attempts": 3}, connect_timeout=10, read_timeout=30
+        ),
+    )
+    answer = sts.assume_role(
+        RoleArn=ROLE_ARN,
+        RoleSessionName=learner,
+        Policy=json.dumps(onyxia_policy(learner)),
+        DurationSeconds=seconds,
+    )
     creds = answer["Credentials"]
-    return Session(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"],
-                   creds["Expiration"].isoformat())
+    return Session(
+        creds["AccessKeyId"],
+        creds["SecretAccessKey"],
+        creds["SessionToken"],
+        creds["Expiration"].isoformat(),
+    )

@@ -43,4 +43,3 @@ def path_dir(log=print) -> Path:
         link.unlink(missing_ok=True)
         link.symlink_to(binary.resolve())
     return folder
-

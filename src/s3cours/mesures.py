@@ -30,8 +30,12 @@ MEMOIRE, REQUETES, DUREE = "mémoire au pic (Mo)", "requêtes", "durée (s)"
 
 
 def installer_mesurer(
-    variables: dict[str, str], petit: dict[str, str], *, serveur: str,
-    relais: CountingProxy, relais_lent: CountingProxy,
+    variables: dict[str, str],
+    petit: dict[str, str],
+    *,
+    serveur: str,
+    relais: CountingProxy,
+    relais_lent: CountingProxy,
     shell: InteractiveShell | None = None,
 ) -> dict[str, dict[str, float]]:
     """Définit la commande magique de cellule ``%%mesurer NOM`` dans ce noyau, et rend
@@ -50,8 +54,10 @@ def installer_mesurer(
 
         shell = get_ipython()
     if shell is None:
-        raise RuntimeError("%%mesurer est une commande de Jupyter (IPython) : lancez "
-                           "ce code dans un notebook.")
+        raise RuntimeError(
+            "%%mesurer est une commande de Jupyter (IPython) : lancez "
+            "ce code dans un notebook."
+        )
     mesures: dict[str, dict[str, float]] = {}
     avec_latence = f"durée à {relais_lent.latency * 1000:.0f} ms (s)"
 
@@ -59,12 +65,15 @@ def installer_mesurer(
         """``%%mesurer NOM`` : la cellule dans un processus neuf, ses mesures notées
         sous ``NOM`` (voir ``s3cours.mesures.installer_mesurer``)."""
         relais.reset()
-        mesure = bench.isolated(cellule, variables, petit,
-                                [serveur, relais.url, relais_lent.url])
-        mesures[nom.strip()] = {MEMOIRE: mesure.peak / 1e6,
-                                REQUETES: relais.count().requests,
-                                DUREE: mesure.seconds[0],
-                                avec_latence: mesure.seconds[1]}
+        mesure = bench.isolated(
+            cellule, variables, petit, [serveur, relais.url, relais_lent.url]
+        )
+        mesures[nom.strip()] = {
+            MEMOIRE: mesure.peak / 1e6,
+            REQUETES: relais.count().requests,
+            DUREE: mesure.seconds[0],
+            avec_latence: mesure.seconds[1],
+        }
         print(mesure.printed, end="")
 
     shell.register_magic_function(mesurer, magic_kind="cell", magic_name="mesurer")
@@ -83,8 +92,11 @@ def figure_memoire(pics: pd.Series, n_communes: int) -> Image:
     figure = Figure(figsize=(8, 3.5), layout="tight")
     axe = figure.add_subplot()
     noms = pics.index[::-1]
-    axe.barh(noms, pics.values[::-1],
-             color=["tab:red" if "entière" in nom else "tab:blue" for nom in noms])
+    axe.barh(
+        noms,
+        pics.values[::-1],
+        color=["tab:red" if "entière" in nom else "tab:blue" for nom in noms],
+    )
     axe.set_xlabel("Mo ajoutés au pic par la lecture")
     communes = f"{n_communes:,}".replace(",", "\u202f")
     axe.set_title(f"Lire {communes} communes : tout d'un coup ou en flux")
@@ -98,10 +110,17 @@ def source(adresse: str, region: str, bucket: str, cle_parquet: str) -> bench.So
     :mod:`s3cours.bench` (``bench.measure``, ``bench.measure_tuned``) : par ``adresse``
     (celle d'un relais), avec les identifiants de l'environnement, ceux du service."""
     return bench.Source(
-        endpoint_url=adresse, region=region, access_key=os.environ["AWS_ACCESS_KEY_ID"],
+        endpoint_url=adresse,
+        region=region,
+        access_key=os.environ["AWS_ACCESS_KEY_ID"],
         secret_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-        session_token=os.environ.get("AWS_SESSION_TOKEN"), bucket=bucket, csv_key="",
-        parquet_key=cle_parquet, dataset="", department="")
+        session_token=os.environ.get("AWS_SESSION_TOKEN"),
+        bucket=bucket,
+        csv_key="",
+        parquet_key=cle_parquet,
+        dataset="",
+        department="",
+    )
 
 
 def partitions_lues(relais: CountingProxy, colonne: str = "DEP") -> list[str]:
@@ -109,5 +128,8 @@ def partitions_lues(relais: CountingProxy, colonne: str = "DEP") -> list[str]:
     que ``relais`` a transmise depuis sa dernière remise à zéro et qui en nomme une,
     triées : ce qu'un lecteur a ouvert d'un jeu partitionné."""
     marque = f"{colonne}%3D"  # « DEP= » dans une adresse
-    return sorted(echange.target.split(marque)[1][:3].strip("/")
-                  for echange in relais.count().exchanges if marque in echange.target)
+    return sorted(
+        echange.target.split(marque)[1][:3].strip("/")
+        for echange in relais.count().exchanges
+        if marque in echange.target
+    )

@@ -83,8 +83,10 @@ SOLUTION_FENCE = re.compile(r'^:{3,} *\{\.callout-tip collapse="true"\}$')
 
 
 #: A callout that Jupyter shows as a quotation (an opening fence without ``collapse``).
-NOTE_FENCE = re.compile(r"^:{3,} *\{\.callout-(note|warning|important|caution|tip)"
-                        r'(?![^}]*collapse="true")[^}]*\}$')
+NOTE_FENCE = re.compile(
+    r"^:{3,} *\{\.callout-(note|warning|important|caution|tip)"
+    r'(?![^}]*collapse="true")[^}]*\}$'
+)
 
 
 def _quote_callouts(lines: list[str]) -> list[str]:
@@ -94,13 +96,18 @@ def _quote_callouts(lines: list[str]) -> list[str]:
     out, i = [], 0
     while i < len(lines):
         line = lines[i]
-        close = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == ":::"),
-                     None) if NOTE_FENCE.match(line.strip()) else None
+        close = (
+            next(
+                (j for j in range(i + 1, len(lines)) if lines[j].strip() == ":::"), None
+            )
+            if NOTE_FENCE.match(line.strip())
+            else None
+        )
         if close is None:
             out.append(line)
             i += 1
             continue
-        inner = lines[i + 1:close]
+        inner = lines[i + 1 : close]
         while inner and not inner[0].strip():
             inner.pop(0)
         if inner and HEADING.match(inner[0]):
@@ -139,8 +146,10 @@ def _title_cell(front_matter: str) -> nbformat.NotebookNode:
     meta = yaml.safe_load(front_matter.strip().strip("-"))
     extra = set(meta) - {"title", "jupyter"}
     if extra or "title" not in meta:
-        raise ValueError(f"en-tête du chapitre : seule « title » (et « jupyter ») est lue "
-                         f"(trouvé : {sorted(meta)})")
+        raise ValueError(
+            f"en-tête du chapitre : seule « title » (et « jupyter ») est lue "
+            f"(trouvé : {sorted(meta)})"
+        )
     return nbformat.v4.new_markdown_cell(f"# {meta['title']}")
 
 
@@ -156,11 +165,14 @@ def _split_before_solutions(cell: nbformat.NotebookNode) -> list[nbformat.Notebo
             pieces.append(nbformat.v4.new_markdown_cell(text))
     for piece in pieces:
         if SOLUTION_FENCE.match(piece.source.split("\n")[0].strip()):
-            heading = next((line for line in piece.source.split("\n")[1:]
-                            if line.strip()), "")
+            heading = next(
+                (line for line in piece.source.split("\n")[1:] if line.strip()), ""
+            )
             if not HEADING.match(heading):
-                raise ValueError("une solution repliée commence par son titre "
-                                 f"(« #### Solution… »), pas par : {heading[:60]!r}")
+                raise ValueError(
+                    "une solution repliée commence par son titre "
+                    f"(« #### Solution… »), pas par : {heading[:60]!r}"
+                )
             piece.metadata[HEADING_COLLAPSED] = True
     return pieces
 
@@ -218,8 +230,14 @@ def hidden_by_collapse(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]
 
 def find_setup_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
     """A chapter's setup cell: its first code cell that reads ``AWS_S3_ENDPOINT``."""
-    return next((c for c in nb.cells
-                 if c.cell_type == "code" and "AWS_S3_ENDPOINT" in c.source), None)
+    return next(
+        (
+            c
+            for c in nb.cells
+            if c.cell_type == "code" and "AWS_S3_ENDPOINT" in c.source
+        ),
+        None,
+    )
 
 
 def setup_cell(source: Path) -> str:
@@ -253,10 +271,12 @@ def from_source(source: Path) -> nbformat.NotebookNode:
     nb = _parsed(source)
     after_title = 1 if nb.cells and nb.cells[0].source.startswith("# ") else 0
     nb.cells.insert(after_title, launch_cell(source))
-    nb.metadata = nbformat.from_dict({
-        "kernelspec": KERNELSPEC,
-        "language_info": {"name": "python"},
-    })
+    nb.metadata = nbformat.from_dict(
+        {
+            "kernelspec": KERNELSPEC,
+            "language_info": {"name": "python"},
+        }
+    )
     _stable_ids(nb)
     return nb
 
@@ -264,21 +284,28 @@ def from_source(source: Path) -> nbformat.NotebookNode:
 def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Drop run- and machine-specific metadata from an executed notebook."""
     nb = copy.deepcopy(nb)
-    nb.metadata = nbformat.from_dict({"kernelspec": KERNELSPEC, "language_info": {"name": "python"}})
+    nb.metadata = nbformat.from_dict(
+        {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+    )
     for cell in nb.cells:
         for key in VOLATILE_CELL_METADATA:
             cell.metadata.pop(key, None)
     return nb
 
 
-def execute(nb: nbformat.NotebookNode, env: dict[str, str], timeout: int = 600) -> nbformat.NotebookNode:
+def execute(
+    nb: nbformat.NotebookNode, env: dict[str, str], timeout: int = 600
+) -> nbformat.NotebookNode:
     """Run every cell in a fresh kernel whose environment holds ``env``; stop at an error
     unless the cell is tagged ``raises-exception``."""
     saved = dict(os.environ)
     os.environ.update(env)
     try:
         client = NotebookClient(
-            nb, timeout=timeout, kernel_name=KERNELSPEC["name"], coalesce_streams=True,
+            nb,
+            timeout=timeout,
+            kernel_name=KERNELSPEC["name"],
+            coalesce_streams=True,
             resources={"metadata": {"path": str(config.NOTEBOOKS_DIR)}},
         )
         client.execute()
@@ -301,7 +328,9 @@ def _inputs(nb: nbformat.NotebookNode) -> list[str]:
     """A comparable text of a notebook's inputs: cell kinds, metadata and sources."""
     lines = []
     for index, cell in enumerate(nb.cells):
-        meta = {k: v for k, v in cell.metadata.items() if k not in VOLATILE_CELL_METADATA}
+        meta = {
+            k: v for k, v in cell.metadata.items() if k not in VOLATILE_CELL_METADATA
+        }
         lines.append(f"--- cellule {index} [{cell.cell_type}] {meta}")
         lines.extend(cell.source.splitlines())
     return lines
@@ -317,12 +346,17 @@ def drift(source: Path, target: Path | None = None) -> str:
         return f"{target.name} manque : lancez `./cours build`."
     expected = _inputs(from_source(source))
     actual = _inputs(nbformat.read(target, as_version=4))
-    diff = difflib.unified_diff(actual, expected, fromfile=target.name, tofile=source.name,
-                                lineterm="")
+    diff = difflib.unified_diff(
+        actual, expected, fromfile=target.name, tofile=source.name, lineterm=""
+    )
     return "\n".join(diff)
 
 
 def orphans() -> list[Path]:
     """Notebooks whose source is gone."""
     stems = {source.stem for source in sources()}
-    return [nb for nb in sorted(config.NOTEBOOKS_DIR.glob("*.ipynb")) if nb.stem not in stems]
+    return [
+        nb
+        for nb in sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
+        if nb.stem not in stems
+    ]

@@ -52,10 +52,21 @@ UNSET: tuple[str, ...] = ()
 #: ``MC_HOST_s3`` and ``KUBERNETES_NAMESPACE``: InseeFrLab/images-datascience 0a611ea,
 #: base/scripts/onyxia-init.sh, which exports them before it starts Jupyter), plus the test
 #: CA over https.
-VARIABLES = ("AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "S3_ENDPOINT", "AWS_ACCESS_KEY_ID",
-             "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
-             "AWS_PATH_STYLE_ACCESS", "AWS_WORKING_DIRECTORY_PATH", "KUBERNETES_NAMESPACE",
-             "MC_HOST_s3", "AWS_CA_BUNDLE", "SSL_CERT_FILE")
+VARIABLES = (
+    "AWS_S3_ENDPOINT",
+    "AWS_ENDPOINT_URL",
+    "S3_ENDPOINT",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "AWS_PATH_STYLE_ACCESS",
+    "AWS_WORKING_DIRECTORY_PATH",
+    "KUBERNETES_NAMESPACE",
+    "MC_HOST_s3",
+    "AWS_CA_BUNDLE",
+    "SSL_CERT_FILE",
+)
 #: The DuckDB secret that the images' init script writes when a service starts
 #: (images-datascience, base/scripts/onyxia-init.sh: ``CREATE OR REPLACE PERSISTENT SECRET
 #: s3_onyxia_connection``, run with the duckdb CLI, in ``~/.duckdb/stored_secrets``).
@@ -118,11 +129,17 @@ class Playground:
             from . import mc
 
             mc_binary = mc.find() or mc.build(lambda _: None)
-        return learners.Admin(self.endpoint_url, config.PLAYGROUND_ACCESS_KEY, admin_secret(),
-                              self.ca_file, mc_binary)
+        return learners.Admin(
+            self.endpoint_url,
+            config.PLAYGROUND_ACCESS_KEY,
+            admin_secret(),
+            self.ca_file,
+            mc_binary,
+        )
 
-    def environment(self, learner: str | None = None,
-                    seconds: int = learners.SESSION_SECONDS) -> dict[str, str]:
+    def environment(
+        self, learner: str | None = None, seconds: int = learners.SESSION_SECONDS
+    ) -> dict[str, str]:
         """The variables an Onyxia Jupyter service sets, for ``learner`` (default: the one
         named by ``S3COURS_APPRENANT``, else ``apprenant``), with fresh STS credentials
         lasting ``seconds`` (default: Onyxia's 7 days)."""
@@ -130,7 +147,9 @@ class Playground:
         if learner not in self.learner_keys and self.state_file:
             recorded = Path(self.state_file)
             if recorded.exists():
-                self.learner_keys = json.loads(recorded.read_text()).get("learner_keys", {})
+                self.learner_keys = json.loads(recorded.read_text()).get(
+                    "learner_keys", {}
+                )
         if learner not in self.learner_keys:
             raise PlaygroundError(
                 f"Apprenant inconnu du bac à sable : {learner}. Créez-le d'abord : "
@@ -139,10 +158,14 @@ class Playground:
             )
         try:
             # The learner's own long-term key asks for the session: no admin key involved.
-            session = learners.session_credentials(self.endpoint_url, learner,
-                                                   self.learner_keys[learner],
-                                                   config.PLAYGROUND_REGION, self.ca_file,
-                                                   seconds)
+            session = learners.session_credentials(
+                self.endpoint_url,
+                learner,
+                self.learner_keys[learner],
+                config.PLAYGROUND_REGION,
+                self.ca_file,
+                seconds,
+            )
         except Exception as exc:  # noqa: BLE001 - any failure here has one remedy
             raise PlaygroundError(
                 f"Le bac à sable n'a pas donné d'identifiants temporaires à {learner} ({exc}). "
@@ -165,8 +188,10 @@ class Playground:
             # service's namespace, ``user-<name>`` for a personal service.
             "KUBERNETES_NAMESPACE": f"user-{learner}",
             # The alias ``s3`` of the MinIO client, as SSP Cloud's images define it.
-            "MC_HOST_s3": (f"{self.scheme}://{session.access_key}:{session.secret_key}:"
-                           f"{session.token}@{self.endpoint}"),
+            "MC_HOST_s3": (
+                f"{self.scheme}://{session.access_key}:{session.secret_key}:"
+                f"{session.token}@{self.endpoint}"
+            ),
         }
         if self.ca_file:
             env["AWS_CA_BUNDLE"] = self.ca_file
@@ -192,8 +217,10 @@ class Playground:
         return env
 
     def describe(self) -> str:
-        return (f"{self.server} {self.version} sur {self.endpoint_url} (pid {self.pid}, "
-                f"variables d'Onyxia {self.onyxia})")
+        return (
+            f"{self.server} {self.version} sur {self.endpoint_url} (pid {self.pid}, "
+            f"variables d'Onyxia {self.onyxia})"
+        )
 
 
 def _learner(learner: str | None) -> str:
@@ -205,10 +232,12 @@ def home_pins(env: dict[str, str] | None = None) -> dict[str, str]:
     """The tools' cache locations as they are now, to keep when HOME changes."""
     env = dict(os.environ if env is None else env)
     home = Path(env.get("HOME") or Path.home())
-    defaults = {"S3COURS_CACHE": str(config.cache_dir()),
-                "XDG_CACHE_HOME": str(home / ".cache"),
-                "GOPATH": str(home / "go"),
-                "GOENV": str(home / ".config" / "go" / "env")}
+    defaults = {
+        "S3COURS_CACHE": str(config.cache_dir()),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "GOPATH": str(home / "go"),
+        "GOENV": str(home / ".config" / "go" / "env"),
+    }
     return {name: env.get(name) or defaults[name] for name in HOME_PINNED}
 
 
@@ -223,8 +252,12 @@ def write_duckdb_secret(env: dict[str, str], home: Path) -> Path:
     folder = (home / DUCKDB_SECRET_FILE).parent
     folder.mkdir(parents=True, exist_ok=True)
     # The extension goes to the service's home too, as in the image (not to this HOME's).
-    con = duckdb.connect(config={"secret_directory": str(folder),
-                                 "extension_directory": str(home / ".duckdb" / "extensions")})
+    con = duckdb.connect(
+        config={
+            "secret_directory": str(folder),
+            "extension_directory": str(home / ".duckdb" / "extensions"),
+        }
+    )
     try:
         install_duckdb_extensions(con)
         con.load_extension("httpfs")
@@ -232,12 +265,15 @@ def write_duckdb_secret(env: dict[str, str], home: Path) -> Path:
             f"CREATE OR REPLACE PERSISTENT SECRET {DUCKDB_SECRET} (TYPE S3, KEY_ID $cle, "
             "SECRET $secret, REGION $region, SESSION_TOKEN $jeton, ENDPOINT $hote, "
             "URL_STYLE $style)",
-            {"cle": env.get("AWS_ACCESS_KEY_ID", ""),
-             "secret": env.get("AWS_SECRET_ACCESS_KEY", ""),
-             "region": env.get("AWS_DEFAULT_REGION", ""),
-             "jeton": env.get("AWS_SESSION_TOKEN", ""),
-             "hote": env.get("AWS_S3_ENDPOINT", ""),
-             "style": "path" if env.get("AWS_PATH_STYLE_ACCESS") else "vhost"})
+            {
+                "cle": env.get("AWS_ACCESS_KEY_ID", ""),
+                "secret": env.get("AWS_SECRET_ACCESS_KEY", ""),
+                "region": env.get("AWS_DEFAULT_REGION", ""),
+                "jeton": env.get("AWS_SESSION_TOKEN", ""),
+                "hote": env.get("AWS_S3_ENDPOINT", ""),
+                "style": "path" if env.get("AWS_PATH_STYLE_ACCESS") else "vhost",
+            },
+        )
     finally:
         con.close()
     return folder
@@ -257,10 +293,20 @@ def install_duckdb_extensions(con, names: tuple[str, ...] = DUCKDB_EXTENSIONS) -
     version = con.execute("PRAGMA version").fetchone()[0]
     for name in names:
         spec = importlib.util.find_spec(f"duckdb_extension_{name}")
-        packaged = (Path(spec.origin).parent / "extensions" / version
-                    / f"{name}.duckdb_extension") if spec and spec.origin else None
+        packaged = (
+            (
+                Path(spec.origin).parent
+                / "extensions"
+                / version
+                / f"{name}.duckdb_extension"
+            )
+            if spec and spec.origin
+            else None
+        )
         try:
-            con.install_extension(str(packaged) if packaged and packaged.exists() else name)
+            con.install_extension(
+                str(packaged) if packaged and packaged.exists() else name
+            )
         except duckdb.Error as exc:
             raise PlaygroundError(
                 f"Extension DuckDB « {name} » non installée ({exc}).\n"
@@ -324,7 +370,7 @@ def load_environment(state_dir: Path | None = None) -> dict[str, str]:
             "- Sur le SSP Cloud, les variables sont définies au lancement du service : "
             "relancez-le si elles ont disparu.\n"
             "- Sur votre poste : lancez `./cours playground start` à la racine du dépôt, puis "
-            "relancez la cellule (dans un terminal : eval \"$(./cours playground env)\").\n"
+            'relancez la cellule (dans un terminal : eval "$(./cours playground env)").\n'
             "- Autre serveur (AWS…) : exportez AWS_S3_ENDPOINT (l'hôte, sans https://), "
             "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY et AWS_DEFAULT_REGION."
         )
@@ -342,14 +388,21 @@ def find_minio() -> Path | None:
 def build_minio(log=print) -> Path:
     """Build MinIO with ``go install`` into the cache; return the binary's path."""
     try:
-        return gotools.go_install(config.MINIO_MODULE, config.MINIO_VERSION, "MinIO", log)
+        return gotools.go_install(
+            config.MINIO_MODULE, config.MINIO_VERSION, "MinIO", log
+        )
     except gotools.GoBuildError as exc:
         raise PlaygroundError(str(exc)) from None
 
 
 def _minio_version(binary: Path) -> str:
-    out = subprocess.run([str(binary), "--version"], capture_output=True, text=True,
-                         check=False, timeout=30).stdout
+    out = subprocess.run(
+        [str(binary), "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    ).stdout
     first = out.splitlines()[0] if out else "?"
     if "DEVELOPMENT.GOGET" in first:
         # A `go install` build carries no release name: give the date of its sources.
@@ -392,7 +445,11 @@ def non_loopback_warning(host: str, port: int, tls: bool) -> str:
         "de la salle de formation (jamais Internet), donnez à chaque apprenant ses propres "
         "identifiants temporaires (`./cours classroom provision`) et arrêtez-le après la "
         "séance (`./cours playground stop`)."
-        + ("" if tls else " Les échanges passent en clair (http) : ajoutez --tls pour https.")
+        + (
+            ""
+            if tls
+            else " Les échanges passent en clair (http) : ajoutez --tls pour https."
+        )
     )
 
 
@@ -431,7 +488,10 @@ def check_port_free(host: str, port: int) -> None:
 def _log_tail(log: Path, lines: int = 40) -> str:
     if not log.exists():
         return "(journal vide)"
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) or "(journal vide)"
+    return (
+        "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+        or "(journal vide)"
+    )
 
 
 def s3_client(endpoint_url: str, timeout: float = 10, ca_file: str | None = None):
@@ -450,13 +510,21 @@ def s3_client(endpoint_url: str, timeout: float = 10, ca_file: str | None = None
         verify=ca_file or True,
         # One attempt in all: {"max_attempts": 1} would allow one retry (botocore counts
         # retries there, see chapter « Dépannage »).
-        config=Config(connect_timeout=timeout, read_timeout=timeout,
-                      retries={"total_max_attempts": 1}),
+        config=Config(
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            retries={"total_max_attempts": 1},
+        ),
     )
 
 
-def _wait_ready(proc: subprocess.Popen, endpoint_url: str, log: Path, timeout: float,
-                ca_file: str | None = None) -> None:
+def _wait_ready(
+    proc: subprocess.Popen,
+    endpoint_url: str,
+    log: Path,
+    timeout: float,
+    ca_file: str | None = None,
+) -> None:
     deadline = time.monotonic() + timeout
     client = s3_client(endpoint_url, timeout=2, ca_file=ca_file)
     last_error: Exception | None = None
@@ -504,9 +572,13 @@ def start(
     service variables the learners get (11, or 10). The default learner is created.
     """
     if server not in SERVERS:
-        raise PlaygroundError(f"Serveur inconnu : {server} (choix : {', '.join(SERVERS)}).")
+        raise PlaygroundError(
+            f"Serveur inconnu : {server} (choix : {', '.join(SERVERS)})."
+        )
     if onyxia not in config.ONYXIA_VERSIONS:
-        raise PlaygroundError(f"Version d'Onyxia inconnue : {onyxia} (choix : 10 ou 11).")
+        raise PlaygroundError(
+            f"Version d'Onyxia inconnue : {onyxia} (choix : 10 ou 11)."
+        )
     check_host(host, allow_non_loopback)
     state = state_dir or config.state_dir()
     running = status(state)
@@ -522,7 +594,9 @@ def start(
 
     notes: list[str] = []
     if host not in LOOPBACK_HOSTS:
-        notes.append(non_loopback_warning(host, port, tls))  # said by `playground start`
+        notes.append(
+            non_loopback_warning(host, port, tls)
+        )  # said by `playground start`
     binary: Path | None = None
     if server in ("auto", "minio"):
         binary = find_minio()
@@ -535,18 +609,29 @@ def start(
                 notes.append(f"MinIO indisponible, repli sur moto : {exc}")
                 log(notes[-1])
         if binary is None and server == "minio":
-            raise PlaygroundError("MinIO introuvable (ni $S3COURS_MINIO, ni `minio` dans le PATH).")
+            raise PlaygroundError(
+                "MinIO introuvable (ni $S3COURS_MINIO, ni `minio` dans le PATH)."
+            )
 
     state.mkdir(parents=True, exist_ok=True)
     log_path = state / LOG_FILE
     temporary = data_dir is None
-    data = Path(tempfile.mkdtemp(prefix="s3cours-data-")) if temporary else Path(data_dir)
+    data = (
+        Path(tempfile.mkdtemp(prefix="s3cours-data-")) if temporary else Path(data_dir)
+    )
     data.mkdir(parents=True, exist_ok=True)
     certificates = tls_module.make(state / "tls", host) if tls else None
 
     if binary is not None:
         name, version = "MinIO", _minio_version(binary)
-        cmd = [str(binary), "server", str(data), "--address", f"{host}:{port}", "--quiet"]
+        cmd = [
+            str(binary),
+            "server",
+            str(data),
+            "--address",
+            f"{host}:{port}",
+            "--quiet",
+        ]
         if certificates:
             certs_dir = certificates.cert_file.parent
             cmd += ["--certs-dir", str(certs_dir)]
@@ -561,26 +646,55 @@ def start(
     else:
         name, version = "moto", _moto_version()
         if not temporary:
-            notes.append("moto garde ses données en mémoire : --data-dir est sans effet.")
-        notes.append("moto n'applique aucune politique d'accès : les refus du SSP Cloud "
-                     "(bucket d'un autre, écriture dans donnees-insee) n'y ont pas lieu.")
+            notes.append(
+                "moto garde ses données en mémoire : --data-dir est sans effet."
+            )
+        notes.append(
+            "moto n'applique aucune politique d'accès : les refus du SSP Cloud "
+            "(bucket d'un autre, écriture dans donnees-insee) n'y ont pas lieu."
+        )
         cmd = [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
         if certificates:
-            cmd += ["--ssl-cert", str(certificates.cert_file),
-                    "--ssl-key", str(certificates.key_file)]
+            cmd += [
+                "--ssl-cert",
+                str(certificates.cert_file),
+                "--ssl-key",
+                str(certificates.key_file),
+            ]
         env = dict(os.environ)
 
     with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_file,
-                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
     playground = Playground(
-        name, version, proc.pid, host, port, str(data), temporary, str(log_path), notes,
+        name,
+        version,
+        proc.pid,
+        host,
+        port,
+        str(data),
+        temporary,
+        str(log_path),
+        notes,
         scheme="https" if certificates else "http",
         ca_file=str(certificates.ca_file) if certificates else None,
-        shared_data=shared_data, state_file=str(_state_path(state)), onyxia=onyxia)
+        shared_data=shared_data,
+        state_file=str(_state_path(state)),
+        onyxia=onyxia,
+    )
     try:
-        _wait_ready(proc, playground.endpoint_url, log_path, timeout, playground.ca_file)
-        seed(playground.endpoint_url, shared_data=shared_data, ca_file=playground.ca_file)
+        _wait_ready(
+            proc, playground.endpoint_url, log_path, timeout, playground.ca_file
+        )
+        seed(
+            playground.endpoint_url, shared_data=shared_data, ca_file=playground.ca_file
+        )
         _write_state(playground)
         add_learner(playground, config.DEFAULT_LEARNER)
     except BaseException:
@@ -601,7 +715,9 @@ def _write_state(playground: Playground) -> None:
     tmp.replace(path)
 
 
-def add_learner(playground: Playground, learner: str, policy: dict | None = None) -> None:
+def add_learner(
+    playground: Playground, learner: str, policy: dict | None = None
+) -> None:
     """Create a learner as SSP Cloud has them: a MinIO user under Onyxia's policy (or
     ``policy``), and a personal bucket of the same name; idempotent. Admin work."""
     try:
@@ -610,14 +726,18 @@ def add_learner(playground: Playground, learner: str, policy: dict | None = None
         learners.ensure_user(admin, learner, policy)
     except learners.LearnerError as exc:
         raise PlaygroundError(str(exc)) from None
-    _create_bucket(s3_client(playground.endpoint_url, ca_file=playground.ca_file), learner)
+    _create_bucket(
+        s3_client(playground.endpoint_url, ca_file=playground.ca_file), learner
+    )
     secret = learners.user_secret(admin.secret_key, learner) if admin.mc else "moto"
     # Several processes may add learners at once (a class): one writer at a time.
     with open(Path(playground.state_file).with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         recorded = Path(playground.state_file)
         if recorded.exists():
-            playground.learner_keys = json.loads(recorded.read_text()).get("learner_keys", {})
+            playground.learner_keys = json.loads(recorded.read_text()).get(
+                "learner_keys", {}
+            )
         playground.learner_keys[learner] = secret
         _write_state(playground)
 
@@ -628,12 +748,16 @@ def _create_bucket(client, bucket: str) -> None:
     try:
         client.create_bucket(Bucket=bucket)
     except ClientError as exc:
-        if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou",
-                                                   "BucketAlreadyExists"):
+        if exc.response["Error"]["Code"] not in (
+            "BucketAlreadyOwnedByYou",
+            "BucketAlreadyExists",
+        ):
             raise
 
 
-def seed(endpoint_url: str, shared_data: bool = True, ca_file: str | None = None) -> list[str]:
+def seed(
+    endpoint_url: str, shared_data: bool = True, ca_file: str | None = None
+) -> list[str]:
     """Create the shared data bucket and upload the course data (unless ``shared_data`` is
     false: the bucket stays empty, as on a server where nobody published it); idempotent.
 
@@ -655,8 +779,12 @@ def seed(endpoint_url: str, shared_data: bool = True, ca_file: str | None = None
         except ClientError:
             etag = None
         if etag != md5:
-            client.put_object(Bucket=obj.bucket, Key=obj.key, Body=obj.body,
-                              ContentType=obj.content_type)
+            client.put_object(
+                Bucket=obj.bucket,
+                Key=obj.key,
+                Body=obj.body,
+                ContentType=obj.content_type,
+            )
             uploaded.append(f"{obj.bucket}/{obj.key}")
     return uploaded
 

@@ -17,11 +17,25 @@ from typing import Any
 import nbformat
 import pypandoc
 
-from .notebooks import (FENCE, find_setup_cell, from_source, hidden_by_collapse,
-                        show_fences)
+from .notebooks import (
+    FENCE,
+    find_setup_cell,
+    from_source,
+    hidden_by_collapse,
+    show_fences,
+)
 
 #: The course's tabs, in their fixed order.
-TAB_ORDER = ("boto3", "s3fs", "pyarrow", "pandas", "polars", "duckdb", "snakemake", "mc")
+TAB_ORDER = (
+    "boto3",
+    "s3fs",
+    "pyarrow",
+    "pandas",
+    "polars",
+    "duckdb",
+    "snakemake",
+    "mc",
+)
 TABSET_CLASS = "panel-tabset"
 TABSET_GROUP = "lib"
 
@@ -40,8 +54,11 @@ def quarto_markdown(source: Path) -> str:
 def pandoc_ast(markdown: str) -> dict[str, Any]:
     """pandoc's AST of a markdown document; any pandoc warning (such as a ``:::`` block
     closed implicitly) is an error."""
-    return json.loads(pypandoc.convert_text(markdown, "json", format="markdown",
-                                            extra_args=["--fail-if-warnings"]))
+    return json.loads(
+        pypandoc.convert_text(
+            markdown, "json", format="markdown", extra_args=["--fail-if-warnings"]
+        )
+    )
 
 
 def markdown_problems(markdown: str) -> list[str]:
@@ -104,11 +121,14 @@ def tabset_problems(blocks: list[dict[str, Any]]) -> list[str]:
             level = block["c"][0]
         elif block["t"] == "Div" and TABSET_CLASS in block["c"][0][1]:
             section_level[id(block)] = level
-            after[id(block)] = {_text(b["c"][2]) for b in blocks[index + 1:]
-                                if b["t"] == "Header"}
+            after[id(block)] = {
+                _text(b["c"][2]) for b in blocks[index + 1 :] if b["t"] == "Header"
+            }
     for block in _walk(blocks):
         if block["t"] == "Para" and ":::" in _text(block["c"]):
-            problems.append(f"`:::` isolé (bloc non ouvert ou non fermé) : « {_text(block['c'])[:60]} »")
+            problems.append(
+                f"`:::` isolé (bloc non ouvert ou non fermé) : « {_text(block['c'])[:60]} »"
+            )
         if block["t"] != "Div":
             continue
         (_, classes, attributes), content = block["c"]
@@ -120,7 +140,9 @@ def tabset_problems(blocks: list[dict[str, Any]]) -> list[str]:
             if child["t"] == "Header" and child["c"][0] == tab_level:
                 tabs.append((_text(child["c"][2]), []))
             elif not tabs:
-                problems.append("un onglet doit commencer le bloc d'onglets (titre `### nom`)")
+                problems.append(
+                    "un onglet doit commencer le bloc d'onglets (titre `### nom`)"
+                )
             else:
                 tabs[-1][1].append(child)
         names = [name for name, _ in tabs]
@@ -129,28 +151,38 @@ def tabset_problems(blocks: list[dict[str, Any]]) -> list[str]:
             problems.append(f"[{where}] bloc d'onglets imbriqué dans un autre bloc")
         elif tabs and tab_level != section_level[id(block)] + 1:
             above = section_level[id(block)]
-            problems.append(f"[{where}] titres d'onglets de niveau {tab_level} sous une "
-                            f"section de niveau {above} : attendu {'#' * (above + 1)} nom")
+            problems.append(
+                f"[{where}] titres d'onglets de niveau {tab_level} sous une "
+                f"section de niveau {above} : attendu {'#' * (above + 1)} nom"
+            )
         if dict(attributes).get("group") != TABSET_GROUP:
             problems.append(f'[{where}] .panel-tabset sans group="{TABSET_GROUP}"')
         if not tabs:
             problems.append("bloc d'onglets sans onglet")
         unknown = [name for name in names if name not in TAB_ORDER]
         if unknown:
-            problems.append(f"[{where}] onglets inconnus : {unknown} (permis : {TAB_ORDER})")
+            problems.append(
+                f"[{where}] onglets inconnus : {unknown} (permis : {TAB_ORDER})"
+            )
         known = [name for name in names if name in TAB_ORDER]
         if known != sorted(known, key=TAB_ORDER.index) or len(set(known)) != len(known):
-            problems.append(f"[{where}] ordre des onglets : attendu {sorted(set(known), key=TAB_ORDER.index)}")
+            problems.append(
+                f"[{where}] ordre des onglets : attendu {sorted(set(known), key=TAB_ORDER.index)}"
+            )
         for name, tab_blocks in tabs:
             if _has_code(tab_blocks):
                 continue
             target = pointed_section(tab_blocks)
             if target is None:
-                problems.append(f"[{where}] l'onglet {name} ne contient aucun code (ni un "
-                                "renvoi d'une ligne : « voir la section « Titre » »)")
+                problems.append(
+                    f"[{where}] l'onglet {name} ne contient aucun code (ni un "
+                    "renvoi d'une ligne : « voir la section « Titre » »)"
+                )
             elif target not in after.get(id(block), set()):
-                problems.append(f"[{where}] l'onglet {name} renvoie à la section « {target} "
-                                "», absente après ce bloc d'onglets")
+                problems.append(
+                    f"[{where}] l'onglet {name} renvoie à la section « {target} "
+                    "», absente après ce bloc d'onglets"
+                )
     return problems
 
 
@@ -177,8 +209,13 @@ def tabsets_of(blocks: list[dict[str, Any]]) -> list[list[str]]:
     for block in _walk(blocks):
         if block["t"] == "Div" and TABSET_CLASS in block["c"][0][1]:
             level = _tab_level(block["c"][1])
-            found.append([_text(child["c"][2]) for child in block["c"][1]
-                          if child["t"] == "Header" and child["c"][0] == level])
+            found.append(
+                [
+                    _text(child["c"][2])
+                    for child in block["c"][1]
+                    if child["t"] == "Header" and child["c"][0] == level
+                ]
+            )
     return found
 
 
@@ -199,15 +236,26 @@ def jupyter_problems(nb: nbformat.NotebookNode) -> list[str]:
     not a heading, a setup cell shown open, a collapsed solution hiding more than itself."""
     problems = []
     first = nb.cells[0] if nb.cells else None
-    if first is None or first.cell_type != "markdown" or not first.source.startswith("# "):
-        problems.append("la première cellule n'est pas le titre du chapitre (« # Titre »)")
+    if (
+        first is None
+        or first.cell_type != "markdown"
+        or not first.source.startswith("# ")
+    ):
+        problems.append(
+            "la première cellule n'est pas le titre du chapitre (« # Titre »)"
+        )
     for cell in nb.cells:
         if cell.cell_type == "raw":
-            problems.append(f"cellule brute (affichée telle quelle) : {cell.source[:40]!r}")
+            problems.append(
+                f"cellule brute (affichée telle quelle) : {cell.source[:40]!r}"
+            )
         if cell.cell_type == "markdown" and FENCE.search(cell.source):
             problems.append(f"bloc Quarto visible : {cell.source[:60]!r}")
     setup = find_setup_cell(nb)
-    if setup is None or setup.metadata.get("jupyter", {}).get("source_hidden") is not True:
+    if (
+        setup is None
+        or setup.metadata.get("jupyter", {}).get("source_hidden") is not True
+    ):
         problems.append("la cellule de préparation n'est pas repliée dans JupyterLab")
     depth = 0
     for cell in hidden_by_collapse(nb):
@@ -219,8 +267,10 @@ def jupyter_problems(nb: nbformat.NotebookNode) -> list[str]:
             elif line.startswith(":::"):
                 depth += 1
             if depth < 0:
-                problems.append("une solution repliée cache la suite du chapitre : donnez un "
-                                f"titre à ce qui la suit ({cell.source[:60]!r})")
+                problems.append(
+                    "une solution repliée cache la suite du chapitre : donnez un "
+                    f"titre à ce qui la suit ({cell.source[:60]!r})"
+                )
                 depth = 0
     return problems
 

@@ -134,8 +134,9 @@ def check_out_dir(out: Path) -> Path:
             "dossier hors du dépôt, par exemple --out ~/formation-s3-classe."
         )
     if resolved.exists() and not resolved.is_dir():
-        raise TrainerError(f"{resolved} existe et n'est pas un dossier : choisissez un autre "
-                           "--out.")
+        raise TrainerError(
+            f"{resolved} existe et n'est pas un dossier : choisissez un autre --out."
+        )
     return resolved
 
 
@@ -171,14 +172,23 @@ class Target:
         """The administrator's S3 client (tooling only: buckets, clean-up); made once."""
         with self._lock:
             if self._admin_client is None:
-                self._admin_client = _client(self.endpoint_url, self.admin.access_key,
-                                             self.admin.secret_key, None, self.region,
-                                             self.admin.ca_file)
+                self._admin_client = _client(
+                    self.endpoint_url,
+                    self.admin.access_key,
+                    self.admin.secret_key,
+                    None,
+                    self.region,
+                    self.admin.ca_file,
+                )
             return self._admin_client
 
     def user_secret(self, learner: str) -> str:
         """The learner's long-term key (tooling only), as the playground derives it."""
-        return learners.user_secret(self.admin.secret_key, learner) if self.admin.mc else "moto"
+        return (
+            learners.user_secret(self.admin.secret_key, learner)
+            if self.admin.mc
+            else "moto"
+        )
 
     def add(self, learner: str) -> None:
         """Create the learner (user, Onyxia's policy, bucket); idempotent."""
@@ -215,38 +225,64 @@ class Target:
                     playground._write_state(self.server)
 
 
-def resolve_target(state_dir: Path | None = None, log: Callable[[str], None] = say) -> Target:
+def resolve_target(
+    state_dir: Path | None = None, log: Callable[[str], None] = say
+) -> Target:
     """Another MinIO when its administrator keys are in the environment, else the running
     playground."""
     endpoint = os.environ.get(ADMIN_ENDPOINT)
     if endpoint:
-        missing = [v for v in (ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY) if not os.environ.get(v)]
+        missing = [
+            v for v in (ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY) if not os.environ.get(v)
+        ]
         if missing:
             raise TrainerError(
                 f"{ADMIN_ENDPOINT} est défini mais pas {', '.join(missing)} : exportez les clés "
-                "d'administration du serveur MinIO visé (jamais dans un fichier du dépôt).")
-        match = re.fullmatch(r"(https?)://([^/:]+|\[[^\]]+\]):(\d+)/?", endpoint.strip())
+                "d'administration du serveur MinIO visé (jamais dans un fichier du dépôt)."
+            )
+        match = re.fullmatch(
+            r"(https?)://([^/:]+|\[[^\]]+\]):(\d+)/?", endpoint.strip()
+        )
         if not match:
             raise TrainerError(
                 f"{ADMIN_ENDPOINT} illisible : « {endpoint} ». Forme attendue : "
-                "https://minio.exemple.fr:9000 (schéma, hôte et port).")
+                "https://minio.exemple.fr:9000 (schéma, hôte et port)."
+            )
         from . import mc
 
         ca_file = os.environ.get(ADMIN_CA_BUNDLE) or None
         server = playground.Playground(
-            "MinIO", "?", 0, match[2], int(match[3]), "", False, "", scheme=match[1],
-            ca_file=ca_file)
-        admin = learners.Admin(f"{match[1]}://{match[2]}:{match[3]}",
-                               os.environ[ADMIN_ACCESS_KEY], os.environ[ADMIN_SECRET_KEY],
-                               ca_file, mc.find() or mc.build(log))
-        return Target(server, admin, "serveur",
-                      os.environ.get(ADMIN_REGION) or config.PLAYGROUND_REGION)
+            "MinIO",
+            "?",
+            0,
+            match[2],
+            int(match[3]),
+            "",
+            False,
+            "",
+            scheme=match[1],
+            ca_file=ca_file,
+        )
+        admin = learners.Admin(
+            f"{match[1]}://{match[2]}:{match[3]}",
+            os.environ[ADMIN_ACCESS_KEY],
+            os.environ[ADMIN_SECRET_KEY],
+            ca_file,
+            mc.find() or mc.build(log),
+        )
+        return Target(
+            server,
+            admin,
+            "serveur",
+            os.environ.get(ADMIN_REGION) or config.PLAYGROUND_REGION,
+        )
     running = playground.status(state_dir)
     if running is None:
         raise TrainerError(
             "Aucun serveur visé : le bac à sable ne tourne pas (lancez `./cours playground "
             "start`, avec le même --state-dir) et les clés d'un autre MinIO ne sont pas dans "
-            f"l'environnement ({ADMIN_ENDPOINT}, {ADMIN_ACCESS_KEY}, {ADMIN_SECRET_KEY}).")
+            f"l'environnement ({ADMIN_ENDPOINT}, {ADMIN_ACCESS_KEY}, {ADMIN_SECRET_KEY})."
+        )
     return Target(running, running.admin(), "bac à sable")
 
 
@@ -295,11 +331,11 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 #: The loader shown on the sheet, for a notebook already open.
-NOTEBOOK_LOADER = '''import os, shlex
+NOTEBOOK_LOADER = """import os, shlex
 for ligne in open("{env_file}", encoding="utf-8"):
     if ligne.startswith("export "):
         nom, _, valeur = ligne[len("export "):].strip().partition("=")
-        os.environ[nom] = shlex.split(valeur)[0]'''
+        os.environ[nom] = shlex.split(valeur)[0]"""
 
 
 def sheet_html(learner: Learner, url: str, with_ca: bool = False) -> str:
@@ -307,11 +343,16 @@ def sheet_html(learner: Learner, url: str, with_ca: bool = False) -> str:
     e = html.escape
     data = f"s3://{config.DATA_BUCKET}/{config.DATA_PREFIX}"
     loader = NOTEBOOK_LOADER.format(env_file=learner.env_file)
-    ca_note = "" if not with_ca else (
-        f"<p>Le serveur parle https avec un certificat de test : le formateur vous remet aussi "
-        f"<code>{CA_FILE}</code>. Si vous ne le placez pas au chemin que nomment "
-        f"<code>AWS_CA_BUNDLE</code> et <code>SSL_CERT_FILE</code> dans votre fichier "
-        f"<code>.env</code>, corrigez ces deux lignes.</p>\n")
+    ca_note = (
+        ""
+        if not with_ca
+        else (
+            f"<p>Le serveur parle https avec un certificat de test : le formateur vous remet aussi "
+            f"<code>{CA_FILE}</code>. Si vous ne le placez pas au chemin que nomment "
+            f"<code>AWS_CA_BUNDLE</code> et <code>SSL_CERT_FILE</code> dans votre fichier "
+            f"<code>.env</code>, corrigez ces deux lignes.</p>\n"
+        )
+    )
     return f"""<!DOCTYPE html>
 <html lang="fr">
 <head>
@@ -364,14 +405,32 @@ def _class_record(out: Path) -> dict | None:
 
 
 def _write_class(out: Path, record: dict) -> None:
-    _write_private(out / CLASS_FILE, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    _write_private(
+        out / CLASS_FILE, json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+    )
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["apprenant", "bucket", "serveur", "cles_valables_jusqu_au_utc",
-                     "fichier_env", "fiche"])
+    writer.writerow(
+        [
+            "apprenant",
+            "bucket",
+            "serveur",
+            "cles_valables_jusqu_au_utc",
+            "fichier_env",
+            "fiche",
+        ]
+    )
     for item in record["apprenants"]:
-        writer.writerow([item["name"], item["bucket"], item["endpoint_url"], item["expires"],
-                         f"{item['name']}.env", f"{item['name']}.html"])
+        writer.writerow(
+            [
+                item["name"],
+                item["bucket"],
+                item["endpoint_url"],
+                item["expires"],
+                f"{item['name']}.env",
+                f"{item['name']}.html",
+            ]
+        )
     _write_private(out / ROSTER_FILE, buffer.getvalue())
 
 
@@ -384,21 +443,29 @@ def _warm_up_boto3(region: str) -> None:
     boto3.client("sts", region_name=region)
 
 
-def provision(target: Target, out: Path, count: int, prefix: str = "eleve",
-              seconds: int = 12 * 3600, log: Callable[[str], None] = say) -> list[str]:
+def provision(
+    target: Target,
+    out: Path,
+    count: int,
+    prefix: str = "eleve",
+    seconds: int = 12 * 3600,
+    log: Callable[[str], None] = say,
+) -> list[str]:
     """Create the missing learners of a class of ``count``; return the names created."""
     out = check_out_dir(out)
     if target.server.host in ("0.0.0.0", "::"):
         raise TrainerError(
             f"Le bac à sable écoute sur {target.server.host} (toutes les adresses) : les "
             "apprenants ne peuvent pas joindre cette adresse. Relancez-le sur l'adresse de "
-            "cette machine dans le réseau de la salle (--host ADRESSE --allow-non-loopback).")
+            "cette machine dans le réseau de la salle (--host ADRESSE --allow-non-loopback)."
+        )
     names = learner_names(prefix, count)
     record = _class_record(out)
     if record and record["serveur"] != target.endpoint_url:
         raise TrainerError(
             f"{out} décrit une classe du serveur {record['serveur']}, pas de "
-            f"{target.endpoint_url}. Choisissez un autre dossier (--out) pour ce serveur.")
+            f"{target.endpoint_url}. Choisissez un autre dossier (--out) pour ce serveur."
+        )
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
     known = {item["name"]: item for item in (record or {}).get("apprenants", [])}
     missing = [n for n in names if not (n in known and (out / f"{n}.env").exists())]
@@ -415,19 +482,33 @@ def provision(target: Target, out: Path, count: int, prefix: str = "eleve",
         target.add(name)
         env = target.environment(name, seconds)
         if ca_copy is not None:
-            env.update({k: str(ca_copy) for k in ("AWS_CA_BUNDLE", "SSL_CERT_FILE") if k in env})
-        expires = (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M")
+            env.update(
+                {
+                    k: str(ca_copy)
+                    for k in ("AWS_CA_BUNDLE", "SSL_CERT_FILE")
+                    if k in env
+                }
+            )
+        expires = (datetime.now(UTC) + timedelta(seconds=seconds)).strftime(
+            "%Y-%m-%d %H:%M"
+        )
         learner = Learner(name, name, env["AWS_ENDPOINT_URL"], expires)
         _write_private(out / learner.env_file, env_file_text(learner, env))
-        _write_private(out / learner.sheet, sheet_html(learner, url, ca_copy is not None))
+        _write_private(
+            out / learner.sheet, sheet_html(learner, url, ca_copy is not None)
+        )
         return learner
 
     _warm_up_boto3(target.region)
     with ThreadPoolExecutor(max_workers=min(WORKERS, max(1, len(missing)))) as pool:
         created = list(pool.map(one, missing))
     for learner in created:
-        known[learner.name] = {"name": learner.name, "bucket": learner.bucket,
-                               "endpoint_url": learner.endpoint_url, "expires": learner.expires}
+        known[learner.name] = {
+            "name": learner.name,
+            "bucket": learner.bucket,
+            "endpoint_url": learner.endpoint_url,
+            "expires": learner.expires,
+        }
     record = {
         "serveur": target.endpoint_url,
         "cible": target.kind,
@@ -436,8 +517,10 @@ def provision(target: Target, out: Path, count: int, prefix: str = "eleve",
         "apprenants": [known[n] for n in sorted(known)],
     }
     _write_class(out, record)
-    log(f"{len(created)} apprenant(s) créé(s), {len(known) - len(created)} déjà là, dans {out} "
-        f"(serveur {target.endpoint_url}).")
+    log(
+        f"{len(created)} apprenant(s) créé(s), {len(known) - len(created)} déjà là, dans {out} "
+        f"(serveur {target.endpoint_url})."
+    )
     return [learner.name for learner in created]
 
 
@@ -445,16 +528,23 @@ def provision(target: Target, out: Path, count: int, prefix: str = "eleve",
 
 
 CHECKS = ("donnees", "son_bucket", "voisin", "partage", "compte")
-HEADERS = {"donnees": "lit les données", "son_bucket": "son bucket (é/l/s)",
-           "voisin": "bucket voisin", "partage": "écrit données", "compte": "droits du compte"}
+HEADERS = {
+    "donnees": "lit les données",
+    "son_bucket": "son bucket (é/l/s)",
+    "voisin": "bucket voisin",
+    "partage": "écrit données",
+    "compte": "droits du compte",
+}
 
 
 HINTS = {
-    "donnees": (f" (les données du cours sont-elles publiées dans s3://{config.DATA_BUCKET}/"
-                f"{config.DATA_PREFIX} ? Les clés ont-elles expiré ?)"),
+    "donnees": (
+        f" (les données du cours sont-elles publiées dans s3://{config.DATA_BUCKET}/"
+        f"{config.DATA_PREFIX} ? Les clés ont-elles expiré ?)"
+    ),
     "son_bucket": " (clés expirées ? bucket supprimé ? `provision` recrée ce qui manque)",
     "compte": " (la politique attachée à ce compte sur le serveur est plus large que celle "
-              "d'Onyxia : recréez l'apprenant ou corrigez sa politique)",
+    "d'Onyxia : recréez l'apprenant ou corrigez sa politique)",
 }
 
 
@@ -473,8 +563,14 @@ _SESSION_LOCK = threading.Lock()
 _SESSIONS: list = []
 
 
-def _client(endpoint_url: str, access_key: str, secret_key: str, token: str | None,
-            region: str, ca_file: str | None):
+def _client(
+    endpoint_url: str,
+    access_key: str,
+    secret_key: str,
+    token: str | None,
+    region: str,
+    ca_file: str | None,
+):
     """An S3 client; all made from one boto3 session (its service model is read once, which
     is most of a client's cost), one at a time (a session is not thread-safe; clients are)."""
     import boto3
@@ -484,11 +580,21 @@ def _client(endpoint_url: str, access_key: str, secret_key: str, token: str | No
         if not _SESSIONS:
             _SESSIONS.append(boto3.session.Session())
         return _SESSIONS[0].client(
-            "s3", endpoint_url=endpoint_url, region_name=region, aws_access_key_id=access_key,
-            aws_secret_access_key=secret_key, aws_session_token=token, verify=ca_file or True,
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            aws_session_token=token,
+            verify=ca_file or True,
             # Two attempts in all (total_max_attempts; "max_attempts" would count retries).
-            config=Config(connect_timeout=5, read_timeout=20, retries={"total_max_attempts": 2},
-                          s3={"addressing_style": "path"}))
+            config=Config(
+                connect_timeout=5,
+                read_timeout=20,
+                retries={"total_max_attempts": 2},
+                s3={"addressing_style": "path"},
+            ),
+        )
 
 
 def _code(exc: Exception) -> str:
@@ -498,7 +604,9 @@ def _code(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def _denied(call: Callable[[], object], cleanup: Callable[[], object] | None = None) -> str:
+def _denied(
+    call: Callable[[], object], cleanup: Callable[[], object] | None = None
+) -> str:
     """'refusé' when the server answers AccessDenied; anything else is a failure."""
     try:
         call()
@@ -521,20 +629,28 @@ def verify_learner(target: Target, out: Path, name: str, neighbour: str) -> Row:
         row.problems.append(f"{name} : fichier {env_path.name} absent")
         return row
     env = read_env_file(env_path)
-    s3 = _client(env["AWS_ENDPOINT_URL"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"],
-                 env.get("AWS_SESSION_TOKEN"), env.get("AWS_DEFAULT_REGION", target.region),
-                 env.get("AWS_CA_BUNDLE"))
+    s3 = _client(
+        env["AWS_ENDPOINT_URL"],
+        env["AWS_ACCESS_KEY_ID"],
+        env["AWS_SECRET_ACCESS_KEY"],
+        env.get("AWS_SESSION_TOKEN"),
+        env.get("AWS_DEFAULT_REGION", target.region),
+        env.get("AWS_CA_BUNDLE"),
+    )
     admin = target.admin_client()
     bucket = (learners.space(env) or (name, ""))[0]
     tag = uuid.uuid4().hex[:12]
 
     # 1. The course data: listed under diffusion/ and read.
     try:
-        listed = s3.list_objects_v2(Bucket=config.DATA_BUCKET, Prefix=config.DATA_PREFIX)
+        listed = s3.list_objects_v2(
+            Bucket=config.DATA_BUCKET, Prefix=config.DATA_PREFIX
+        )
         if not listed.get("KeyCount"):
             raise RuntimeError("vide")
-        s3.get_object(Bucket=config.DATA_BUCKET, Key=config.FILOSOFI_CSV_KEY,
-                      Range="bytes=0-1023")["Body"].read()
+        s3.get_object(
+            Bucket=config.DATA_BUCKET, Key=config.FILOSOFI_CSV_KEY, Range="bytes=0-1023"
+        )["Body"].read()
         row.cells["donnees"] = "ok"
     except Exception as exc:  # noqa: BLE001
         row.cells["donnees"] = f"ÉCHEC ({_code(exc) if str(exc) != 'vide' else 'vide'})"
@@ -555,33 +671,50 @@ def verify_learner(target: Target, out: Path, name: str, neighbour: str) -> Row:
                 raise
         row.cells["son_bucket"] = "ok"
     except Exception as exc:  # noqa: BLE001
-        row.cells["son_bucket"] = f"ÉCHEC ({_code(exc) if not isinstance(exc, RuntimeError) else exc})"
+        row.cells["son_bucket"] = (
+            f"ÉCHEC ({_code(exc) if not isinstance(exc, RuntimeError) else exc})"
+        )
 
     # 3. Another learner's bucket: neither listed nor written.
     other_key = f"{CHECK_PREFIX}intrus-{name}-{tag}.txt"
     listing = _denied(lambda: s3.list_objects_v2(Bucket=neighbour))
-    writing = _denied(lambda: s3.put_object(Bucket=neighbour, Key=other_key, Body=b"x"),
-                      lambda: admin.delete_object(Bucket=neighbour, Key=other_key))
+    writing = _denied(
+        lambda: s3.put_object(Bucket=neighbour, Key=other_key, Body=b"x"),
+        lambda: admin.delete_object(Bucket=neighbour, Key=other_key),
+    )
     row.cells["voisin"] = listing if listing != "refusé" else writing
 
     # 4. The shared course data: not writable.
     shared_key = f"{config.DATA_PREFIX}{CHECK_PREFIX}{name}-{tag}.txt"
     row.cells["partage"] = _denied(
         lambda: s3.put_object(Bucket=config.DATA_BUCKET, Key=shared_key, Body=b"x"),
-        lambda: admin.delete_object(Bucket=config.DATA_BUCKET, Key=shared_key))
+        lambda: admin.delete_object(Bucket=config.DATA_BUCKET, Key=shared_key),
+    )
 
     # 5. The user's own policy (long-term key, tooling only): the ceiling of any key issued
     # for this learner. Widened, it is a hole even when today's session keys are capped.
     if target.admin.mc is None:
         row.cells["compte"] = "— (moto)"
     else:
-        user = _client(target.endpoint_url, name, target.user_secret(name), None, target.region,
-                       target.admin.ca_file)
+        user = _client(
+            target.endpoint_url,
+            name,
+            target.user_secret(name),
+            None,
+            target.region,
+            target.admin.ca_file,
+        )
         results = [
-            _denied(lambda: user.put_object(Bucket=neighbour, Key=other_key, Body=b"x"),
-                    lambda: admin.delete_object(Bucket=neighbour, Key=other_key)),
-            _denied(lambda: user.put_object(Bucket=config.DATA_BUCKET, Key=shared_key, Body=b"x"),
-                    lambda: admin.delete_object(Bucket=config.DATA_BUCKET, Key=shared_key)),
+            _denied(
+                lambda: user.put_object(Bucket=neighbour, Key=other_key, Body=b"x"),
+                lambda: admin.delete_object(Bucket=neighbour, Key=other_key),
+            ),
+            _denied(
+                lambda: user.put_object(
+                    Bucket=config.DATA_BUCKET, Key=shared_key, Body=b"x"
+                ),
+                lambda: admin.delete_object(Bucket=config.DATA_BUCKET, Key=shared_key),
+            ),
         ]
         bad = [r for r in results if r != "refusé"]
         row.cells["compte"] = "limité" if not bad else bad[0].replace("ÉCHEC", "ÉLARGI")
@@ -591,7 +724,9 @@ def verify_learner(target: Target, out: Path, name: str, neighbour: str) -> Row:
     for check in CHECKS:
         value = row.cells[check]
         if not (value in ("ok", "refusé", "limité") or value.startswith("—")):
-            row.problems.append(f"{name} : {HEADERS[check]} : {value}" + HINTS.get(check, ""))
+            row.problems.append(
+                f"{name} : {HEADERS[check]} : {value}" + HINTS.get(check, "")
+            )
     return row
 
 
@@ -599,29 +734,43 @@ def verify(target: Target, out: Path, workers: int = WORKERS) -> list[Row]:
     out = out.expanduser().resolve()
     record = _class_record(out)
     if record is None:
-        raise TrainerError(f"{out} ne contient pas de classe ({CLASS_FILE} absent) : donnez le "
-                           "dossier passé à --out de `./cours classroom provision`.")
+        raise TrainerError(
+            f"{out} ne contient pas de classe ({CLASS_FILE} absent) : donnez le "
+            "dossier passé à --out de `./cours classroom provision`."
+        )
     if record["serveur"] != target.endpoint_url:
-        raise TrainerError(f"{out} décrit une classe du serveur {record['serveur']}, le serveur "
-                           f"visé est {target.endpoint_url} (bac à sable relancé ?).")
+        raise TrainerError(
+            f"{out} décrit une classe du serveur {record['serveur']}, le serveur "
+            f"visé est {target.endpoint_url} (bac à sable relancé ?)."
+        )
     names = [item["name"] for item in record["apprenants"]]
     # Each learner tries the next one's bucket (the last one the first's).
-    neighbours = {n: names[(i + 1) % len(names)] if len(names) > 1 else config.DEFAULT_LEARNER
-                  for i, n in enumerate(names)}
+    neighbours = {
+        n: names[(i + 1) % len(names)] if len(names) > 1 else config.DEFAULT_LEARNER
+        for i, n in enumerate(names)
+    }
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(names)))) as pool:
-        return list(pool.map(lambda n: verify_learner(target, out, n, neighbours[n]), names))
+        return list(
+            pool.map(lambda n: verify_learner(target, out, n, neighbours[n]), names)
+        )
 
 
 def table(rows: list[Row]) -> str:
     headers = ["apprenant", *(HEADERS[c] for c in CHECKS)]
     lines = [[r.name, *(r.cells.get(c, "—") for c in CHECKS)] for r in rows]
-    widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
+        for i, h in enumerate(headers)
+    ]
 
     def fmt(cells: list[str]) -> str:
-        return " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+        return " | ".join(
+            c.ljust(w) for c, w in zip(cells, widths, strict=True)
+        ).rstrip()
 
-    return "\n".join([fmt(headers), "-+-".join("-" * w for w in widths), *map(fmt, lines)])
+    return "\n".join(
+        [fmt(headers), "-+-".join("-" * w for w in widths), *map(fmt, lines)]
+    )
 
 
 # --------------------------------------------------------------------------- remove
@@ -636,7 +785,9 @@ def _empty_and_delete_bucket(client, bucket: str) -> int:
         for page in paginator.paginate(Bucket=bucket):
             keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
             if keys:
-                client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+                client.delete_objects(
+                    Bucket=bucket, Delete={"Objects": keys, "Quiet": True}
+                )
                 removed += len(keys)
         client.delete_bucket(Bucket=bucket)
     except ClientError as exc:
@@ -645,15 +796,19 @@ def _empty_and_delete_bucket(client, bucket: str) -> int:
     return removed
 
 
-def remove(target: Target, out: Path, buckets: bool, log: Callable[[str], None] = say) -> list[str]:
+def remove(
+    target: Target, out: Path, buckets: bool, log: Callable[[str], None] = say
+) -> list[str]:
     """Remove the class's learners (users, policies; buckets if asked) and their files."""
     out = out.expanduser().resolve()
     record = _class_record(out)
     if record is None:
         raise TrainerError(f"{out} ne contient pas de classe ({CLASS_FILE} absent).")
     if record["serveur"] != target.endpoint_url:
-        raise TrainerError(f"{out} décrit une classe du serveur {record['serveur']}, le serveur "
-                           f"visé est {target.endpoint_url}.")
+        raise TrainerError(
+            f"{out} décrit une classe du serveur {record['serveur']}, le serveur "
+            f"visé est {target.endpoint_url}."
+        )
     names = [item["name"] for item in record["apprenants"]]
     client = target.admin_client()
 
@@ -668,10 +823,15 @@ def remove(target: Target, out: Path, buckets: bool, log: Callable[[str], None] 
         objects = sum(pool.map(one, names))
     for name in (CLASS_FILE, ROSTER_FILE, CA_FILE):
         (out / name).unlink(missing_ok=True)
-    with_buckets = (f", {len(names)} bucket(s) et leurs {objects} objet(s)" if buckets
-                    else " ; leurs buckets restent (--buckets pour les supprimer)")
-    log(f"Supprimés : {len(names)} apprenant(s) (utilisateurs, politiques, fichiers de {out})"
-        f"{with_buckets}.")
+    with_buckets = (
+        f", {len(names)} bucket(s) et leurs {objects} objet(s)"
+        if buckets
+        else " ; leurs buckets restent (--buckets pour les supprimer)"
+    )
+    log(
+        f"Supprimés : {len(names)} apprenant(s) (utilisateurs, politiques, fichiers de {out})"
+        f"{with_buckets}."
+    )
     with_files = any(out.iterdir()) if out.exists() else True
     if not with_files:
         out.rmdir()
@@ -691,17 +851,21 @@ def cmd_provision(args: argparse.Namespace) -> int:
     target = resolve_target(_state(args))
     t0 = time.monotonic()
     provision(target, out, args.learners, args.prefix, seconds)
-    say(f"Fait en {time.monotonic() - t0:.1f} s. Fichiers lisibles par vous seul (0600) : un "
+    say(
+        f"Fait en {time.monotonic() - t0:.1f} s. Fichiers lisibles par vous seul (0600) : un "
         f"NOM.env et une fiche NOM.html par apprenant, la liste {ROSTER_FILE}. Vérifiez : "
-        f"./cours classroom verify {shlex.quote(str(out))}")
+        f"./cours classroom verify {shlex.quote(str(out))}"
+    )
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     target = resolve_target(_state(args))
     if target.server.server == "moto":
-        say("Serveur moto : il n'applique aucune politique d'accès, les refus attendus ne "
-            "peuvent pas avoir lieu. Pour vérifier une classe, utilisez MinIO.")
+        say(
+            "Serveur moto : il n'applique aucune politique d'accès, les refus attendus ne "
+            "peuvent pas avoir lieu. Pour vérifier une classe, utilisez MinIO."
+        )
     t0 = time.monotonic()
     rows = verify(target, Path(args.dir))
     print(table(rows))
@@ -713,8 +877,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     expiries = sorted(item["expires"] for item in record.get("apprenants", []))
     if expiries:
         say(f"Clés remises valables jusqu'au {expiries[0]} (UTC) au moins.")
-    say(f"{len(rows)} apprenant(s) vérifié(s) en {time.monotonic() - t0:.1f} s : "
-        + ("tout est en ordre." if not failed else f"{failed} en échec."))
+    say(
+        f"{len(rows)} apprenant(s) vérifié(s) en {time.monotonic() - t0:.1f} s : "
+        + ("tout est en ordre." if not failed else f"{failed} en échec.")
+    )
     return 1 if failed else 0
 
 
@@ -726,11 +892,14 @@ def cmd_remove(args: argparse.Namespace) -> int:
         raise TrainerError(f"{out} ne contient pas de classe ({CLASS_FILE} absent).")
     count = len(record["apprenants"])
     what = f"{count} apprenant(s) de {record['serveur']}" + (
-        " ET leurs buckets avec tout leur contenu" if args.buckets else "")
+        " ET leurs buckets avec tout leur contenu" if args.buckets else ""
+    )
     if not args.yes:
         if not sys.stdin.isatty():
-            raise TrainerError(f"Suppression de {what} : confirmation impossible (pas de "
-                               "terminal). Relancez avec --yes si c'est bien voulu.")
+            raise TrainerError(
+                f"Suppression de {what} : confirmation impossible (pas de "
+                "terminal). Relancez avec --yes si c'est bien voulu."
+            )
         answer = input(f"Supprimer {what} ? Tapez « oui » pour confirmer : ")
         if answer.strip().lower() != "oui":
             say("Rien n'a été supprimé.")
@@ -741,36 +910,53 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 def add_trainer_commands(actions: argparse._SubParsersAction) -> None:
     """Add ``provision``, ``verify`` and ``remove`` to the ``classroom`` command group."""
-    env_help = (f"Serveur : le bac à sable en cours (--state-dir), ou un autre MinIO dont les "
-                f"clés d'administration sont dans l'environnement : {ADMIN_ENDPOINT}, "
-                f"{ADMIN_ACCESS_KEY}, {ADMIN_SECRET_KEY} (et {ADMIN_CA_BUNDLE}, "
-                f"{ADMIN_REGION} au besoin).")
+    env_help = (
+        f"Serveur : le bac à sable en cours (--state-dir), ou un autre MinIO dont les "
+        f"clés d'administration sont dans l'environnement : {ADMIN_ENDPOINT}, "
+        f"{ADMIN_ACCESS_KEY}, {ADMIN_SECRET_KEY} (et {ADMIN_CA_BUNDLE}, "
+        f"{ADMIN_REGION} au besoin)."
+    )
     p = actions.add_parser(
-        "provision", help="créer N apprenants (utilisateur, bucket, politique, clés temporaires)",
+        "provision",
+        help="créer N apprenants (utilisateur, bucket, politique, clés temporaires)",
         description="Crée les apprenants manquants et écrit dans DIR (hors du dépôt) leurs "
-                    "fichiers d'environnement, leurs fiches et la liste. " + env_help)
+        "fichiers d'environnement, leurs fiches et la liste. " + env_help,
+    )
     p.add_argument("--learners", type=int, required=True, help="nombre d'apprenants")
     p.add_argument("--out", required=True, metavar="DIR", help="dossier hors du dépôt")
-    p.add_argument("--prefix", default="eleve", help="préfixe des noms (défaut : eleve)")
-    p.add_argument("--duree", default=DEFAULT_DURATION,
-                   help=f"validité des clés : 12h, 90min, 2j… (défaut : {DEFAULT_DURATION} ; "
-                        "15min à 365j)")
+    p.add_argument(
+        "--prefix", default="eleve", help="préfixe des noms (défaut : eleve)"
+    )
+    p.add_argument(
+        "--duree",
+        default=DEFAULT_DURATION,
+        help=f"validité des clés : 12h, 90min, 2j… (défaut : {DEFAULT_DURATION} ; "
+        "15min à 365j)",
+    )
     p.add_argument("--state-dir", help="dossier d'état du bac à sable")
     p.set_defaults(func=cmd_provision)
 
-    v = actions.add_parser("verify", help="vérifier chaque apprenant (accès et refus)",
-                           description="Vérifie en parallèle chaque apprenant de DIR. " + env_help)
+    v = actions.add_parser(
+        "verify",
+        help="vérifier chaque apprenant (accès et refus)",
+        description="Vérifie en parallèle chaque apprenant de DIR. " + env_help,
+    )
     v.add_argument("dir", metavar="DIR")
     v.add_argument("--state-dir", help="dossier d'état du bac à sable")
     v.set_defaults(func=cmd_verify)
 
-    r = actions.add_parser("remove", help="supprimer les apprenants (et leurs buckets)",
-                           description="Supprime les utilisateurs et politiques des apprenants "
-                                       "de DIR, et leurs fichiers. " + env_help)
+    r = actions.add_parser(
+        "remove",
+        help="supprimer les apprenants (et leurs buckets)",
+        description="Supprime les utilisateurs et politiques des apprenants "
+        "de DIR, et leurs fichiers. " + env_help,
+    )
     r.add_argument("dir", metavar="DIR")
-    r.add_argument("--buckets", action="store_true",
-                   help="supprimer aussi leurs buckets, avec tout leur contenu")
+    r.add_argument(
+        "--buckets",
+        action="store_true",
+        help="supprimer aussi leurs buckets, avec tout leur contenu",
+    )
     r.add_argument("--yes", action="store_true", help="sans demander de confirmation")
     r.add_argument("--state-dir", help="dossier d'état du bac à sable")
     r.set_defaults(func=cmd_remove)
-

@@ -9,5 +9,7 @@ jupyter_server#1559). An ``ImportError`` is what ``jsonschema`` expects when the
 absent: it then leaves that one format unchecked. Learners' environments keep the package.
 """
 
-raise ImportError("rfc3987_syntax est écarté dans les processus de ./cours test "
-                  "(voir tests/sans_iri/rfc3987_syntax.py)")
+raise ImportError(
+    "rfc3987_syntax est écarté dans les processus de ./cours test "
+    "(voir tests/sans_iri/rfc3987_syntax.py)"
+)
