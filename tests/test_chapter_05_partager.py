@@ -54,7 +54,8 @@ def test_tabs_in_the_fixed_order() -> None:
 def test_every_link_gives_the_object_bytes_without_credentials(nb) -> None:
     out = _text(_cell(nb, 'for nom, lien in (("boto3", lien_boto3)'))
     assert re.findall(
-        r"^(boto3|s3fs|mc) +: HTTP 200 : [\d\u202f]+ octets reçus ; identiques à l'objet : True$",
+        r"^(boto3|s3fs|mc) +: HTTP 200 : [\d\u202f]+ octets reçus ; "
+        r"identiques à l'objet : True$",
         out,
         re.M,
     ) == ["boto3", "s3fs", "mc"], out

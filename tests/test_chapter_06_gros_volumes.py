@@ -32,7 +32,10 @@ def test_peak_memory_is_what_the_read_adds_even_from_a_large_parent() -> None:
     # A parent holding 300 MB: a child started by it must not report that as its own peak.
     held = bytearray(300_000_000)
     held[::4096] = b"x" * len(held[::4096])
-    code = "buffer = bytearray(TAILLE)\nbuffer[::4096] = b'y' * len(buffer[::4096])\nprint(len(buffer))"
+    code = (
+        "buffer = bytearray(TAILLE)\n"
+        "buffer[::4096] = b'y' * len(buffer[::4096])\nprint(len(buffer))"
+    )
     big = bench.isolated(code, {"TAILLE": 80_000_000}, {"TAILLE": 1_000}, NOWHERE)
     small = bench.isolated(code, {"TAILLE": 5_000_000}, {"TAILLE": 1_000}, NOWHERE)
     assert big.printed == "80000000\n" and small.printed == "5000000\n"

@@ -121,8 +121,8 @@ def test_the_class_beside_the_published_run_sees_every_fault(
     problems = "\n".join(report.problems)
     assert report.runs == 2
     assert (
-        f"{SMALL_CLASS_LEARNER} : sorties de fautif.ipynb différentes de celles publiées "
-        f"(celles de {config.DEFAULT_LEARNER}) (cellule de code n° 2)"
+        f"{SMALL_CLASS_LEARNER} : sorties de fautif.ipynb différentes de celles "
+        f"publiées (celles de {config.DEFAULT_LEARNER}) (cellule de code n° 2)"
     ) in problems
     assert (
         f"hors des espaces des apprenants : {config.DATA_BUCKET}/commun.csv" in problems

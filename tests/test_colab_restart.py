@@ -110,7 +110,8 @@ def test_first_run_installs_and_restarts_when_loaded_versions_differ_second_run_
     assert len(record["pip"]) == 1 and record["pip"][0][1:4] == ["-m", "pip", "install"]
     assert record["kill"] == [(os.getpid(), signal.SIGKILL)]
     assert out.strip().splitlines() == [
-        "Bibliothèques du cours installées : la session redémarre, relancez cette cellule."
+        "Bibliothèques du cours installées : la session "
+        "redémarre, relancez cette cellule."
     ]
 
     # Second run, after Colab restarted the kernel: the tooling is installed, versions agree.

@@ -136,9 +136,12 @@ def test_missing_key_and_bucket(session_endpoint_url: str) -> None:
     assert "Aucun objet" in diagnosis_of(
         lambda: fs.open(f"{config.DATA_BUCKET}/{absent}").read()
     )
+
     # Listing under diffusion/, which a learner may do in any bucket: the server then says
     # the bucket is missing (elsewhere it refuses first, AccessDenied).
-    missing = lambda: client.list_objects_v2(Bucket="absent", Prefix="diffusion/")  # noqa: E731
+    def missing():
+        return client.list_objects_v2(Bucket="absent", Prefix="diffusion/")
+
     assert "bucket n'existe pas" in diagnosis_of(missing)
     assert "bucket n'existe pas" in diagnosis_of(lambda: fs.ls("absent/diffusion"))
 
@@ -240,7 +243,8 @@ def test_the_setup_cell_makes_the_kernel_explain_s3_errors_and_only_them(
     explanation; a local file error or a Python mistake is shown as usual, with nothing added."""
     cells = [
         notebooks.setup_cell(notebooks.sources()[0]),
-        "s3 = boto3.client('s3', endpoint_url='http://127.0.0.1:1', region_name='us-east-1',\n"
+        "s3 = boto3.client('s3', endpoint_url='http://127.0.0.1:1', "
+        "region_name='us-east-1',\n"
         "                  config=Config(retries={'total_max_attempts': 1}))\n"
         "s3.list_objects_v2(Bucket='donnees-insee')",
         "open('/nulle/part/FILOSOFI_COM.csv')",

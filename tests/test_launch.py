@@ -81,7 +81,8 @@ def _repo_path(path: str) -> list[str]:
 def _owner_name_branch(parts: list[str], what: str) -> list[str]:
     if parts[:3] != [REPO.owner, REPO.name, REPO.branch]:
         return [
-            f"{what} : dépôt/branche {parts[:3]} au lieu de {[REPO.owner, REPO.name, REPO.branch]}"
+            f"{what} : dépôt/branche {parts[:3]} au lieu "
+            f"de {[REPO.owner, REPO.name, REPO.branch]}"
         ]
     return []
 
@@ -212,38 +213,75 @@ def test_chapter_01_links_are_exactly_these() -> None:
     repo = launch.Repository("proprio", "depot", "branche")
     links = launch.links("notebooks/01_se_connecter.ipynb", repo)
     assert links == {
-        "sspcloud": "https://datalab.sspcloud.fr/launcher/ide/jupyter-python?name=cours-s3-01&autoLaunch=true"
-        "&init.personalInit=%C2%ABhttps%3A%2F%2Fraw.githubusercontent.com%2Fproprio%2Fdepot"
-        "%2Fbranche%2Fsspcloud%2Finit-jupyter.sh%C2%BB"
-        "&init.personalInitArgs=%C2%AB01_se_connecter%C2%BB",
-        "binder": "https://mybinder.org/v2/gh/proprio/depot/branche"
-        "?urlpath=lab%2Ftree%2Fnotebooks%2F01_se_connecter.ipynb",
-        "colab": "https://colab.research.google.com/github/proprio/depot/blob/branche/"
-        "notebooks/01_se_connecter.ipynb",
-        "github": "https://github.com/proprio/depot/blob/branche/notebooks/01_se_connecter.ipynb",
+        "sspcloud": (
+            "https://datalab.sspcloud.fr/launcher/ide/jupyter-python"
+            "?name=cours-s3-01&autoLaunch=true"
+            "&init.personalInit=%C2%ABhttps%3A%2F%2Fraw.githubusercontent.com"
+            "%2Fproprio%2Fdepot%2Fbranche%2Fsspcloud%2Finit-jupyter.sh%C2%BB"
+            "&init.personalInitArgs=%C2%AB01_se_connecter%C2%BB"
+        ),
+        "binder": (
+            "https://mybinder.org/v2/gh/proprio/depot/branche"
+            "?urlpath=lab%2Ftree%2Fnotebooks%2F01_se_connecter.ipynb"
+        ),
+        "colab": (
+            "https://colab.research.google.com/github/proprio/depot/blob/branche/"
+            "notebooks/01_se_connecter.ipynb"
+        ),
+        "github": (
+            "https://github.com/proprio/depot/blob/branche/"
+            "notebooks/01_se_connecter.ipynb"
+        ),
     }
 
 
 BAD_URLS = {
     "chemin Windows (graine)": "https://github.com/{o}/{n}/blob/{b}/C:"
     + "/Users/x/notebooks/01_se_connecter.ipynb",
-    "double barre (Colab)": "https://colab.research.google.com/github/{o}/{n}/blob/{b}//notebooks/01_se_connecter.ipynb",
-    "autre dépôt": "https://mybinder.org/v2/gh/autre/{n}/{b}?urlpath=lab%2Ftree%2Fnotebooks%2F01_se_connecter.ipynb",
-    "autre branche": "https://colab.research.google.com/github/{o}/{n}/blob/master/notebooks/01_se_connecter.ipynb",
-    "notebook absent": "https://colab.research.google.com/github/{o}/{n}/blob/{b}/notebooks/99_absent.ipynb",
-    "Onyxia non encodé": "https://datalab.sspcloud.fr/launcher/ide/jupyter-python?name=cours-s3-01&autoLaunch=true"
-    "&init.personalInit=«https://raw.githubusercontent.com/{o}/{n}/{b}/sspcloud/init-jupyter.sh»"
-    "&init.personalInitArgs=«01_se_connecter»",
-    "Onyxia script absent": "https://datalab.sspcloud.fr/launcher/ide/jupyter-python?name=cours-s3-01&autoLaunch=true"
-    "&init.personalInit=%C2%ABhttps%3A%2F%2Fraw.githubusercontent.com%2F{o}%2F{n}"
-    "%2F{b}%2Fsspcloud%2Finit.sh%C2%BB&init.personalInitArgs=%C2%AB01_se_connecter%C2%BB",
-    "Onyxia chapitre absent": "https://datalab.sspcloud.fr/launcher/ide/jupyter-python?name=cours-s3-01&autoLaunch=true"
-    "&init.personalInit=%C2%ABhttps%3A%2F%2Fraw.githubusercontent.com%2F{o}%2F{n}"
-    "%2F{b}%2Fsspcloud%2Finit-jupyter.sh%C2%BB&init.personalInitArgs=%C2%AB99_x%C2%BB",
+    "double barre (Colab)": (
+        "https://colab.research.google.com/github/{o}/{n}/blob/{b}"
+        "//notebooks/01_se_connecter.ipynb"
+    ),
+    "autre dépôt": (
+        "https://mybinder.org/v2/gh/autre/{n}/{b}"
+        "?urlpath=lab%2Ftree%2Fnotebooks%2F01_se_connecter.ipynb"
+    ),
+    "autre branche": (
+        "https://colab.research.google.com/github/{o}/{n}/blob/master"
+        "/notebooks/01_se_connecter.ipynb"
+    ),
+    "notebook absent": (
+        "https://colab.research.google.com/github/{o}/{n}/blob/{b}"
+        "/notebooks/99_absent.ipynb"
+    ),
+    "Onyxia non encodé": (
+        "https://datalab.sspcloud.fr/launcher/ide/jupyter-python"
+        "?name=cours-s3-01&autoLaunch=true"
+        "&init.personalInit="
+        "«https://raw.githubusercontent.com/{o}/{n}/{b}/sspcloud/init-jupyter.sh»"
+        "&init.personalInitArgs=«01_se_connecter»"
+    ),
+    "Onyxia script absent": (
+        "https://datalab.sspcloud.fr/launcher/ide/jupyter-python"
+        "?name=cours-s3-01&autoLaunch=true"
+        "&init.personalInit=%C2%ABhttps%3A%2F%2Fraw.githubusercontent.com%2F{o}%2F{n}"
+        "%2F{b}%2Fsspcloud%2Finit.sh%C2%BB"
+        "&init.personalInitArgs=%C2%AB01_se_connecter%C2%BB"
+    ),
+    "Onyxia chapitre absent": (
+        "https://datalab.sspcloud.fr/launcher/ide/jupyter-python"
+        "?name=cours-s3-01&autoLaunch=true"
+        "&init.personalInit=%C2%ABhttps%3A%2F%2Fraw.githubusercontent.com%2F{o}%2F{n}"
+        "%2F{b}%2Fsspcloud%2Finit-jupyter.sh%C2%BB"
+        "&init.personalInitArgs=%C2%AB99_x%C2%BB"
+    ),
     "http": "http://github.com/{o}/{n}",
-    "Onyxia sans nom de service": "https://datalab.sspcloud.fr/launcher/ide/jupyter-python?autoLaunch=true"
-    "&init.personalInit=%C2%ABhttps%3A%2F%2Fraw.githubusercontent.com%2F{o}%2F{n}"
-    "%2F{b}%2Fsspcloud%2Finit-jupyter.sh%C2%BB&init.personalInitArgs=%C2%AB01_se_connecter%C2%BB",
+    "Onyxia sans nom de service": (
+        "https://datalab.sspcloud.fr/launcher/ide/jupyter-python?autoLaunch=true"
+        "&init.personalInit=%C2%ABhttps%3A%2F%2Fraw.githubusercontent.com%2F{o}%2F{n}"
+        "%2F{b}%2Fsspcloud%2Finit-jupyter.sh%C2%BB"
+        "&init.personalInitArgs=%C2%AB01_se_connecter%C2%BB"
+    ),
 }
 
 
@@ -334,9 +372,8 @@ def test_init_script_opens_the_chapter_from_the_launch_url(
         == notebooks.notebook_path(notebooks.sources()[0]).read_bytes()
     )
     server_config = (home / ".jupyter" / "jupyter_server_config.py").read_text()
-    assert (
-        server_config
-        == f"c.LabApp.default_url = '/lab/tree/python-et-s3/notebooks/{chapter}.ipynb'\n"
+    assert server_config == (
+        f"c.LabApp.default_url = '/lab/tree/python-et-s3/notebooks/{chapter}.ipynb'\n"
     )
     pip_calls = (tmp_path / "pip-appels").read_text().splitlines()
     assert len(pip_calls) == 1 and pip_calls[0].startswith("install --quiet ")

@@ -113,18 +113,21 @@ BAD_TABSETS = {
     "## boto3\n\n```{.python}\nx\n```\n\n:::\n",
     "onglet vide": '::: {.panel-tabset group="lib"}\n\n## boto3\n\nRien.\n\n'
     "## s3fs\n\n```{.python}\nx\n```\n\n:::\n",
-    "onglet inconnu": '::: {.panel-tabset group="lib"}\n\n## Boto3\n\n```{.python}\nx\n```\n\n:::\n',
-    "non fermé": '::: {.panel-tabset group="lib"}\n\n## boto3\n\n```{.python}\nx\n```\n',
+    "onglet inconnu": '::: {.panel-tabset group="lib"}\n\n## Boto3\n\n'
+    "```{.python}\nx\n```\n\n:::\n",
+    "non fermé": '::: {.panel-tabset group="lib"}\n\n## boto3\n\n'
+    "```{.python}\nx\n```\n",
     "doublon": '::: {.panel-tabset group="lib"}\n\n## boto3\n\n```{.python}\nx\n```\n\n'
     "## boto3\n\n```{.python}\ny\n```\n\n:::\n",
     # In Jupyter a tab is a heading: at its section's level, the outline would be flat.
-    "niveau de la section": '## Lister\n\n::: {.panel-tabset group="lib"}\n\n## boto3\n\n'
-    "```{.python}\nx\n```\n\n:::\n",
+    "niveau de la section": '## Lister\n\n::: {.panel-tabset group="lib"}\n\n'
+    "## boto3\n\n```{.python}\nx\n```\n\n:::\n",
     # A one-line tab may send the reader to a section of its own, after the tabset only.
-    "renvoi en arrière": '## Avec Snakemake\n\n## Lister\n\n::: {.panel-tabset group="lib"}'
-    "\n\n### snakemake\n\nVoir la section « Avec Snakemake ».\n\n:::\n",
-    "renvoi nulle part": '## Lister\n\n::: {.panel-tabset group="lib"}\n\n### snakemake\n\n'
-    "Voir la section « Avec Snakemake ».\n\n:::\n",
+    "renvoi en arrière": "## Avec Snakemake\n\n"
+    '## Lister\n\n::: {.panel-tabset group="lib"}\n\n'
+    "### snakemake\n\nVoir la section « Avec Snakemake ».\n\n:::\n",
+    "renvoi nulle part": '## Lister\n\n::: {.panel-tabset group="lib"}\n\n'
+    "### snakemake\n\nVoir la section « Avec Snakemake ».\n\n:::\n",
 }
 
 
@@ -135,7 +138,8 @@ def test_structure_check_catches(markdown: str) -> None:
 
 def test_structure_check_accepts_the_reference_example() -> None:
     markdown = (
-        '::: {.panel-tabset group="lib"}\n\n## boto3\n\nTexte.\n\n```{.python}\nx\n```\n\n'
+        '::: {.panel-tabset group="lib"}\n\n## boto3\n\n'
+        "Texte.\n\n```{.python}\nx\n```\n\n"
         "## pyarrow\n\n```{.python}\ny\n```\n\n:::\n"
     )
     assert structure.markdown_problems(markdown) == []
@@ -214,7 +218,8 @@ def test_for_jupyter_hides_fences_and_the_site_filter_gets_them_back() -> None:
     source = (
         '::: {.panel-tabset group="lib"}\n\n### boto3\n\nTexte.\n\n:::\n\n'
         "::: {.callout-note}\n## Une note\n\nCorps.\n:::\n\n### Exercice 1\n\n"
-        'Énoncé.\n\n::: {.callout-tip collapse="true"}\n#### Solution de l\'exercice 1\n\n'
+        'Énoncé.\n\n::: {.callout-tip collapse="true"}\n'
+        "#### Solution de l'exercice 1\n\n"
         "Texte."
     )
     nb = notebooks.for_jupyter(_notebook(nbformat.v4.new_markdown_cell(source)))

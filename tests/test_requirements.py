@@ -113,6 +113,7 @@ def test_package_extras_have_the_locked_versions() -> None:
     assert set(extras) == {"chapitres", "bac-a-sable"}
     learners = set().union(*(_pins(requirements) for requirements in extras.values()))
     assert not any(name.startswith("duckdb-extension") for name in learners), (
-        "extension DuckDB dans l'installation des apprenants : INSTALL la prend chez DuckDB"
+        "extension DuckDB dans l'installation des "
+        "apprenants : INSTALL la prend chez DuckDB"
     )
     assert "moto" in _pins(extras["bac-a-sable"])

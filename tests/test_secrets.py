@@ -16,7 +16,8 @@ from s3cours import config
 
 ACCESS_KEY_ID = re.compile(r"\b(AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}\b")
 ASSIGNED_SECRET = re.compile(
-    r"(?i)(secret[_-]?access[_-]?key|aws_secret|secret_key|session[_-]?token|aws_session_token)"
+    r"(?i)(secret[_-]?access[_-]?key|aws_secret|secret_key"
+    r"|session[_-]?token|aws_session_token)"
     r"""["']?\s*[:=]\s*["']?([A-Za-z0-9/+=]{20,})"""
 )
 MC_HOST = re.compile(r"MC_HOST_\w+\s*=\s*\S*https?://([^:@\s/]+):([^@\s]+)@")
@@ -76,7 +77,8 @@ def test_the_scanner_finds_credential_shapes(sample: str) -> None:
 
 def test_the_scanner_lets_placeholders_through() -> None:
     text = (
-        "MC_HOST_s3=https://$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY@$AWS_S3_ENDPOINT\n"
+        "MC_HOST_s3=https://$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"
+        "@$AWS_S3_ENDPOINT\n"
         "AKIAIOSFODNN7EXAMPLE\n"
     )
     assert findings(text) == []

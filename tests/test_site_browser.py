@@ -63,9 +63,10 @@ def missing_tools() -> list[str]:
     missing = []
     if find_quarto() is None:
         missing.append(
-            f"quarto introuvable (ni dans le PATH, ni dans ~/.cache/quarto-{QUARTO_VERSION}) : "
-            f"installez Quarto {QUARTO_VERSION} (https://quarto.org/docs/download/, "
-            "ou ../shared/tools/quarto/install-quarto.sh à côté du dépôt, comme .ci/run)"
+            "quarto introuvable (ni dans le PATH, ni dans "
+            f"~/.cache/quarto-{QUARTO_VERSION}) : installez Quarto {QUARTO_VERSION} "
+            "(https://quarto.org/docs/download/, ou "
+            "../shared/tools/quarto/install-quarto.sh à côté du dépôt, comme .ci/run)"
         )
     if find_chromium() is None:
         missing.append(
@@ -76,7 +77,8 @@ def missing_tools() -> list[str]:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         missing.append(
-            "Playwright absent de l'environnement : ./cours réinstalle requirements.lock"
+            "Playwright absent de l'environnement : "
+            "./cours réinstalle requirements.lock"
         )
     return missing
 
@@ -275,7 +277,8 @@ def blank_tabsets(page, chosen: str, how: str) -> list[str]:
         )
         if len(tabset["active"]) != 1 or tabset["shown"] != [True]:
             problems.append(
-                f"{where} : vide après le choix de {chosen} {how} (actif : {tabset['active']})"
+                f"{where} : vide après le choix "
+                f"de {chosen} {how} (actif : {tabset['active']})"
             )
         elif chosen in tabset["names"] and tabset["active"] != [chosen]:
             problems.append(

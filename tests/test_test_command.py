@@ -12,7 +12,8 @@ from s3cours import cli
 
 def test_slowest_tests_are_listed_before_the_last_summary_line(tmp_path: Path) -> None:
     (tmp_path / "test_petit.py").write_text(
-        "import time\n\ndef test_lent():\n    time.sleep(0.05)\n\ndef test_vite():\n    pass\n"
+        "import time\n\ndef test_lent():\n    time.sleep(0.05)\n"
+        "\ndef test_vite():\n    pass\n"
     )
     # With the test command's own options, workers included (pytest-xdist).
     run = subprocess.run(

@@ -118,7 +118,8 @@ def test_provision_writes_private_files_with_the_server_address(
     # A notebook already open loads it with the cell the sheet shows.
     loaded: dict[str, str] = {}
     monkeypatch.setattr(os, "environ", loaded)
-    exec(trainer.NOTEBOOK_LOADER.format(env_file=classe / "eleve-02.env"), {})  # noqa: S102
+    loader = trainer.NOTEBOOK_LOADER.format(env_file=classe / "eleve-02.env")
+    exec(loader, {})  # noqa: S102
     monkeypatch.undo()
     assert loaded == env
     roster = (classe / trainer.ROSTER_FILE).read_text().splitlines()

@@ -106,8 +106,9 @@ def test_learner_reads_the_shared_data_and_owns_their_bucket(
     s3.put_bucket_policy(
         Bucket="eleve-a",
         Policy=(
-            '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["*"]},'
-            '"Action":["s3:GetObject"],"Resource":["arn:aws:s3:::eleve-a/public/*"]}]}'
+            '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+            '"Principal":{"AWS":["*"]},"Action":["s3:GetObject"],'
+            '"Resource":["arn:aws:s3:::eleve-a/public/*"]}]}'
         ),
     )
     s3.delete_bucket_policy(Bucket="eleve-a")
@@ -301,7 +302,8 @@ def test_a_service_gets_the_images_duckdb_secret_in_its_home(
         "con = duckdb.connect()\n"
         "con.load_extension('httpfs')\n"  # the image's extension, already in this home
         "con.load_extension('aws')\n"
-        'print(con.sql("SELECT name, persistent, storage FROM duckdb_secrets()").fetchall())\n'
+        'print(con.sql("SELECT name, persistent, storage FROM duckdb_secrets()")'
+        ".fetchall())\n"
         'print(con.sql("SELECT secret_string FROM duckdb_secrets()").fetchone()[0])\n'
     )
     shown = subprocess.run(

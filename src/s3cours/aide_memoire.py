@@ -289,10 +289,15 @@ def page(chapters: list[Path] | None = None) -> str:
         "<!-- Page générée par ./cours build à partir des notebooks exécutés",
         f"     ({GENERATOR}) : ne pas la modifier à la main. -->",
         "",
-        "Chaque opération sur S3 que le cours enseigne, et l'appel de chaque bibliothèque",
-        "qui la fait, tel qu'il a tourné dans le chapitre. Les noms en majuscules, comme",
-        "`BUCKET` ou `CLE_CSV`, et les objets `s3`, `fs`, `s3_arrow` ou `con` sont ceux du",
-        "chapitre, créés dans sa première section. La page s'imprime : le menu n'y figure",
+        # One line of the page per item, each in two pieces to stay within 88 columns.
+        "Chaque opération sur S3 que le cours enseigne, "
+        "et l'appel de chaque bibliothèque",
+        "qui la fait, tel qu'il a tourné dans le chapitre. "
+        "Les noms en majuscules, comme",
+        "`BUCKET` ou `CLE_CSV`, et les objets `s3`, `fs`, "
+        "`s3_arrow` ou `con` sont ceux du",
+        "chapitre, créés dans sa première section. "
+        "La page s'imprime : le menu n'y figure",
         "pas.",
     ]
     for chapter in chapters:

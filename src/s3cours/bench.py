@@ -904,8 +904,9 @@ def latency_report(
         f"Requêtes faites, donc au moins autant de fois {ms} si elles se suivent :",
         table(slow, "requests").to_string(),
         "",
-        "Parquet, 2 colonnes : chapitre « Parquet sur S3 » (client neuf à chaque lecture), "
-        "puis réglé (client gardé, lectures groupées ; la plus courte de 3) :",
+        "Parquet, 2 colonnes : chapitre « Parquet sur S3 » (client neuf "
+        "à chaque lecture), puis réglé (client gardé, lectures "
+        "groupées ; la plus courte de 3) :",
     ]
     frame = latency_table(
         {"sans latence (s)": loopback, f"{ms} (s)": slow}, {f"réglé, {ms} (s)": tuned}

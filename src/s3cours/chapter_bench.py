@@ -290,8 +290,8 @@ def report(timing: ChapterTiming, slowest: int = 8) -> str:
         "  (CPU : le serveur)",
         f"  {'reste (calcul du noyau)':28}{rest:8.1f}s{kernel_cpu:8.1f}s"
         "  (CPU : le noyau hors imports)",
-        f"  {'sous-processus (snakemake, mc)':28}{'':9}{timing.total('children_cpu'):8.1f}s"
-        "  (pendant les cellules ci-dessus)",
+        f"  {'sous-processus (snakemake, mc)':28}{'':9}"
+        f"{timing.total('children_cpu'):8.1f}s  (pendant les cellules ci-dessus)",
         f"  Les {slowest} cellules les plus longues :",
         f"  {'n°':>4}{'durée':>8}{'imports':>9}{'S3':>7}{'req.':>6}{'CPU noyau':>11}"
         f"{'CPU s.-proc.':>13}{'CPU serv.':>10}  début",

@@ -242,7 +242,10 @@ def _difference(what: str, texts: list[str], reference: list[str]) -> str:
     )
     got = texts[first] if first < len(texts) else "(cellule absente)"
     want = reference[first] if first < len(reference) else "(cellule absente)"
-    return f"{what} (cellule de code n° {first + 1}) :\n{got[:400]}\nau lieu de :\n{want[:400]}"
+    return (
+        f"{what} (cellule de code n° {first + 1}) :\n"
+        f"{got[:400]}\nau lieu de :\n{want[:400]}"
+    )
 
 
 def _changes(before: dict, after: dict) -> list[tuple[str, list]]:
@@ -384,7 +387,8 @@ class Report:
 
     def summary(self) -> str:
         who = (
-            f"{self.learners} apprenant(s) à côté de {self.beside} (nbval, sorties publiées)"
+            f"{self.learners} apprenant(s) à côté de {self.beside} "
+            "(nbval, sorties publiées)"
             if self.beside
             else f"{self.learners} apprenants"
         )
@@ -392,15 +396,16 @@ class Report:
             f"{self.notebooks} chapitres partagés entre eux, {self.workers} à la fois, "
             "chacun sa part deux fois de suite"
             if self.split
-            else f"{self.notebooks} chapitres, {self.workers} à la fois, le 1er deux fois de "
-            "suite"
+            else f"{self.notebooks} chapitres, {self.workers} à la fois, "
+            "le 1er deux fois de suite"
         )
         again = "2e passage le plus long" if self.split else "2e passage du 1er"
         return (
             f"{who} x {how} : {self.runs} exécutions en "
             f"{self.wall_seconds:.0f} s (la plus longue : {self.slowest_run:.0f} s ; "
             f"{again} : {self.rerun_seconds:.0f} s), "
-            f"CPU {self.cpu_seconds:.0f} s, mémoire au pic {self.peak_memory / 2**20:.0f} Mio "
+            f"CPU {self.cpu_seconds:.0f} s, "
+            f"mémoire au pic {self.peak_memory / 2**20:.0f} Mio "
             f"(serveur et noyaux compris), {self.objects_checked} objets vérifiés, "
             f"{len(self.problems)} problème(s)"
         )
@@ -550,8 +555,8 @@ def run(
                 if mine.outputs != reference[mine.notebook]:
                     report.problems.append(
                         _difference(
-                            f"{name} : sorties de {mine.notebook} différentes de celles publiées "
-                            f"(celles de {config.DEFAULT_LEARNER})",
+                            f"{name} : sorties de {mine.notebook} différentes de "
+                            f"celles publiées (celles de {config.DEFAULT_LEARNER})",
                             mine.outputs,
                             reference[mine.notebook],
                         )
@@ -561,8 +566,8 @@ def run(
                 if mine.outputs != reference.outputs:
                     report.problems.append(
                         _difference(
-                            f"{name} : sorties de {mine.notebook} différentes de celles de "
-                            f"{names[0]}",
+                            f"{name} : sorties de {mine.notebook} "
+                            f"différentes de celles de {names[0]}",
                             mine.outputs,
                             reference.outputs,
                         )
@@ -574,8 +579,8 @@ def run(
             if again.outputs != once.outputs:
                 report.problems.append(
                     _difference(
-                        f"{twice.learner} : sorties de {again.notebook} différentes au 2e "
-                        "passage",
+                        f"{twice.learner} : sorties de {again.notebook} différentes au "
+                        "2e passage",
                         again.outputs,
                         once.outputs,
                     )

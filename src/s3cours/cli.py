@@ -107,8 +107,8 @@ def cmd_playground(args: argparse.Namespace) -> int:
         say(f"Bac à sable S3 démarré : {started.describe()}")
         option = f" --state-dir {shlex.quote(args.state_dir)}" if args.state_dir else ""
         say(
-            "Identifiants temporaires de l'apprenant, comme sur le SSP Cloud (valables 7 jours, "
-            "sur ce serveur seulement). Pour un terminal :"
+            "Identifiants temporaires de l'apprenant, comme sur le SSP Cloud (valables "
+            "7 jours, sur ce serveur seulement). Pour un terminal :"
         )
         say(f'  eval "$(./cours playground env{option})"')
         env = started.environment(args.apprenant)
@@ -152,8 +152,8 @@ def say_duckdb_secret(env: dict[str, str]) -> None:
     """Write the image's DuckDB secret into this HOME, as an Onyxia service does at start."""
     folder = playground.write_duckdb_secret(env, Path.home())
     say(
-        f"Secret DuckDB {playground.DUCKDB_SECRET} écrit dans {folder}, comme au démarrage "
-        "d'un service du SSP Cloud (identifiants figés à ce moment)."
+        f"Secret DuckDB {playground.DUCKDB_SECRET} écrit dans {folder}, comme au "
+        "démarrage d'un service du SSP Cloud (identifiants figés à ce moment)."
     )
 
 
@@ -167,7 +167,8 @@ def _chapters(names: list[str]) -> list[Path]:
     missing = set(names) - {s.stem for s in chosen} - {s.name for s in chosen}
     if missing:
         raise playground.PlaygroundError(
-            f"Chapitre(s) inconnu(s) : {sorted(missing)}. Disponibles : {[s.stem for s in sources]}"
+            f"Chapitre(s) inconnu(s) : {sorted(missing)}. "
+            f"Disponibles : {[s.stem for s in sources]}"
         )
     return chosen
 
@@ -197,8 +198,8 @@ def cmd_build(args: argparse.Namespace) -> int:
             playground.check_port_free(config.LOOPBACK, port)
         except playground.PlaygroundError:
             say(
-                f"Port {port} occupé (un bac à sable déjà lancé ?) : port libre pris au hasard, "
-                "les sorties qui l'affichent changeront."
+                f"Port {port} occupé (un bac à sable déjà lancé ?) : port libre pris "
+                "au hasard, les sorties qui l'affichent changeront."
             )
             port = 0
         with private_playground(
@@ -209,11 +210,13 @@ def cmd_build(args: argparse.Namespace) -> int:
                 t0 = time.monotonic()
                 target = notebooks.build(source, env)
                 say(
-                    f"{target.relative_to(config.ROOT)} exécuté en {time.monotonic() - t0:.1f} s"
+                    f"{target.relative_to(config.ROOT)} exécuté "
+                    f"en {time.monotonic() - t0:.1f} s"
                 )
     for orphan in notebooks.orphans():
         say(
-            f"Attention : {orphan.relative_to(config.ROOT)} n'a plus de source dans content/."
+            f"Attention : {orphan.relative_to(config.ROOT)} "
+            "n'a plus de source dans content/."
         )
     from . import aide_memoire
 
@@ -346,9 +349,9 @@ def cmd_classroom_simulate(args: argparse.Namespace) -> int:
         server=args.server, tls=True, shared_data=args.avec_donnees, onyxia=args.onyxia
     ) as started:
         say(
-            f"Classe simulée : {args.learners} apprenants, {args.workers} à la fois, chacun "
-            "suit tous les chapitres ; le premier les suit deux fois de suite. Serveur en "
-            "https, "
+            f"Classe simulée : {args.learners} apprenants, {args.workers} à la "
+            "fois, chacun suit tous les chapitres ; le premier les suit deux "
+            "fois de suite. Serveur en https, "
             + (
                 "avec les données partagées du cours"
                 if args.avec_donnees
@@ -427,7 +430,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     with private_playground(server=args.server) as started:
         say(
-            f"Génération et dépôt de {args.communes} communes (CSV, Parquet, Parquet partitionné)…"
+            f"Génération et dépôt de {args.communes} communes (CSV, "
+            "Parquet, Parquet partitionné)…"
         )
         source = bench.upload(
             started.endpoint_url, args.communes, learner=started.environment()
@@ -447,8 +451,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             for case, key in (("csv", source.csv_key), ("parquet", source.parquet_key))
         }
         print(
-            f"Banc d'essai : {args.communes} communes générées, serveur {started.server} "
-            f"{started.version}"
+            f"Banc d'essai : {args.communes} communes générées, "
+            f"serveur {started.server} {started.version}"
         )
         print(bench.report(results, sizes))
         if latency:
@@ -499,8 +503,8 @@ def cmd_bench_chapter(args: argparse.Namespace) -> int:
             started, kernel_environment(started), learner
         )
         print(
-            f"Serveur {started.server} {started.version}, apprenant {learner} ; un noyau neuf "
-            "par chapitre, sur un serveur neuf (premier passage).",
+            f"Serveur {started.server} {started.version}, apprenant {learner} ; un "
+            "noyau neuf par chapitre, sur un serveur neuf (premier passage).",
             flush=True,
         )
         for notebook in chapters:
@@ -544,12 +548,18 @@ def parser() -> argparse.ArgumentParser:
     pg.add_argument(
         "--tls",
         action="store_true",
-        help="https avec une autorité de certification de test (AWS_CA_BUNDLE, SSL_CERT_FILE)",
+        help=(
+            "https avec une autorité de certification de test "
+            "(AWS_CA_BUNDLE, SSL_CERT_FILE)"
+        ),
     )
     pg.add_argument(
         "--sans-donnees",
         action="store_true",
-        help="sans les données partagées du cours (comme un serveur où personne ne les a publiées)",
+        help=(
+            "sans les données partagées du cours (comme un serveur "
+            "où personne ne les a publiées)"
+        ),
     )
     add_onyxia_option(pg)
     pg.add_argument(
@@ -622,12 +632,14 @@ def parser() -> argparse.ArgumentParser:
     data_parser = sub.add_parser(
         "donnees",
         help="les données du cours (publier : les déposer à leur place partagée)",
-        description="Dépose les données du cours (générées, mêmes octets que les chapitres "
-        "vérifient par SHA-256) à leur place partagée, ou à l'adresse --vers. "
-        "Identifiants et serveur lus dans l'environnement seulement "
-        "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, "
-        "AWS_ENDPOINT_URL ou AWS_S3_ENDPOINT). Ne renvoie rien de déjà à jour, "
-        "ne supprime rien.",
+        description=(
+            "Dépose les données du cours (générées, mêmes octets que les chapitres "
+            "vérifient par SHA-256) à leur place partagée, ou à l'adresse --vers. "
+            "Identifiants et serveur lus dans l'environnement seulement "
+            "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, "
+            "AWS_ENDPOINT_URL ou AWS_S3_ENDPOINT). Ne renvoie rien de déjà à jour, "
+            "ne supprime rien."
+        ),
     )
     data_parser.add_argument("action", choices=("publier",))
     data_parser.add_argument(

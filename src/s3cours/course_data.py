@@ -93,10 +93,11 @@ def _generated() -> dict[str, data.CourseObject]:
     for name, digest in data.SHA256.items():
         if _sha256(objects[name].body) != digest:
             raise CourseDataError(
-                f"Les données générées ici ({name}) n'ont pas les octets attendus par le cours "
-                "(empreinte SHA-256 différente) : les versions de numpy, pandas ou pyarrow ne "
-                'sont pas celles du cours. Installez-les avec `pip install ".[chapitres]"` '
-                "depuis le dépôt du cours, puis relancez la cellule."
+                f"Les données générées ici ({name}) n'ont pas les octets attendus "
+                "par le cours (empreinte SHA-256 différente) : les versions de "
+                "numpy, pandas ou pyarrow ne sont pas celles du cours. "
+                'Installez-les avec `pip install ".[chapitres]"` depuis le dépôt du '
+                "cours, puis relancez la cellule."
             )
     return objects
 
@@ -139,8 +140,9 @@ def locate(
 
     if (bucket, prefix) != shared_location():
         raise CourseDataError(
-            f"Ce chapitre cherche les données du cours dans s3://{bucket}/{prefix}, le réglage du "
-            f"cours dit s3://{config.DATA_BUCKET}/{config.DATA_PREFIX} : mettez le chapitre à jour."
+            f"Ce chapitre cherche les données du cours dans s3://{bucket}/{prefix}, le "
+            f"réglage du cours dit s3://{config.DATA_BUCKET}/{config.DATA_PREFIX} : "
+            "mettez le chapitre à jour."
         )
     # A new session reads the credentials now: boto3's default session keeps the first ones it
     # read, and a learner may have put fresh ones in os.environ before re-running the cell.
@@ -155,16 +157,17 @@ def locate(
     my_bucket, _, my_prefix = my_space.partition("/")
     if not my_bucket:
         raise CourseDataError(
-            f"Les données du cours (s3://{bucket}/{prefix}) ne sont pas lisibles d'ici, et aucun "
-            f"espace à vous n'est nommé pour en placer une copie : posez {config.SPACE_VARIABLE} "
-            "(ex. os.environ['S3COURS_ESPACE'] = 'votre-bucket/'), puis relancez la cellule."
+            f"Les données du cours (s3://{bucket}/{prefix}) ne sont pas lisibles "
+            "d'ici, et aucun espace à vous n'est nommé pour en placer une copie : "
+            f"posez {config.SPACE_VARIABLE} (ex. os.environ['S3COURS_ESPACE'] = "
+            "'votre-bucket/'), puis relancez la cellule."
         )
     copy_prefix = my_prefix + COPY_FOLDER
     place(client, my_bucket, copy_prefix)
     log(
-        f"Les données partagées du cours (s3://{bucket}/{prefix}) ne sont pas lisibles d'ici "
-        f"telles que le cours les publie : le chapitre lit leur copie dans votre espace, "
-        f"s3://{my_bucket}/{copy_prefix} (mêmes octets, vérifiés par SHA-256)."
+        f"Les données partagées du cours (s3://{bucket}/{prefix}) ne sont pas lisibles "
+        "d'ici telles que le cours les publie : le chapitre lit leur copie dans votre "
+        f"espace, s3://{my_bucket}/{copy_prefix} (mêmes octets, vérifiés par SHA-256)."
     )
     return my_bucket, copy_prefix
 
@@ -192,8 +195,9 @@ def environment_client(env: dict[str, str] | None = None):  # noqa: ANN201 - a b
     ]
     if missing:
         raise CourseDataError(
-            f"Variables absentes : {', '.join(missing)}. Exportez les identifiants du serveur "
-            "visé (sur le SSP Cloud : Stockage de données › Paramètres du profil › Détail du profil S3)."
+            f"Variables absentes : {', '.join(missing)}. Exportez les identifiants du "
+            "serveur visé (sur le SSP Cloud : Stockage de données › Paramètres du "
+            "profil › Détail du profil S3)."
         )
     endpoint_url = env.get("AWS_ENDPOINT_URL", "").rstrip("/") or None
     if endpoint_url is None and env.get("AWS_S3_ENDPOINT"):

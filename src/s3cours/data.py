@@ -27,8 +27,12 @@ SEED = 2014
 #: chapters' copy of the data (:mod:`s3cours.course_data`) is checked against them; change
 #: them only on purpose (every chapter's outputs depend on these bytes).
 SHA256 = {
-    "FILOSOFI_COM.csv": "29453750e14e37b68e5719dde7c52af4273aea6d245c033cd52fa3c68256d95f",
-    "FILOSOFI_COM.parquet": "9103f6dcbabc04870c00a0bf9153970d7679b97f8720633d90a490c7a081555f",
+    "FILOSOFI_COM.csv": (
+        "29453750e14e37b68e5719dde7c52af4273aea6d245c033cd52fa3c68256d95f"
+    ),
+    "FILOSOFI_COM.parquet": (
+        "9103f6dcbabc04870c00a0bf9153970d7679b97f8720633d90a490c7a081555f"
+    ),
 }
 
 #: Column layout of the commune sheet of base-cc-filosofi-2014, in INSEE's order.

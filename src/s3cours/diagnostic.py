@@ -47,7 +47,8 @@ RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), diagnosis)
     for pattern, diagnosis in (
         (
-            r"ExpiredToken|InvalidTokenId|TokenRefreshRequired|security token included in the request is invalid",
+            r"ExpiredToken|InvalidTokenId|TokenRefreshRequired"
+            r"|security token included in the request is invalid",
             Diagnosis(
                 "Le jeton de session (AWS_SESSION_TOKEN) est expiré ou invalide.",
                 "remplacez ensemble clé d'accès, clé secrète et jeton ; "
@@ -59,8 +60,10 @@ RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
         (
             r"SignatureDoesNotMatch|SIGNATURE_DOES_NOT_MATCH",
             Diagnosis(
-                "La clé secrète (AWS_SECRET_ACCESS_KEY) ne correspond pas à la clé d'accès.",
-                f"vérifiez la variable (copie incomplète, espace en trop) ; {_REFRESH}.",
+                "La clé secrète (AWS_SECRET_ACCESS_KEY) ne "
+                "correspond pas à la clé d'accès.",
+                "vérifiez la variable (copie incomplète, "
+                f"espace en trop) ; {_REFRESH}.",
                 section="Mauvaise clé secrète",
             ),
         ),
@@ -75,9 +78,9 @@ RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
             r"wrong version number|WRONG_VERSION_NUMBER|SSL connect error|curlCode: 35",
             Diagnosis(
                 "Connexion chiffrée (https) vers un serveur qui ne parle que http.",
-                "vérifiez l'adresse et le port (AWS_S3_ENDPOINT, sans http:// ni https://) : "
-                "un serveur sur votre machine se joint en http://, les autres en https://, "
-                "et la cellule de préparation choisit ainsi.",
+                "vérifiez l'adresse et le port (AWS_S3_ENDPOINT, sans http:// ni "
+                "https://) : un serveur sur votre machine se joint en http://, les "
+                "autres en https://, et la cellule de préparation choisit ainsi.",
                 section="https sur un serveur http",
             ),
         ),
@@ -97,10 +100,12 @@ RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
             ),
         ),
         (
-            r"NoSuchKey|specified key does not exist|Path does not exist|FileNotFoundError",
+            r"NoSuchKey|specified key does not exist"
+            r"|Path does not exist|FileNotFoundError",
             Diagnosis(
                 "Aucun objet à cette clé (ou aucun fichier à ce chemin).",
-                "listez le préfixe pour voir les clés qui existent (majuscules, extension).",
+                "listez le préfixe pour voir les clés qui "
+                "existent (majuscules, extension).",
                 section="Clé absente",
             ),
         ),
@@ -109,22 +114,25 @@ RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
         # same. botocore says "(403) when calling the HeadObject operation: Forbidden",
         # pyarrow "ACCESS_DENIED during HeadObject operation: No response body".
         (
-            r"\(403\) when calling the Head\w+ operation|during Head\w+ operation: No response body",
+            r"\(403\) when calling the Head\w+ operation"
+            r"|during Head\w+ operation: No response body",
             Diagnosis(
-                "Refus 403 sans motif : une requête HEAD (métadonnées, début d'un "
-                "téléchargement ou d'une lecture) ne reçoit pas de code d'erreur. Deux causes "
-                "possibles : une clé secrète ou un jeton faux, ou un droit qui vous manque "
-                "sur ce bucket ou cette clé.",
-                "listez le même chemin (ou lisez-le avec get_object) : le message nommera la "
-                "cause (SignatureDoesNotMatch, ExpiredToken, AccessDenied…) ; pour écrire, "
-                f"visez votre propre bucket ; si tout refuse, {_REFRESH}.",
+                "Refus 403 sans motif : une requête HEAD (métadonnées, début "
+                "d'un téléchargement ou d'une lecture) ne reçoit pas de code d'erreur. "
+                "Deux causes possibles : une clé secrète ou un jeton faux, ou un droit "
+                "qui vous manque sur ce bucket ou cette clé.",
+                "listez le même chemin (ou lisez-le avec get_object) : le "
+                "message nommera la cause (SignatureDoesNotMatch, "
+                "ExpiredToken, AccessDenied…) ; pour écrire, visez votre "
+                f"propre bucket ; si tout refuse, {_REFRESH}.",
                 section="403 sans code d'erreur",
             ),
         ),
         (
             r"AccessDenied|ACCESS_DENIED|Access Denied|\b403\b|Forbidden",
             Diagnosis(
-                "Accès refusé : ces identifiants n'ont pas de droit sur ce bucket ou cette clé.",
+                "Accès refusé : ces identifiants n'ont pas de "
+                "droit sur ce bucket ou cette clé.",
                 "écrivez dans votre propre bucket ; pour lire, vérifiez le chemin ; "
                 f"si tout refuse, {_REFRESH}.",
             ),
@@ -134,18 +142,21 @@ RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
         # s3fs after their read_timeout (60 s). A busy server assembling a big multipart
         # object can stay silent longer than 3 s.
         (
-            r"curlCode: 28|Operation too slow|Read timeout on endpoint|ReadTimeoutError",
+            r"curlCode: 28|Operation too slow"
+            r"|Read timeout on endpoint|ReadTimeoutError",
             Diagnosis(
-                "Le serveur n'a rien envoyé dans le délai de la bibliothèque (pyarrow : "
-                "3 s de silence par défaut) : il est très occupé, ou le réseau est lent.",
+                "Le serveur n'a rien envoyé dans le délai de la "
+                "bibliothèque (pyarrow : 3 s de silence par défaut) : il "
+                "est très occupé, ou le réseau est lent.",
                 "relancez la cellule ; pour de gros objets, donnez plus de temps : "
                 "pafs.S3FileSystem(..., request_timeout=60), ou "
                 "Config(read_timeout=120) pour boto3.",
             ),
         ),
         (
-            r"Could not connect to the endpoint|Connection refused|curlCode: 7|Cannot connect to host"
-            r"|Could not connect to server|Connect timeout|Name or service not known",
+            r"Could not connect to the endpoint|Connection refused|curlCode: 7"
+            r"|Cannot connect to host|Could not connect to server"
+            r"|Connect timeout|Name or service not known",
             Diagnosis(
                 "Le serveur S3 ne répond pas : il est arrêté, ou l'adresse est fausse.",
                 "vérifiez AWS_S3_ENDPOINT ; en local, relancez le bac à sable avec "
@@ -204,9 +215,9 @@ def from_s3_library(exc: BaseException) -> bool:
 #: cell that writes stops before any request (instead of sending an empty bucket name).
 SPACE_NAMES = ("MON_BUCKET", "MON_PREFIXE")
 NO_SPACE = Diagnosis(
-    "Aucun espace à vous n'est nommé : la cellule de préparation n'a défini ni MON_BUCKET ni "
-    "MON_PREFIXE (ni les noms qu'on en tire), et cette cellule, qui écrit ou prépare une "
-    "écriture, s'est arrêtée avant toute requête.",
+    "Aucun espace à vous n'est nommé : la cellule de préparation n'a défini ni "
+    "MON_BUCKET ni MON_PREFIXE (ni les noms qu'on en tire), et cette cellule, qui "
+    "écrit ou prépare une écriture, s'est arrêtée avant toute requête.",
     "posez S3COURS_ESPACE (ex. os.environ['S3COURS_ESPACE'] = 'votre-bucket/', ou "
     "'projet-x/' pour le bucket d'un projet), relancez la cellule de préparation, puis "
     "celle-ci.",

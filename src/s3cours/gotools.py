@@ -69,7 +69,8 @@ def _build(go: str, package: str, version: str, label: str, target: Path, log) -
     with tempfile.TemporaryDirectory(prefix="s3cours-gobin-") as gobin:
         module = f"{package}@{version}"
         log(
-            f"Construction de {label} ({module}) avec go install : quelques minutes la 1re fois…"
+            f"Construction de {label} ({module}) avec go "
+            "install : quelques minutes la 1re fois…"
         )
         started = time.monotonic()
         result = subprocess.run(

@@ -44,7 +44,10 @@ class Repository:
         return f"{self.url}/blob/{self.branch}/{path}"
 
     def raw(self, path: str) -> str:
-        return f"https://raw.githubusercontent.com/{self.owner}/{self.name}/{self.branch}/{path}"
+        return (
+            f"https://raw.githubusercontent.com/{self.owner}/{self.name}/"
+            f"{self.branch}/{path}"
+        )
 
 
 def repository(site_config: Path | None = None) -> Repository:
@@ -82,7 +85,8 @@ def links(notebook: str, repo: Repository | None = None) -> dict[str, str]:
         # ``name`` is a plain query parameter of Onyxia's launcher route (the service's
         # friendly name); only dotted keys (Helm values) take the « » form.
         "sspcloud": (
-            f"{ONYXIA_LAUNCHER}?name={quote(service_name(notebook), safe='')}&autoLaunch=true"
+            f"{ONYXIA_LAUNCHER}?name={quote(service_name(notebook), safe='')}"
+            "&autoLaunch=true"
             f"&init.personalInit={onyxia_value(repo.raw(INIT_SCRIPT))}"
             f"&init.personalInitArgs={onyxia_value(chapter)}"
         ),
@@ -90,7 +94,10 @@ def links(notebook: str, repo: Repository | None = None) -> dict[str, str]:
             f"https://mybinder.org/v2/gh/{repo.owner}/{repo.name}/{repo.branch}"
             f"?urlpath={quote('lab/tree/' + notebook, safe='')}"
         ),
-        "colab": f"https://colab.research.google.com/github/{repo.owner}/{repo.name}/blob/{repo.branch}/{notebook}",
+        "colab": (
+            f"https://colab.research.google.com/github/{repo.owner}/{repo.name}"
+            f"/blob/{repo.branch}/{notebook}"
+        ),
         "github": repo.blob(notebook),
     }
 
@@ -99,7 +106,8 @@ def links(notebook: str, repo: Repository | None = None) -> dict[str, str]:
 BADGES = {
     "sspcloud": (
         "Ouvrir sur le SSP Cloud",
-        "https://img.shields.io/badge/SSP%20Cloud-Ouvrir%20dans%20Jupyter-orange?logo=jupyter&logoColor=white",
+        "https://img.shields.io/badge/SSP%20Cloud-Ouvrir%20dans%20Jupyter-orange"
+        "?logo=jupyter&logoColor=white",
     ),
     "binder": ("Ouvrir dans Binder", "https://mybinder.org/badge_logo.svg"),
     "colab": (

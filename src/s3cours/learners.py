@@ -46,8 +46,8 @@ class LearnerError(RuntimeError):
 def check_name(name: str) -> str:
     if not NAME_PATTERN.match(name) or "--" in name:
         raise LearnerError(
-            f"Nom d'apprenant refusé : « {name} ». C'est aussi le nom de son bucket : 3 à 63 "
-            "caractères, minuscules, chiffres et tirets (ex. eleve-01)."
+            f"Nom d'apprenant refusé : « {name} ». C'est aussi le nom de son bucket : "
+            "3 à 63 caractères, minuscules, chiffres et tirets (ex. eleve-01)."
         )
     return name
 
@@ -136,7 +136,9 @@ class Admin:
         scheme, _, hostport = self.endpoint_url.partition("://")
         env = {
             **os.environ,
-            "MC_HOST_admin": f"{scheme}://{self.access_key}:{self.secret_key}@{hostport}",
+            "MC_HOST_admin": (
+                f"{scheme}://{self.access_key}:{self.secret_key}@{hostport}"
+            ),
         }
         if self.ca_file:
             env["SSL_CERT_FILE"] = self.ca_file

@@ -152,9 +152,9 @@ class Playground:
                 )
         if learner not in self.learner_keys:
             raise PlaygroundError(
-                f"Apprenant inconnu du bac à sable : {learner}. Créez-le d'abord : "
-                f"`./cours playground env --apprenant {learner}` (ou retirez la variable "
-                f"{config.LEARNER_VARIABLE})."
+                f"Apprenant inconnu du bac à sable : {learner}. Créez-le "
+                f"d'abord : `./cours playground env --apprenant {learner}` (ou retirez "
+                f"la variable {config.LEARNER_VARIABLE})."
             )
         try:
             # The learner's own long-term key asks for the session: no admin key involved.
@@ -168,8 +168,9 @@ class Playground:
             )
         except Exception as exc:  # noqa: BLE001 - any failure here has one remedy
             raise PlaygroundError(
-                f"Le bac à sable n'a pas donné d'identifiants temporaires à {learner} ({exc}). "
-                "Relancez-le : `./cours playground stop` puis `./cours playground start`."
+                "Le bac à sable n'a pas donné d'identifiants temporaires "
+                f"à {learner} ({exc}). Relancez-le : `./cours playground stop` "
+                "puis `./cours playground start`."
             ) from None
         url = self.endpoint_url + "/"
         env = {
@@ -262,9 +263,9 @@ def write_duckdb_secret(env: dict[str, str], home: Path) -> Path:
         install_duckdb_extensions(con)
         con.load_extension("httpfs")
         con.execute(
-            f"CREATE OR REPLACE PERSISTENT SECRET {DUCKDB_SECRET} (TYPE S3, KEY_ID $cle, "
-            "SECRET $secret, REGION $region, SESSION_TOKEN $jeton, ENDPOINT $hote, "
-            "URL_STYLE $style)",
+            f"CREATE OR REPLACE PERSISTENT SECRET {DUCKDB_SECRET} (TYPE S3, "
+            "KEY_ID $cle, SECRET $secret, REGION $region, SESSION_TOKEN $jeton, "
+            "ENDPOINT $hote, URL_STYLE $style)",
             {
                 "cle": env.get("AWS_ACCESS_KEY_ID", ""),
                 "secret": env.get("AWS_SECRET_ACCESS_KEY", ""),
@@ -365,14 +366,15 @@ def load_environment(state_dir: Path | None = None) -> dict[str, str]:
     playground = status(state_dir)
     if playground is None:
         raise PlaygroundError(
-            "Aucun serveur S3 configuré : la variable AWS_S3_ENDPOINT est absente et le bac à "
-            "sable local du cours ne tourne pas.\n"
-            "- Sur le SSP Cloud, les variables sont définies au lancement du service : "
-            "relancez-le si elles ont disparu.\n"
-            "- Sur votre poste : lancez `./cours playground start` à la racine du dépôt, puis "
-            'relancez la cellule (dans un terminal : eval "$(./cours playground env)").\n'
-            "- Autre serveur (AWS…) : exportez AWS_S3_ENDPOINT (l'hôte, sans https://), "
-            "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY et AWS_DEFAULT_REGION."
+            "Aucun serveur S3 configuré : la variable AWS_S3_ENDPOINT est absente et "
+            "le bac à sable local du cours ne tourne pas.\n"
+            "- Sur le SSP Cloud, les variables sont définies au lancement du "
+            "service : relancez-le si elles ont disparu.\n"
+            "- Sur votre poste : lancez `./cours playground start` à la racine "
+            "du dépôt, puis relancez la cellule (dans un terminal : eval "
+            '"$(./cours playground env)").\n'
+            "- Autre serveur (AWS…) : exportez AWS_S3_ENDPOINT (l'hôte, sans "
+            "https://), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY et AWS_DEFAULT_REGION."
         )
     return playground.environment()
 
@@ -430,21 +432,22 @@ def check_host(host: str, allow_non_loopback: bool = False) -> None:
     """Refuse any address but this machine's loopback unless explicitly allowed."""
     if host not in LOOPBACK_HOSTS and not allow_non_loopback:
         raise PlaygroundError(
-            f"Adresse refusée : {host}. Le bac à sable n'écoute que sur la boucle locale de "
-            f"cette machine ({config.LOOPBACK}). Pour une salle de formation en réseau local, "
-            "passez --allow-non-loopback en connaissance de cause (avec l'adresse de cette "
-            "machine dans ce réseau)."
+            f"Adresse refusée : {host}. Le bac à sable n'écoute que sur la boucle "
+            f"locale de cette machine ({config.LOOPBACK}). Pour une salle de formation "
+            "en réseau local, passez --allow-non-loopback en connaissance de cause "
+            "(avec l'adresse de cette machine dans ce réseau)."
         )
 
 
 def non_loopback_warning(host: str, port: int, tls: bool) -> str:
     """What a trainer is told when the playground listens beyond this machine."""
     return (
-        f"ATTENTION : le bac à sable écoute sur {host}:{port}, pas seulement sur cette machine. "
-        "Toute machine qui joint cette adresse peut lui parler : réservez-le au réseau local "
-        "de la salle de formation (jamais Internet), donnez à chaque apprenant ses propres "
-        "identifiants temporaires (`./cours classroom provision`) et arrêtez-le après la "
-        "séance (`./cours playground stop`)."
+        f"ATTENTION : le bac à sable écoute sur {host}:{port}, pas seulement "
+        "sur cette machine. Toute machine qui joint cette adresse peut lui "
+        "parler : réservez-le au réseau local de la salle de formation (jamais "
+        "Internet), donnez à chaque apprenant ses propres identifiants "
+        "temporaires (`./cours classroom provision`) et arrêtez-le après "
+        "la séance (`./cours playground stop`)."
         + (
             ""
             if tls
@@ -480,8 +483,9 @@ def check_port_free(host: str, port: int) -> None:
             sock.bind((host, port))
         except OSError as exc:
             raise PlaygroundError(
-                f"Le port {port} de {host} est déjà utilisé ({exc.strerror}). Choisissez-en un "
-                "autre avec --port, ou --port 0 pour un port libre pris au hasard."
+                f"Le port {port} de {host} est déjà utilisé "
+                f"({exc.strerror}). Choisissez-en un autre avec --port, ou "
+                "--port 0 pour un port libre pris au hasard."
             ) from None
 
 

@@ -127,7 +127,8 @@ def tabset_problems(blocks: list[dict[str, Any]]) -> list[str]:
     for block in _walk(blocks):
         if block["t"] == "Para" and ":::" in _text(block["c"]):
             problems.append(
-                f"`:::` isolé (bloc non ouvert ou non fermé) : « {_text(block['c'])[:60]} »"
+                "`:::` isolé (bloc non ouvert ou non "
+                f"fermé) : « {_text(block['c'])[:60]} »"
             )
         if block["t"] != "Div":
             continue
@@ -167,7 +168,8 @@ def tabset_problems(blocks: list[dict[str, Any]]) -> list[str]:
         known = [name for name in names if name in TAB_ORDER]
         if known != sorted(known, key=TAB_ORDER.index) or len(set(known)) != len(known):
             problems.append(
-                f"[{where}] ordre des onglets : attendu {sorted(set(known), key=TAB_ORDER.index)}"
+                f"[{where}] ordre des onglets : "
+                f"attendu {sorted(set(known), key=TAB_ORDER.index)}"
             )
         for name, tab_blocks in tabs:
             if _has_code(tab_blocks):

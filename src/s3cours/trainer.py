@@ -89,8 +89,9 @@ def parse_duration(text: str) -> int:
     seconds = int(match[1]) * unit[match[2]]
     if not MIN_SECONDS <= seconds <= MAX_SECONDS:
         raise TrainerError(
-            f"Durée hors limites : « {text} ». MinIO donne des clés temporaires de 15 minutes "
-            "à 365 jours : choisissez une durée entre 15min et 365j (ex. 12h pour une journée)."
+            f"Durée hors limites : « {text} ». MinIO donne des clés temporaires "
+            "de 15 minutes à 365 jours : choisissez une durée entre 15min et "
+            "365j (ex. 12h pour une journée)."
         )
     return seconds
 
@@ -129,9 +130,10 @@ def check_out_dir(out: Path) -> Path:
     root = config.ROOT.resolve()
     if resolved == root or root in resolved.parents:
         raise TrainerError(
-            f"Le dossier {resolved} est dans le dépôt du cours ({root}) : il contiendra les "
-            "clés des apprenants, qui ne doivent jamais entrer dans le dépôt. Choisissez un "
-            "dossier hors du dépôt, par exemple --out ~/formation-s3-classe."
+            f"Le dossier {resolved} est dans le dépôt du cours ({root}) : il "
+            "contiendra les clés des apprenants, qui ne doivent jamais "
+            "entrer dans le dépôt. Choisissez un dossier hors du dépôt, par "
+            "exemple --out ~/formation-s3-classe."
         )
     if resolved.exists() and not resolved.is_dir():
         raise TrainerError(
@@ -237,8 +239,9 @@ def resolve_target(
         ]
         if missing:
             raise TrainerError(
-                f"{ADMIN_ENDPOINT} est défini mais pas {', '.join(missing)} : exportez les clés "
-                "d'administration du serveur MinIO visé (jamais dans un fichier du dépôt)."
+                f"{ADMIN_ENDPOINT} est défini mais pas {', '.join(missing)} : "
+                "exportez les clés d'administration du serveur MinIO visé "
+                "(jamais dans un fichier du dépôt)."
             )
         match = re.fullmatch(
             r"(https?)://([^/:]+|\[[^\]]+\]):(\d+)/?", endpoint.strip()
@@ -279,9 +282,10 @@ def resolve_target(
     running = playground.status(state_dir)
     if running is None:
         raise TrainerError(
-            "Aucun serveur visé : le bac à sable ne tourne pas (lancez `./cours playground "
-            "start`, avec le même --state-dir) et les clés d'un autre MinIO ne sont pas dans "
-            f"l'environnement ({ADMIN_ENDPOINT}, {ADMIN_ACCESS_KEY}, {ADMIN_SECRET_KEY})."
+            "Aucun serveur visé : le bac à sable ne tourne pas (lancez "
+            "`./cours playground start`, avec le même --state-dir) et les clés d'un "
+            "autre MinIO ne sont pas dans l'environnement "
+            f"({ADMIN_ENDPOINT}, {ADMIN_ACCESS_KEY}, {ADMIN_SECRET_KEY})."
         )
     return Target(running, running.admin(), "bac à sable")
 
@@ -309,9 +313,10 @@ def env_file_text(learner: Learner, env: dict[str, str]) -> str:
     """``export NAME=value`` lines: ``source`` works in a shell, and the loader in the sheet
     (or python-dotenv) reads them in Python."""
     lines = [
-        f"# Formation Python et S3 : identifiants de {learner.name} (bucket {learner.bucket}).",
-        f"# Clés temporaires, valables jusqu'au {learner.expires} (UTC). Personnelles : ne les "
-        "partagez pas.",
+        "# Formation Python et S3 : identifiants "
+        f"de {learner.name} (bucket {learner.bucket}).",
+        f"# Clés temporaires, valables jusqu'au {learner.expires} (UTC). "
+        "Personnelles : ne les partagez pas.",
         f"# Dans un terminal : source {learner.env_file}",
     ]
     lines += [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
@@ -347,10 +352,10 @@ def sheet_html(learner: Learner, url: str, with_ca: bool = False) -> str:
         ""
         if not with_ca
         else (
-            f"<p>Le serveur parle https avec un certificat de test : le formateur vous remet aussi "
-            f"<code>{CA_FILE}</code>. Si vous ne le placez pas au chemin que nomment "
-            f"<code>AWS_CA_BUNDLE</code> et <code>SSL_CERT_FILE</code> dans votre fichier "
-            f"<code>.env</code>, corrigez ces deux lignes.</p>\n"
+            "<p>Le serveur parle https avec un certificat de test : le formateur vous "
+            f"remet aussi <code>{CA_FILE}</code>. Si vous ne le placez pas au chemin "
+            "que nomment <code>AWS_CA_BUNDLE</code> et <code>SSL_CERT_FILE</code> dans "
+            "votre fichier <code>.env</code>, corrigez ces deux lignes.</p>\n"
         )
     )
     return f"""<!DOCTYPE html>
@@ -455,16 +460,18 @@ def provision(
     out = check_out_dir(out)
     if target.server.host in ("0.0.0.0", "::"):
         raise TrainerError(
-            f"Le bac à sable écoute sur {target.server.host} (toutes les adresses) : les "
-            "apprenants ne peuvent pas joindre cette adresse. Relancez-le sur l'adresse de "
-            "cette machine dans le réseau de la salle (--host ADRESSE --allow-non-loopback)."
+            f"Le bac à sable écoute sur {target.server.host} (toutes les "
+            "adresses) : les apprenants ne peuvent pas joindre cette adresse. "
+            "Relancez-le sur l'adresse de cette machine dans le réseau de la salle "
+            "(--host ADRESSE --allow-non-loopback)."
         )
     names = learner_names(prefix, count)
     record = _class_record(out)
     if record and record["serveur"] != target.endpoint_url:
         raise TrainerError(
-            f"{out} décrit une classe du serveur {record['serveur']}, pas de "
-            f"{target.endpoint_url}. Choisissez un autre dossier (--out) pour ce serveur."
+            f"{out} décrit une classe du serveur {record['serveur']}, pas "
+            f"de {target.endpoint_url}. Choisissez un autre dossier (--out) pour ce "
+            "serveur."
         )
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
     known = {item["name"]: item for item in (record or {}).get("apprenants", [])}
@@ -518,8 +525,8 @@ def provision(
     }
     _write_class(out, record)
     log(
-        f"{len(created)} apprenant(s) créé(s), {len(known) - len(created)} déjà là, dans {out} "
-        f"(serveur {target.endpoint_url})."
+        f"{len(created)} apprenant(s) créé(s), {len(known) - len(created)} déjà là, "
+        f"dans {out} (serveur {target.endpoint_url})."
     )
     return [learner.name for learner in created]
 
@@ -542,9 +549,13 @@ HINTS = {
         f" (les données du cours sont-elles publiées dans s3://{config.DATA_BUCKET}/"
         f"{config.DATA_PREFIX} ? Les clés ont-elles expiré ?)"
     ),
-    "son_bucket": " (clés expirées ? bucket supprimé ? `provision` recrée ce qui manque)",
-    "compte": " (la politique attachée à ce compte sur le serveur est plus large que celle "
-    "d'Onyxia : recréez l'apprenant ou corrigez sa politique)",
+    "son_bucket": (
+        " (clés expirées ? bucket supprimé ? `provision` recrée ce qui manque)"
+    ),
+    "compte": (
+        " (la politique attachée à ce compte sur le serveur est plus large que celle "
+        "d'Onyxia : recréez l'apprenant ou corrigez sa politique)"
+    ),
 }
 
 
@@ -829,8 +840,8 @@ def remove(
         else " ; leurs buckets restent (--buckets pour les supprimer)"
     )
     log(
-        f"Supprimés : {len(names)} apprenant(s) (utilisateurs, politiques, fichiers de {out})"
-        f"{with_buckets}."
+        f"Supprimés : {len(names)} apprenant(s) (utilisateurs, politiques, "
+        f"fichiers de {out}){with_buckets}."
     )
     with_files = any(out.iterdir()) if out.exists() else True
     if not with_files:
@@ -852,9 +863,10 @@ def cmd_provision(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     provision(target, out, args.learners, args.prefix, seconds)
     say(
-        f"Fait en {time.monotonic() - t0:.1f} s. Fichiers lisibles par vous seul (0600) : un "
-        f"NOM.env et une fiche NOM.html par apprenant, la liste {ROSTER_FILE}. Vérifiez : "
-        f"./cours classroom verify {shlex.quote(str(out))}"
+        f"Fait en {time.monotonic() - t0:.1f} s. Fichiers lisibles par vous seul "
+        "(0600) : un NOM.env et une fiche NOM.html par apprenant, la "
+        f"liste {ROSTER_FILE}. Vérifiez : ./cours classroom "
+        f"verify {shlex.quote(str(out))}"
     )
     return 0
 
@@ -863,8 +875,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     target = resolve_target(_state(args))
     if target.server.server == "moto":
         say(
-            "Serveur moto : il n'applique aucune politique d'accès, les refus attendus ne "
-            "peuvent pas avoir lieu. Pour vérifier une classe, utilisez MinIO."
+            "Serveur moto : il n'applique aucune politique d'accès, les refus attendus "
+            "ne peuvent pas avoir lieu. Pour vérifier une classe, utilisez MinIO."
         )
     t0 = time.monotonic()
     rows = verify(target, Path(args.dir))
@@ -919,8 +931,8 @@ def add_trainer_commands(actions: argparse._SubParsersAction) -> None:
     p = actions.add_parser(
         "provision",
         help="créer N apprenants (utilisateur, bucket, politique, clés temporaires)",
-        description="Crée les apprenants manquants et écrit dans DIR (hors du dépôt) leurs "
-        "fichiers d'environnement, leurs fiches et la liste. " + env_help,
+        description="Crée les apprenants manquants et écrit dans DIR (hors du dépôt) "
+        "leurs fichiers d'environnement, leurs fiches et la liste. " + env_help,
     )
     p.add_argument("--learners", type=int, required=True, help="nombre d'apprenants")
     p.add_argument("--out", required=True, metavar="DIR", help="dossier hors du dépôt")
