@@ -1,6 +1,6 @@
-"""Shared fixtures. The test command (`./cours test`) starts one playground for the whole run
-and exports its variables; tests that need a playground of their own start one in a private
-state folder."""
+"""Shared fixtures. The test command (`./cours test`) starts one playground for the
+whole run and exports its variables; tests that need a playground of their own start one
+in a private state folder."""
 
 from __future__ import annotations
 
@@ -15,15 +15,16 @@ import pytest
 
 from s3cours import cli, playground
 
-# Tests make many fresh boto3 sessions (to read the environment's credentials of the moment);
-# each parsed botocore's JSON models again (60 ms of CPU). One loader per worker parses them
-# once: models, endpoints and paginators are the same for every session.
+# Tests make many fresh boto3 sessions (to read the environment's credentials of the
+# moment); each parsed botocore's JSON models again (60 ms of CPU). One loader per
+# worker parses them once: models, endpoints and paginators are the same for every
+# session.
 botocore.session.create_loader = functools.cache(botocore.session.create_loader)
 
 
 @pytest.fixture
 def state_dir(tmp_path: Path) -> Iterator[Path]:
-    """A private state folder; whatever playground is recorded there is stopped afterwards."""
+    """A private state folder; whatever playground it records is stopped afterwards."""
     state = tmp_path / "state"
     yield state
     playground.stop(state)
@@ -53,13 +54,14 @@ def session_playground() -> playground.Playground:
     return started
 
 
-# ------------------------------------------------------------------ parallel test command
-# `./cours test` runs pytest with pytest-xdist (`-n 3 --dist loadscope --no-loadscope-reorder`,
-# cli.PARALLEL_OPTIONS). What each worker takes, and in which order, is decided here.
+# ---------------------------------------------------------------- parallel test command
+# `./cours test` runs pytest with pytest-xdist
+# (`-n 3 --dist loadscope --no-loadscope-reorder`, cli.PARALLEL_OPTIONS). What each
+# worker takes, and in which order, is decided here.
 
-#: Test files that start first, each on a worker of its own, longest first: the small class
-#: (its learners are processes of their own), then the published notebooks (nbval), then the
-#: site in a browser. Everything else comes after, in file order.
+#: Test files that start first, each on a worker of its own, longest first: the small
+#: class (its learners are processes of their own), then the published notebooks
+#: (nbval), then the site in a browser. Everything else comes after, in file order.
 FIRST = ("tests/test_classroom.py", "notebooks/", "tests/test_site_browser.py")
 
 
@@ -75,19 +77,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: _rank(item.nodeid))
 
 
-#: A worker that runs anything but the small class, nbval included, puts every one of its
-#: threads in Linux's idle scheduling class (SCHED_IDLE): the class's learner follows the
-#: course twice, one pass after the other, which is the longest chain of the run; everything
-#: else fills the time the class leaves (kernels inherit their worker's class). Nice 19 was
-#: not enough: a nice-19 task keeps the CPU for its time slice when one of the class's
-#: processes wakes up (an S3 answer, a kernel message), and the class waits thousands of
-#: times per pass; an idle-class task is preempted at once. nbval's learner still follows the
-#: course at the same time as the class's: it is not on the longest chain. Entering the idle
-#: class needs no privilege; a worker never leaves it.
+#: A worker that runs anything but the small class, nbval included, puts every one of
+#: its threads in Linux's idle scheduling class (SCHED_IDLE): the class's learner
+#: follows the course twice, one pass after the other, which is the longest chain of the
+#: run; everything else fills the time the class leaves (kernels inherit their worker's
+#: class). Nice 19 was not enough: a nice-19 task keeps the CPU for its time slice when
+#: one of the class's processes wakes up (an S3 answer, a kernel message), and the class
+#: waits thousands of times per pass; an idle-class task is preempted at once. nbval's
+#: learner still follows the course at the same time as the class's: it is not on the
+#: longest chain. Entering the idle class needs no privilege; a worker never leaves it.
 def _yield_to_the_class() -> None:
-    # On Linux, the scheduling class belongs to each thread (a kernel started by nbval is
-    # forked from jupyter_client's event-loop thread): every thread of the worker, and the
-    # threads and processes they start from now on, which inherit it.
+    # On Linux, the scheduling class belongs to each thread (a kernel started by nbval
+    # is forked from jupyter_client's event-loop thread): every thread of the worker,
+    # and the threads and processes they start from now on, which inherit it.
     for task in Path("/proc/self/task").iterdir():
         tid = int(task.name)
         with contextlib.suppress(OSError):  # a thread that ended meanwhile
@@ -99,7 +101,8 @@ class _YieldToTheClass:
     """Registered as a plugin, not left as a hook of this conftest: a conftest's
     ``pytest_runtest_setup`` is only called for the items under its folder, so nbval's
     notebooks (``notebooks/``) kept their worker and kernels at normal priority, beside
-    the class (seen with ``ps -eo cls``). First, before nbval starts a notebook's kernel."""
+    the class (seen with ``ps -eo cls``). First, before nbval starts a notebook's
+    kernel."""
 
     @staticmethod
     @pytest.hookimpl(tryfirst=True)
@@ -117,10 +120,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201
-    """Work units for the workers: a test file, except that the five notebooks are ONE unit.
-    nbval runs a notebook's cells in order in one kernel, so a notebook must stay on one
-    worker; and all five stay together because they are one learner (`apprenant`, the
-    published outputs) following the course in order, in one bucket, as in the build."""
+    """Work units for the workers: a test file, except that the five notebooks are ONE
+    unit. nbval runs a notebook's cells in order in one kernel, so a notebook must stay
+    on one worker; and all five stay together because they are one learner (`apprenant`,
+    the published outputs) following the course in order, in one bucket, as in the
+    build."""
     from xdist.scheduler import LoadScopeScheduling
 
     class CourseScheduling(LoadScopeScheduling):

@@ -1,4 +1,4 @@
-"""The « Aide-mémoire » page: drawn from the executed chapters, never written by hand."""
+"""The « Aide-mémoire » page: drawn from the executed chapters, never by hand."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def test_the_committed_page_is_what_the_notebooks_give() -> None:
 
 @pytest.mark.parametrize("source", notebooks.sources(), ids=lambda s: s.stem)
 def test_every_operation_has_a_line_for_every_library_that_does_it(source) -> None:
-    """One operation per tabset of the chapter, one entry per tab, in the tabs' order."""
+    """One operation per tabset of the chapter, one entry per tab, in tab order."""
     found = [
         [entry.library for entry in operation.entries]
         for operation in aide_memoire.operations(notebooks.notebook_path(source))

@@ -62,8 +62,8 @@ def test_relay_forwards_signed_uploads_and_resets(session_endpoint_url: str) -> 
 
 def test_relay_resigns_for_the_server_name(session_endpoint_url: str) -> None:
     """The client signs for the relay's address; the relay re-signs for the server's own
-    name (here ``localhost``, not the ``127.0.0.1`` the client saw): the server accepts it,
-    which it would not do with the client's signature and a changed Host."""
+    name (here ``localhost``, not the ``127.0.0.1`` the client saw): the server accepts
+    it, which it would not do with the client's signature and a changed Host."""
     port = session_endpoint_url.rsplit(":", 1)[1]
     with CountingProxy(f"http://localhost:{port}") as relay:
         client = learner_client(relay.url)
@@ -81,8 +81,8 @@ def test_relay_resigns_for_the_server_name(session_endpoint_url: str) -> None:
 
 
 def test_relay_sends_the_server_host_and_a_signature_for_it() -> None:
-    """What reaches the server: its own Host, and a signature whose credential scope is the
-    client's (same key, same region)."""
+    """What reaches the server: its own Host, and a signature whose credential scope is
+    the client's (same key, same region)."""
     seen: list[dict[str, str]] = []
 
     class Recorder(BaseHTTPRequestHandler):
@@ -192,12 +192,12 @@ def test_measure_on_a_small_table(session_endpoint_url: str) -> None:
     assert len({m.rows for m in results if m.case == "partition"}) == 1
     octets = bench.table(results)
     for library in ("s3fs", "pyarrow", "pandas", "polars", "duckdb"):
-        # Two Parquet columns cost less than the whole CSV, and less than the whole Parquet.
+        # Two Parquet columns cost less than the whole CSV or the whole Parquet file.
         assert by[library, "colonnes"].bytes < by[library, "csv"].bytes / 2, library
         assert by[library, "colonnes"].bytes < by[library, "parquet"].bytes, library
     # boto3 cannot project: the whole object comes.
     assert by["boto3", "colonnes"].bytes == by["boto3", "parquet"].bytes
-    # The settings for a distant server: same rows, and s3fs asks for its ranges together.
+    # The settings for a distant server: same rows; s3fs asks for its ranges together.
     with CountingProxy(session_endpoint_url, latency=0.005) as slow:
         tuned = {
             m.library: m
@@ -220,8 +220,8 @@ def test_measure_on_a_small_table(session_endpoint_url: str) -> None:
 
 
 def test_bench_command_prints_its_table() -> None:
-    # Without the latency variant, whose tables test_measure_on_a_small_table checks: the
-    # whole variant here would double the test's time for the same code.
+    # Without the latency variant, whose tables test_measure_on_a_small_table checks:
+    # the whole variant here would double the test's time for the same code.
     run = subprocess.run(
         [
             sys.executable,

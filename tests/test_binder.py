@@ -1,5 +1,5 @@
-"""Binder files: repo2docker installs environment.yml, runs postBuild, then starts Jupyter
-through ``start``, which starts the course's playground first."""
+"""Binder files: repo2docker installs environment.yml, runs postBuild, then starts
+Jupyter through ``start``, which starts the course's playground first."""
 
 from __future__ import annotations
 

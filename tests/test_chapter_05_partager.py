@@ -1,7 +1,7 @@
-"""Chapter 4, « Partager des données »: checks on the executed notebook (no execution here;
-nbval re-runs it). Every share is really opened without credentials, a published prefix is
-refused before, readable with, and refused after its policy, and the chapter leaves nothing
-public and none of its objects behind."""
+"""Chapter 4, « Partager des données »: checks on the executed notebook (no execution
+here; nbval re-runs it). Every share is really opened without credentials, a published
+prefix is refused before, readable with, and refused after its policy, and the chapter
+leaves nothing public and none of its objects behind."""
 
 from __future__ import annotations
 
@@ -109,8 +109,8 @@ def test_a_published_prefix_is_refused_before_readable_with_and_refused_after(
 
 def test_every_library_reads_the_published_prefix_without_credentials(nb) -> None:
     """Each tab of « Lire des données publiques sans identifiants » read the object (the
-    Parquet has 500 rows and 29,224 bytes here), and the same unsigned read is refused once
-    the prefix is unpublished: nothing was signed."""
+    Parquet has 500 rows and 29,224 bytes here), and the same unsigned read is refused
+    once the prefix is unpublished: nothing was signed."""
     texts = {
         tab: _text(_cell(nb, marker))
         for tab, marker in (

@@ -29,7 +29,7 @@ def _text(cell: nbformat.NotebookNode) -> str:
 
 
 def test_peak_memory_is_what_the_read_adds_even_from_a_large_parent() -> None:
-    # A parent holding 300 MB: a child started by it must not report that as its own peak.
+    # A parent holding 300 MB: a child it started must not report that as its own peak.
     held = bytearray(300_000_000)
     held[::4096] = b"x" * len(held[::4096])
     code = (

@@ -1,5 +1,5 @@
-"""The chapter benchmark's measures: the timing relay forwards requests unchanged and says
-when they were in flight."""
+"""The chapter benchmark's measures: the timing relay forwards requests unchanged and
+says when they were in flight."""
 
 from __future__ import annotations
 

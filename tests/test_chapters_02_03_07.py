@@ -1,7 +1,7 @@
-"""Chapters 2 and 3, « Lire des données sur S3 » and « Écrire des données sur S3 », and the
-reference page « Dépannage »: every operation with every library that can do it, every tab
-executed, the errors raised on purpose only in the troubleshooting page, and none of the
-2020 page's defects left anywhere in the repository."""
+"""Chapters 2 and 3, « Lire des données sur S3 » and « Écrire des données sur S3 », and
+the reference page « Dépannage »: every operation with every library that can do it,
+every tab executed, the errors raised on purpose only in the troubleshooting page, and
+none of the 2020 page's defects left anywhere in the repository."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ WRITE = config.CONTENT_DIR / "03_ecrire.Rmd"
 TROUBLESHOOTING = config.CONTENT_DIR / "07_depannage.Rmd"
 
 BASE = {"boto3", "s3fs", "pyarrow", "pandas"}
-#: Each operation (a section of a chapter), the chapter it is in, and the tabs it must have.
+#: Each operation (a chapter's section), the chapter it is in, the tabs it must have.
 OPERATIONS = {
     "Lister des objets": (READ, BASE | {"mc"}),
     "Lire les métadonnées d'un objet": (READ, BASE | {"mc"}),
@@ -52,7 +52,7 @@ def _section(text: str) -> str:
 
 
 def _tabs_by_section(source: Path) -> dict[str, set[str]]:
-    """Tab names of every tabset, gathered by the section (level-2 heading) holding it."""
+    """Tab names of every tabset, by the section (level-2 heading) that holds it."""
     found: dict[str, set[str]] = defaultdict(set)
     section = ""
     for block in structure.pandoc_ast(structure.quarto_markdown(source))["blocks"]:
@@ -164,7 +164,7 @@ def test_exercises_have_collapsed_executed_solutions(source: Path, count: int) -
         assert cell.execution_count and cell.outputs, cell.source[:60]
 
 
-# --------------------------------------------------------------------------- the 2020 defects
+# --------------------------------------------------------------------- the 2020 defects
 
 #: Written in pieces, so that this file does not contain what it looks for.
 FORBIDDEN = ("TO BE " + "COMPLETED", "C:" + "/Users", "snakemake" + ".remote")
@@ -199,8 +199,9 @@ def test_no_leftover_of_the_2020_page(forbidden: str) -> None:
 
 
 def test_every_failing_cell_is_followed_by_its_explanation() -> None:
-    """The troubleshooting cells fail on purpose; under each error, the explanation that the
-    setup cell wires in (what is wrong, what to do) is part of the published outputs."""
+    """The troubleshooting cells fail on purpose; under each error, the explanation that
+    the setup cell wires in (what is wrong, what to do) is part of the published
+    outputs."""
     nb = nbformat.read(notebooks.notebook_path(TROUBLESHOOTING), as_version=4)
     failing = [c for c in nb.cells if "raises-exception" in c.metadata.get("tags", [])]
     assert len(failing) >= 9

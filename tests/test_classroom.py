@@ -1,9 +1,9 @@
-"""A small class on one server at every test run: a learner of its own follows every chapter
-twice, while the published notebooks' learner follows them under nbval (the proof that the
-class check sees what it must see is in tests/test_classroom_faults.py).
+"""A small class on one server at every test run: a learner of its own follows every
+chapter twice, while the published notebooks' learner follows them under nbval (the
+proof that the class check sees what it must see is in tests/test_classroom_faults.py).
 
-The 20-learner class is its own command (``./cours classroom simulate --learners 20``), run
-weekly by ``.github/workflows/classe.yml`` and before a training session."""
+The 20-learner class is its own command (``./cours classroom simulate --learners 20``),
+run weekly by ``.github/workflows/classe.yml`` and before a training session."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ import pytest
 
 from s3cours import classroom, cli, notebooks, playground
 
-#: The small class: TWO learners of its own, on the run's playground, while the published
-#: notebooks' learner (``apprenant``) follows the course under nbval on another worker. The
-#: chapters are dealt between them, and each follows their share twice in a row: every
-#: chapter is run twice (idempotence), each share starts on an empty space (as a chapter
-#: opened from its own button), and the two chains run side by side. One learner following
-#: all seven chapters twice was the suite's longest chain (about 250 s of its 275 s; see
-#: CONTRIBUTING.md, "Où passe le temps"). Names as long as ``apprenant``: listings (which
-#: name the bucket) keep their sizes.
+#: The small class: TWO learners of its own, on the run's playground, while the
+#: published notebooks' learner (``apprenant``) follows the course under nbval on
+#: another worker. The chapters are dealt between them, and each follows their share
+#: twice in a row: every chapter is run twice (idempotence), each share starts on an
+#: empty space (as a chapter opened from its own button), and the two chains run side by
+#: side. One learner following all seven chapters twice was the suite's longest chain
+#: (about 250 s of its 275 s; see CONTRIBUTING.md, "Où passe le temps"). Names as long
+#: as ``apprenant``: listings (which name the bucket) keep their sizes.
 SMALL_CLASS_LEARNER = "eleve-001"
 SMALL_CLASS = [SMALL_CLASS_LEARNER, "eleve-002"]
 
@@ -68,7 +68,7 @@ def test_simulate_refuses_a_class_of_one(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_memory_sampler_sees_a_descendant_grow() -> None:
-    """The class's peak counts what its kernels take: a child that fills 200 MiB shows."""
+    """The class's peak counts what its kernels take: a child filling 200 MiB shows."""
     import subprocess
     import sys
 

@@ -1,7 +1,7 @@
-"""The proof that the class check sees what it must see: a faulty notebook followed by the
-class of `./cours classroom simulate` and by the test command's small class, on a twin of
-their own. Apart from tests/test_classroom.py, so that these tests do not wait behind the
-small class on its worker."""
+"""The proof that the class check sees what it must see: a faulty notebook followed by
+the class of `./cours classroom simulate` and by the test command's small class, on a
+twin of their own. Apart from tests/test_classroom.py, so that these tests do not wait
+behind the small class on its worker."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ FAULTY_CELLS = [
     "s3 = boto3.client('s3', endpoint_url=os.environ['AWS_ENDPOINT_URL'])",
     # 2: an output that depends on the learner.
     "print(bucket[::-1], prefixe[::-1])",
-    # 3: a write outside the learner's space (refused on the SSP Cloud twin: an error then).
+    # 3: a write outside the learner's space (refused on the SSP Cloud twin: an error).
     f"s3.put_object(Bucket='{config.DATA_BUCKET}', Key='commun.csv', Body=b'a;b')",
     # 4: an output that changes at the second run (the objects of cell 5 pile up).
     "print(s3.list_objects_v2(Bucket=bucket, Prefix=prefixe)['KeyCount'])",
@@ -67,9 +67,10 @@ def test_the_class_check_sees_every_fault(
     room: playground.Playground, tmp_path: Path
 ) -> None:
     """A notebook whose output depends on who runs it, that writes outside the learner's
-    space, that gives other outputs and leaves more objects when run again, and that has an
-    untagged error (and a tagged one, which is fine), is reported for each of these: in the
-    class of `./cours classroom simulate` (learners compared with the first one)..."""
+    space, that gives other outputs and leaves more objects when run again, and that has
+    an untagged error (and a tagged one, which is fine), is reported for each of these:
+    in the class of `./cours classroom simulate` (learners compared with the first
+    one)..."""
     faulty = faulty_notebook(tmp_path)
     report = classroom.run(
         room, cli.kernel_environment(room), learners=2, workers=2, chapters=[faulty]
@@ -97,9 +98,9 @@ def test_the_class_check_sees_every_fault(
 def test_the_class_beside_the_published_run_sees_every_fault(
     room: playground.Playground, tmp_path: Path
 ) -> None:
-    """... and in the test command's small class, whose learners follow their share of the
-    chapters twice and are compared with the published outputs (those of `apprenant`,
-    recorded in the notebook)."""
+    """... and in the test command's small class, whose learners follow their share of
+    the chapters twice and are compared with the published outputs (those of
+    `apprenant`, recorded in the notebook)."""
     from nbclient import NotebookClient
 
     faulty = faulty_notebook(tmp_path)

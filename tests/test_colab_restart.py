@@ -1,11 +1,12 @@
 """Colab, first run then second run of the setup cell.
 
-Colab imports numpy (and more) when its kernel starts. When the course's pinned versions differ,
-pip puts the new ones on disk while the old ones stay loaded, and ``import pandas`` then fails.
-So the setup cell's Colab branch checks, after installing, whether a loaded library differs
-from its installed version; if so it says in one sentence that the session restarts and ends
-the kernel process (``os.kill(os.getpid(), 9)``), which Colab restarts by itself. On the second
-run the tooling is there: nothing is installed, nothing restarts.
+Colab imports numpy (and more) when its kernel starts. When the course's pinned versions
+differ, pip puts the new ones on disk while the old ones stay loaded, and
+``import pandas`` then fails. So the setup cell's Colab branch checks, after installing,
+whether a loaded library differs from its installed version; if so it says in one
+sentence that the session restarts and ends the kernel process
+(``os.kill(os.getpid(), 9)``), which Colab restarts by itself. On the second run the
+tooling is there: nothing is installed, nothing restarts.
 
 Simulated here with a fake ``google.colab`` module, a fake pip and a fake ``os.kill``.
 """
@@ -49,7 +50,7 @@ def setup_cell() -> str:
 
 @pytest.fixture
 def colab(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    """A Colab-like process: no S3 variables, ``google.colab`` loaded, pip and kill recorded."""
+    """Like Colab: no S3 variables, ``google.colab`` loaded, pip and kill recorded."""
     for name in VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("S3COURS_STATE_DIR", str(tmp_path / "state"))
@@ -76,7 +77,7 @@ def colab(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 
 
 def run(capsys: pytest.CaptureFixture[str]) -> tuple[dict, str, bool]:
-    """Run the setup cell; return its namespace, what it printed, and whether it killed the kernel."""
+    """Run the setup cell: its namespace, what it printed, if it killed the kernel."""
     namespace: dict = {}
     killed = False
     try:
@@ -90,7 +91,8 @@ def test_first_run_installs_and_restarts_when_loaded_versions_differ_second_run_
     colab, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch, record = colab
-    # First run: the tooling is not installed yet; pip "installs" a numpy other than the loaded one.
+    # First run: the tooling is not installed yet; pip "installs" a numpy other than
+    # the loaded one.
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util,
@@ -114,7 +116,7 @@ def test_first_run_installs_and_restarts_when_loaded_versions_differ_second_run_
         "redémarre, relancez cette cellule."
     ]
 
-    # Second run, after Colab restarted the kernel: the tooling is installed, versions agree.
+    # Second run, once Colab restarted the kernel: the tooling is there, versions agree.
     monkeypatch.setattr(importlib.util, "find_spec", real_find_spec)
     monkeypatch.setattr(importlib.metadata, "version", real_version)
     record["pip"].clear()

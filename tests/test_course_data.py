@@ -1,6 +1,7 @@
-"""The course data wherever the learner is: one setting says where the shared copy lives,
-every chapter agrees with it, and when the shared copy cannot be read from here the chapter
-reads a copy placed once in the learner's own space (the same bytes, checked by SHA-256)."""
+"""The course data wherever the learner is: one setting says where the shared copy
+lives, every chapter agrees with it, and when the shared copy cannot be read from here
+the chapter reads a copy placed once in the learner's own space (the same bytes, checked
+by SHA-256)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def _assigned_location(cell: str) -> tuple[str, str]:
             and [t.id for t in node.targets[0].elts] == ["BUCKET", "PREFIXE"]
             and isinstance(node.value, ast.Tuple)
         ):
-            return tuple(ast.literal_eval(v) for v in node.value.elts)  # type: ignore[return-value]
+            found = tuple(ast.literal_eval(v) for v in node.value.elts)
+            return found  # type: ignore[return-value]
     raise AssertionError(
         "pas d'affectation BUCKET, PREFIXE = ... dans la cellule de préparation"
     )
@@ -41,7 +43,7 @@ def test_every_chapter_names_the_one_setting(source) -> None:  # noqa: ANN001
         == (config.DATA_BUCKET, config.DATA_PREFIX)
     )
     assert "trouver_les_donnees(BUCKET, PREFIXE, ESPACE, ENDPOINT_URL)" in cell
-    # Nothing else in the chapter names the shared bucket in code: it reads BUCKET/PREFIXE.
+    # No other code of the chapter names the shared bucket: it reads BUCKET/PREFIXE.
     code = "\n".join(
         c.source
         for c in notebooks.from_source(source).cells
@@ -50,7 +52,7 @@ def test_every_chapter_names_the_one_setting(source) -> None:  # noqa: ANN001
     assert config.DATA_BUCKET not in code and config.DATA_PREFIX not in code
 
 
-# --------------------------------------------------------------------------- against a server
+# --------------------------------------------------------------------- against a server
 
 
 def _learner_space() -> tuple[str, str]:
@@ -61,7 +63,8 @@ def _learner_space() -> tuple[str, str]:
 
 @pytest.fixture
 def client(session_endpoint_url: str):  # noqa: ANN201
-    return boto3.Session().client(  # a new session: the environment's credentials, read now
+    # A new session: the environment's credentials, read now.
+    return boto3.Session().client(
         "s3",
         endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or session_endpoint_url,
         region_name="us-east-1",
@@ -70,7 +73,7 @@ def client(session_endpoint_url: str):  # noqa: ANN201
 
 @pytest.fixture
 def space(client) -> Iterator[tuple[str, str]]:  # noqa: ANN001
-    """A fresh prefix in the learner's bucket; what the test placed there is deleted after."""
+    """A new prefix in the learner's bucket; what a test puts there is deleted after."""
     bucket, prefix = _learner_space()
     yield bucket, prefix
     for name in data.SHA256:
@@ -78,7 +81,11 @@ def space(client) -> Iterator[tuple[str, str]]:  # noqa: ANN001
             client.delete_object(Bucket=bucket, Key=key)
 
 
-def test_present_shared_copy_is_read_where_it_is(client, space, capsys) -> None:  # noqa: ANN001
+def test_present_shared_copy_is_read_where_it_is(
+    client,  # noqa: ANN001
+    space: tuple[str, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     bucket, prefix = space
     found = course_data.locate(
         config.DATA_BUCKET,
@@ -127,7 +134,10 @@ def test_absent_shared_copy_gives_a_checked_copy_in_the_learner_space_once(
     )
 
 
-def test_a_damaged_copy_is_replaced_and_nothing_else_is_touched(client, space) -> None:  # noqa: ANN001
+def test_a_damaged_copy_is_replaced_and_nothing_else_is_touched(
+    client,  # noqa: ANN001
+    space: tuple[str, str],
+) -> None:
     bucket, prefix = space
     neighbour = prefix + "voisin.txt"
     client.put_object(Bucket=bucket, Key=prefix + "FILOSOFI_COM.csv", Body=b"abime")
@@ -146,7 +156,10 @@ def test_a_damaged_copy_is_replaced_and_nothing_else_is_touched(client, space) -
         client.delete_object(Bucket=bucket, Key=neighbour)
 
 
-def test_a_wrong_secret_is_not_mistaken_for_absent_data(client, space) -> None:  # noqa: ANN001
+def test_a_wrong_secret_is_not_mistaken_for_absent_data(
+    client,  # noqa: ANN001
+    space: tuple[str, str],
+) -> None:
     bad = boto3.Session().client(
         "s3",
         endpoint_url=client.meta.endpoint_url,
@@ -186,7 +199,7 @@ def test_a_chapter_that_disagrees_with_the_setting_is_told() -> None:
         course_data.locate("autre-bucket", config.DATA_PREFIX, "moi/cours-python-s3/")
 
 
-# --------------------------------------------------------------------------- ./cours donnees publier
+# -------------------------------------------------------------- ./cours donnees publier
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -221,8 +234,10 @@ def test_publish_command_refuses_without_credentials_or_with_a_bad_address(
     assert missing[0] == 2 and "AWS_ACCESS_KEY_ID" in missing[2]
 
 
-def test_publish_refuses_a_place_the_learner_may_not_write(capsys) -> None:  # noqa: ANN001
-    """A learner (the twin's, SSP Cloud's) cannot write the shared copy: said in French."""
+def test_publish_refuses_a_place_the_learner_may_not_write(
+    capsys,  # noqa: ANN001
+) -> None:
+    """A learner (the twin's, SSP Cloud's) may not write the shared copy: in French."""
     if not os.environ.get("AWS_SESSION_TOKEN"):
         pytest.fail(
             "Ce test demande les identifiants d'un apprenant (lancez `./cours test`)."
@@ -246,8 +261,8 @@ def test_a_shared_copy_with_other_bytes_is_not_used(
     capsys,  # noqa: ANN001
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Files of the same names but other contents (the real INSEE file, an older generation)
-    are not the course's: the chapter reads its checked copy instead."""
+    """Files of the same names but other contents (the real INSEE file, an older
+    generation) are not the course's: the chapter reads its checked copy instead."""
     bucket, prefix = space
     shared = prefix + "partage/"
     for name in data.SHA256:

@@ -1,4 +1,4 @@
-"""The course data: deterministic, with the INSEE layout, and what the playground serves."""
+"""The course data: deterministic, in INSEE's layout, and what the playground serves."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def test_generation_is_deterministic_and_pinned() -> None:
         config.FILOSOFI_CSV_KEY: CSV_SHA256,
         config.FILOSOFI_PARQUET_KEY: PARQUET_SHA256,
     }
-    # The digests the course ships (the chapters check their copy of the data against them).
+    # The digests the course ships (the chapters check their data copy against them).
     assert data.SHA256 == {
         "FILOSOFI_COM.csv": CSV_SHA256,
         "FILOSOFI_COM.parquet": PARQUET_SHA256,

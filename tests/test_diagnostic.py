@@ -113,7 +113,8 @@ def test_server_stopped_mid_notebook(library: str, state_dir: Path) -> None:
 def test_a_server_that_stays_silent(library: str) -> None:
     """A server that accepts the connection and never answers (a busy one assembling a
     big object): the library's read timeout gets its own explanation, not "server down".
-    (s3fs, through aiohttp, reports a connect timeout there: "ne répond pas" is right.)"""
+    (s3fs, through aiohttp, reports a connect timeout there: "ne répond pas" is
+    right.)"""
     import socket
 
     with socket.socket() as server:
@@ -128,8 +129,9 @@ def test_a_server_that_stays_silent(library: str) -> None:
 def test_missing_key_and_bucket(session_endpoint_url: str) -> None:
     client = boto3.client("s3", endpoint_url=session_endpoint_url)
     fs = s3fs.S3FileSystem(endpoint_url=session_endpoint_url, skip_instance_cache=True)
-    # Under diffusion/, where a learner may list: a missing key is told as such (elsewhere in
-    # the bucket, the server says AccessDenied, as S3 does to whom may not list).
+    # Under diffusion/, where a learner may list: a missing key is told as such
+    # (elsewhere in the bucket, the server says AccessDenied, as S3 does to whom may not
+    # list).
     absent = config.DATA_PREFIX + "absent.csv"
     key = lambda: client.get_object(Bucket=config.DATA_BUCKET, Key=absent)  # noqa: E731
     assert "Aucun objet" in diagnosis_of(key)
@@ -137,8 +139,8 @@ def test_missing_key_and_bucket(session_endpoint_url: str) -> None:
         lambda: fs.open(f"{config.DATA_BUCKET}/{absent}").read()
     )
 
-    # Listing under diffusion/, which a learner may do in any bucket: the server then says
-    # the bucket is missing (elsewhere it refuses first, AccessDenied).
+    # Listing under diffusion/, which a learner may do in any bucket: the server then
+    # says the bucket is missing (elsewhere it refuses first, AccessDenied).
     def missing():
         return client.list_objects_v2(Bucket="absent", Prefix="diffusion/")
 
@@ -192,7 +194,7 @@ def test_a_failed_upload_leaves_no_partial_object(session_endpoint_url: str) -> 
     part_sent = threading.Event()
 
     class Interrupted(io.RawIOBase):
-        """A 12 MiB source whose reading fails after 6 MiB (disk error, lost network share)."""
+        """A 12 MiB source whose reading fails after 6 MiB (disk error, share lost)."""
 
         def __init__(self) -> None:
             self.position = 0
@@ -239,8 +241,9 @@ def test_a_failed_upload_leaves_no_partial_object(session_endpoint_url: str) -> 
 def test_the_setup_cell_makes_the_kernel_explain_s3_errors_and_only_them(
     session_endpoint_url: str,
 ) -> None:
-    """In a real kernel, after the chapters' own setup cell: an S3 error is followed by its
-    explanation; a local file error or a Python mistake is shown as usual, with nothing added."""
+    """In a real kernel, after the chapters' own setup cell: an S3 error is followed by
+    its explanation; a local file error or a Python mistake is shown as usual, with
+    nothing added."""
     cells = [
         notebooks.setup_cell(notebooks.sources()[0]),
         "s3 = boto3.client('s3', endpoint_url='http://127.0.0.1:1', "
@@ -279,7 +282,7 @@ def test_the_setup_cell_makes_the_kernel_explain_s3_errors_and_only_them(
     ]
 
 
-# --------------------------------------------------------------------------- 403 on HEAD
+# -------------------------------------------------------------------------- 403 on HEAD
 
 
 def head_readers(url: str, secret: str) -> dict[str, Callable[[str, str], object]]:
@@ -342,7 +345,7 @@ def _both_causes(what: str) -> None:
 def test_a_403_on_head_with_a_wrong_secret_names_both_causes(
     call: str, session_endpoint_url: str
 ) -> None:
-    """The case a learner met: a wrong secret on a HEAD was explained as a missing right."""
+    """A learner's case: a wrong secret on a HEAD was explained as a missing right."""
     read = head_readers(session_endpoint_url, "mauvais-secret")[call]
     _both_causes(
         diagnosis_of(lambda: read(config.DATA_BUCKET, config.FILOSOFI_CSV_KEY))
@@ -353,7 +356,7 @@ def test_a_403_on_head_with_a_wrong_secret_names_both_causes(
 def test_a_403_on_head_for_a_missing_right_names_both_causes(
     call: str, session_endpoint_url: str
 ) -> None:
-    """A learner under Onyxia's policy may read ``donnees-insee`` only under ``diffusion/``."""
+    """Onyxia's policy: a learner reads ``donnees-insee`` only under ``diffusion/``."""
     if not os.environ.get("AWS_SESSION_TOKEN"):
         pytest.fail(
             "Ce test demande les identifiants d'un apprenant (lancez `./cours test`)."

@@ -10,13 +10,16 @@ import sys
 import time
 from pathlib import Path
 
-#: A stand-in for ``go install MODULE@VERSION``: notes each build, says it started, waits
-#: until the test lets it finish, then writes the binary into $GOBIN.
+#: A stand-in for ``go install MODULE@VERSION``: notes each build, says it started,
+#: waits until the test lets it finish, then writes the binary into $GOBIN.
 FAKE_GO = """#!/bin/sh
 echo build >> "$FAKE_GO_DIR/builds"
 touch "$FAKE_GO_DIR/started"
 i=0
-while [ ! -e "$FAKE_GO_DIR/release" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+while [ ! -e "$FAKE_GO_DIR/release" ] && [ $i -lt 600 ]; do
+  sleep 0.1
+  i=$((i + 1))
+done
 module=${2%@*}
 printf '#!/bin/sh\\necho outil\\n' > "$GOBIN/${module##*/}"
 chmod +x "$GOBIN/${module##*/}"

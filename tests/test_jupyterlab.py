@@ -236,8 +236,9 @@ def browser() -> Iterator[Any]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            # --disable-gpu: no GPU here; without it, Chromium emulates one (SwiftShader)
-            # and paints through it (the site's checks: 59 s instead of 45).
+            # --disable-gpu: no GPU here; without it, Chromium emulates one
+            # (SwiftShader) and paints through it (the site's checks: 59 s instead of
+            # 45).
             args=[
                 "--no-sandbox",
                 "--disable-gpu",

@@ -2,8 +2,9 @@
 
 Every launch URL found in the site configuration, the notebooks and the README is parsed
 and checked against the one repository setting (``website.repo-url``/``repo-branch`` of
-``_quarto.yml``): right repository and branch, a path that exists in the repository, Onyxia
-values wrapped in « » and URL-encoded, an init script that exists and is executable."""
+``_quarto.yml``): right repository and branch, a path that exists in the repository,
+Onyxia values wrapped in « » and URL-encoded, an init script that exists and is
+executable."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ BADGE_TARGET = re.compile(r"\[!\[[^\]]*\]\([^)]*\)\]\((https?://[^)\s]+)\)")
 
 def launch_urls(text: str) -> list[str]:
     """The launch URLs of a text: every link to the SSP Cloud launcher, Binder, Colab or
-    raw.githubusercontent.com, every badge's target, and every link into the course repository."""
+    raw.githubusercontent.com, every badge's target, and every link into the course
+    repository."""
     found = set(BADGE_TARGET.findall(text))
     for url in URL.findall(text):
         parsed = urlparse(url)
@@ -129,7 +131,7 @@ def _onyxia_problems(parsed) -> list[str]:
         return [f"lanceur Onyxia inattendu : {parsed.path}"]
     raw = dict(pair.split("=", 1) for pair in parsed.query.split("&"))
     problems = [] if raw.get("autoLaunch") == "true" else ["autoLaunch=true manque"]
-    # Onyxia's launcher route (web/src/ui/pages/launcher/route.ts): ``name`` is plain text.
+    # Onyxia's launcher route (web/src/ui/pages/launcher/route.ts): ``name`` is plain.
     if not re.fullmatch(r"cours-s3-[0-9]{2}", raw.get("name", "")):
         problems.append(
             f"name (nom court du service) manque ou inattendu : {raw.get('name')!r}"
@@ -297,14 +299,14 @@ def test_a_repository_setting_that_is_not_github_is_refused(tmp_path: Path) -> N
         launch.repository(site)
 
 
-# --------------------------------------------------------------------------- init script
+# -------------------------------------------------------------------------- init script
 
 INIT = config.ROOT / launch.INIT_SCRIPT
 
 
 @pytest.fixture(scope="module")
 def course_remote(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A git repository holding the course's notebooks, on the configured branch, to clone from."""
+    """A git repository to clone: the course's notebooks, on the configured branch."""
     remote = tmp_path_factory.mktemp("remote") / "cours"
     shutil.copytree(config.NOTEBOOKS_DIR, remote / "notebooks")
     git = [
@@ -325,7 +327,7 @@ def course_remote(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_init(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run the init script as Onyxia does, with a fake HOME and a pip that only records."""
+    """Run the init script as Onyxia does, with a fake HOME and a pip that records."""
     pip = home.parent / "pip-appels"
     fake_pip = home.parent / "faux-pip"
     fake_pip.write_text(f'#!/bin/sh\necho "$@" >> {pip}\n')

@@ -1,5 +1,5 @@
-"""The MinIO client ``mc``: found like the MinIO server, on the PATH of notebooks and tests,
-with the alias ``s3`` that SSP Cloud defines."""
+"""The MinIO client ``mc``: found like the MinIO server, on the PATH of notebooks and
+tests, with the alias ``s3`` that SSP Cloud defines."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ def test_mc_on_path_talks_to_the_playground_through_alias_s3(
 ) -> None:
     binary = shutil.which("mc")
     assert binary, "mc absent du PATH des tests"
-    # As on SSP Cloud, the learner may list the shared data and their own bucket (not the
-    # list of all buckets: Onyxia's policy does not grant s3:ListAllMyBuckets).
+    # As on SSP Cloud, the learner may list the shared data and their own bucket (not
+    # the list of all buckets: Onyxia's policy does not grant s3:ListAllMyBuckets).
     shared = subprocess.run(
         [binary, "ls", f"s3/{config.DATA_BUCKET}/{config.DATA_PREFIX}"],
         capture_output=True,

@@ -1,9 +1,10 @@
 """When nothing names the learner's space (no S3COURS_ESPACE, an empty
-AWS_WORKING_DIRECTORY_PATH, a namespace that is not SSP Cloud's), as on an Onyxia 11 service
-outside Kubernetes or on AWS: the chapter on sharing (which reads, writes and publishes) runs through, every
-cell that only reads works, every cell that writes stops before any request with the French
-explanation, and nothing is written anywhere. The service's home has no DuckDB secret of the
-image's (as on a laptop or Colab): the chapter's duckdb cells do not need it."""
+AWS_WORKING_DIRECTORY_PATH, a namespace that is not SSP Cloud's), as on an Onyxia 11
+service outside Kubernetes or on AWS: the chapter on sharing (which reads, writes and
+publishes) runs through, every cell that only reads works, every cell that writes stops
+before any request with the French explanation, and nothing is written anywhere. The
+service's home has no DuckDB secret of the image's (as on a laptop or Colab): the
+chapter's duckdb cells do not need it."""
 
 from __future__ import annotations
 
@@ -47,14 +48,14 @@ def test_without_a_space_reading_cells_run_and_writing_cells_explain(
         text = "".join(
             o.get("text", "") for o in cell.outputs if o.output_type == "stream"
         )
-        # The only untagged errors: a name the setup cell left undefined (or one drawn from
-        # it, such as a prefix under MON_PREFIXE), explained.
+        # The only untagged errors: a name the setup cell left undefined (or one drawn
+        # from it, such as a prefix under MON_PREFIXE), explained.
         assert error.ename == "NameError", (cell.source[:200], error.evalue)
         assert diagnostic.NO_SPACE.what in text, cell.source[:200]
         explained += 1
     assert explained > 10
-    # Cells that only read did run: the setup cell found the shared data, every cell that
-    # does not use the space gave no error (checked above).
+    # Cells that only read did run: the setup cell found the shared data, every cell
+    # that does not use the space gave no error (checked above).
     outputs = "\n".join(run.outputs)
     assert (
         f"Données du cours : s3://{config.DATA_BUCKET}/{config.DATA_PREFIX}" in outputs

@@ -1,4 +1,4 @@
-"""Sources and notebooks agree, tabsets are well formed, and the checks really catch faults."""
+"""Sources and notebooks agree, tabsets are sound, the checks really catch faults."""
 
 from __future__ import annotations
 
@@ -214,7 +214,8 @@ def test_jupyter_check_catches_what_a_learner_would_see_wrong() -> None:
 
 def test_for_jupyter_hides_fences_and_the_site_filter_gets_them_back() -> None:
     """What the build writes for Jupyter, and what Quarto reads once the fences are back
-    (the Python mirror of site/blocs.lua), for a tabset, a note and a folded solution."""
+    (the Python mirror of site/blocs.lua), for a tabset, a note and a folded
+    solution."""
     source = (
         '::: {.panel-tabset group="lib"}\n\n### boto3\n\nTexte.\n\n:::\n\n'
         "::: {.callout-note}\n## Une note\n\nCorps.\n:::\n\n### Exercice 1\n\n"

@@ -1,4 +1,4 @@
-"""The local S3 playground: start, seed, stop, and a clear message for each way it can fail."""
+"""The local S3 playground: start, seed, stop, a clear message for each way it fails."""
 
 from __future__ import annotations
 
@@ -89,7 +89,8 @@ def test_busy_port_is_a_clear_error(state_dir: Path) -> None:
 
 def test_a_free_port_is_taken_outside_the_ephemeral_range() -> None:
     """``port=0`` must not pick a port the system may give to an outgoing connection
-    meanwhile: MinIO then stopped with "port is already in use" (a test run failed so)."""
+    meanwhile: MinIO then stopped with "port is already in use" (a test run failed
+    so)."""
     linux = Path("/proc/sys/net/ipv4/ip_local_port_range")
     # Elsewhere (macOS, Windows), the IANA range.
     low, high = (
@@ -121,7 +122,7 @@ def test_non_loopback_address_is_refused(host: str, state_dir: Path) -> None:
 def _fake_minio(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, behaviour: str
 ) -> None:
-    """Put a fake ``minio`` in place: it answers ``--version``, then does ``behaviour``."""
+    """A fake ``minio`` in place: it answers ``--version``, then does ``behaviour``."""
     fake = tmp_path / "minio"
     fake.write_text(
         "#!/bin/sh\n[ \"$1\" = --version ] && echo 'minio version FAKE' && exit 0\n"
@@ -145,8 +146,8 @@ def test_server_that_dies_at_start_shows_its_log(
 def test_server_that_never_answers_is_stopped_with_its_log(
     state_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A duration of its own (600.<pid>), so that the same test run elsewhere on the machine
-    # at the same time is not mistaken for a leftover.
+    # A duration of its own (600.<pid>), so that the same test run elsewhere on the
+    # machine at the same time is not mistaken for a leftover.
     sleeper = f"sleep 600.{os.getpid()}"
     _fake_minio(tmp_path, monkeypatch, f"echo 'en attente de quorum'\nexec {sleeper}\n")
     with pytest.raises(

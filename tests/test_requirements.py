@@ -21,8 +21,8 @@ def _pins(lines: list[str]) -> dict[str, str]:
     return pins
 
 
-#: The signed DuckDB extensions the playground places offline in a service's home: tooling
-#: only (requirements.in and its lock), never in a learner's install (the extra
+#: The signed DuckDB extensions the playground places offline in a service's home:
+#: tooling only (requirements.in and its lock), never in a learner's install (the extra
 #: ``chapitres``, environment.yml), where DuckDB takes them from its own repository.
 TOOLING_ONLY = {f"duckdb-extension-{name}" for name in playground.DUCKDB_EXTENSIONS}
 
@@ -44,7 +44,7 @@ def test_every_direct_dependency_is_in_the_lock_with_hashes() -> None:
             f"{name}: {pinned} dans requirements.in, {lock.get(name)} dans le verrou"
         )
     assert lock_text.count("--hash=sha256:") >= len(lock)
-    # One version of each direct dependency for every Python >= 3.11 (no split by marker).
+    # One version of each direct dependency for every Python >= 3.11 (no marker split).
     starts = [
         line.split("==")[0].lower()
         for line in lock_text.splitlines()

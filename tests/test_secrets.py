@@ -1,8 +1,9 @@
 """No credential in the repository nor in any notebook output.
 
-Shapes looked for: AWS access key ids, secret keys and session tokens (as values given to a
-key-like name), and `MC_HOST_*` URLs carrying keys. The playground's admin user name is the only key-like value
-allowed; its secret is made on each machine and never written in the repository."""
+Shapes looked for: AWS access key ids, secret keys and session tokens (as values given
+to a key-like name), and `MC_HOST_*` URLs carrying keys. The playground's admin user
+name is the only key-like value allowed; its secret is made on each machine and never
+written in the repository."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""The setup cell every chapter starts with: it finds the S3 endpoint (SSP Cloud's variables
-if set, else the local playground's), says which one it uses, where the learner writes (S3COURS_ESPACE, else a
-non-empty AWS_WORKING_DIRECTORY_PATH as on Onyxia 10, else the service's namespace as on
-Onyxia 11) and where the course data is read. The cell is
-taken from the sources themselves, so what is tested is what learners run."""
+"""The setup cell every chapter starts with: it finds the S3 endpoint (SSP Cloud's
+variables if set, else the local playground's), says which one it uses, where the
+learner writes (S3COURS_ESPACE, else a non-empty AWS_WORKING_DIRECTORY_PATH as on Onyxia
+10, else the service's namespace as on Onyxia 11) and where the course data is read. The
+cell is taken from the sources themselves, so what is tested is what learners run."""
 
 from __future__ import annotations
 
@@ -48,8 +48,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 @pytest.fixture
 def located(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
-    """No server behind these endpoints: where the data is read is answered without asking
-    one (``tests/test_course_data.py`` asks real ones); the calls are recorded."""
+    """No server behind these endpoints: where the data is read is answered without
+    asking one (``tests/test_course_data.py`` asks real ones); the calls are
+    recorded."""
     calls: list[tuple] = []
 
     def locate(*args: object) -> tuple[str, str]:
@@ -102,7 +103,7 @@ def test_sspcloud_variables_win(
 @pytest.mark.parametrize(
     ("endpoint", "endpoint_url", "expected"),
     [
-        # AWS_ENDPOINT_URL, when set (SSP Cloud sets it), gives the scheme: even on loopback.
+        # AWS_ENDPOINT_URL, when set (as on SSP Cloud), gives the scheme, even locally.
         ("127.0.0.1:9000", "https://127.0.0.1:9000", "https://127.0.0.1:9000"),
         (
             "minio.lab.sspcloud.fr",
@@ -184,10 +185,10 @@ def test_without_variables_nor_playground_the_message_says_what_to_do(
 def test_on_colab_without_variables_it_installs_the_course_and_starts_moto(
     clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """Colab (detected by its ``google.colab`` module) has neither the course's tooling nor a
-    playground: the cell installs the tooling from the configured repository, with the pinned
-    libraries, and starts a moto playground. Here pip only records what it is asked, since the
-    tooling is already installed."""
+    """Colab (detected by its ``google.colab`` module) has neither the course's tooling
+    nor a playground: the cell installs the tooling from the configured repository, with
+    the pinned libraries, and starts a moto playground. Here pip only records what it is
+    asked, since the tooling is already installed."""
     import importlib.util
     import subprocess
     import sys
@@ -223,7 +224,7 @@ def test_on_colab_without_variables_it_installs_the_course_and_starts_moto(
                 f"s3cours[chapitres,bac-a-sable] @ git+{repo.url}@{repo.branch}",
             ]
         ]
-        # Run again (a learner re-runs the cell): the same playground, nothing new started.
+        # Run again (a learner re-runs the cell): the same playground, nothing started.
         clean_env.delenv("AWS_S3_ENDPOINT")
         namespace, _ = run_setup(capsys)
         assert playground.status(state) == running
@@ -247,14 +248,15 @@ def test_elsewhere_without_variables_nothing_is_installed_nor_started(
     assert playground.status(tmp_path / "state") is None
 
 
-# --------------------------------------------------------------------------- where to write
+# ----------------------------------------------------------------------- where to write
 
 
 @pytest.mark.parametrize("endpoint", ["minio.lab.sspcloud.fr", "127.0.0.1:9900"])
 @pytest.mark.parametrize(
     ("variables", "bucket", "prefix", "origin"),
     [
-        # Onyxia 11: AWS_WORKING_DIRECTORY_PATH is there and empty; the namespace names the space.
+        # Onyxia 11: AWS_WORKING_DIRECTORY_PATH is there and empty; the namespace names
+        # the space.
         (
             {"AWS_WORKING_DIRECTORY_PATH": "", "KUBERNETES_NAMESPACE": "user-jdupont"},
             "jdupont",
@@ -289,7 +291,7 @@ def test_elsewhere_without_variables_nothing_is_installed_nor_started(
             "equipe/cours-python-s3/",
             "AWS_WORKING_DIRECTORY_PATH",
         ),
-        # The learner's own choice comes first: a group's bucket from a personal service, AWS.
+        # The learner's own choice first: a group's bucket from a personal service, AWS.
         (
             {
                 "S3COURS_ESPACE": "projet-x/equipe/",
@@ -324,8 +326,9 @@ def test_the_space_is_found_as_on_each_onyxia(
     clean_env: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """One code path: on SSP Cloud (Onyxia 10 or 11), on AWS and on the playground alike;
-    the tooling's reading of the space (classroom.learner_space) agrees with the cell."""
+    """One code path: on SSP Cloud (Onyxia 10 or 11), on AWS and on the playground
+    alike; the tooling's reading of the space (classroom.learner_space) agrees with the
+    cell."""
     clean_env.setenv("AWS_S3_ENDPOINT", endpoint)
     for name, value in variables.items():
         clean_env.setenv(name, value)
@@ -363,9 +366,9 @@ def test_without_a_space_the_cell_says_what_to_set_and_defines_no_bucket(
     located: list,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Nothing names a space: one sentence says how to name it, MON_BUCKET stays undefined
-    (a writing cell stops before any request) and the course data is looked for with no
-    space of the learner's."""
+    """Nothing names a space: one sentence says how to name it, MON_BUCKET stays
+    undefined (a writing cell stops before any request) and the course data is looked
+    for with no space of the learner's."""
     clean_env.setenv("AWS_S3_ENDPOINT", "s3.eu-west-3.amazonaws.com")
     for name, value in variables.items():
         clean_env.setenv(name, value)

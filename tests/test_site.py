@@ -1,4 +1,4 @@
-"""The Quarto website configuration: it renders the executed notebooks, never re-executes."""
+"""Quarto's site configuration: it renders the executed notebooks, never re-executes."""
 
 from __future__ import annotations
 
@@ -100,9 +100,9 @@ def test_jupyter_nbconvert_works_in_the_course_environment() -> None:
 
 
 def test_footer_names_both_licences_and_links_their_files_on_the_repository() -> None:
-    """The footer's links are made by Quarto from ``depot:``, YAML aliases of the repository
-    setting: each must name the setting's repository and branch and a licence file that
-    exists, and the README must say which licence covers what."""
+    """The footer's links are made by Quarto from ``depot:``, YAML aliases of the
+    repository setting: each must name the setting's repository and branch and a licence
+    file that exists, and the README must say which licence covers what."""
     conf = quarto()
     repo = launch.repository()
     assert conf["depot"] == {"url": repo.url, "branche": repo.branch}

@@ -1,14 +1,15 @@
 """The site as readers see it: rendered by the real Quarto, opened in a real browser.
 
-The site is rendered once per test session (from a copy of the files Quarto reads, so that the
-work tree gets no ``_site/``; kept in the course's cache under a digest of those files, so that
-a run on unchanged files reuses it), served over ``http://127.0.0.1`` (Quarto's scripts and the
-remembered tab choice behave as online, not as under ``file://``), and driven by Playwright
-with the system's Chromium. Every page is checked: every chapter, whatever chapters exist.
+The site is rendered once per test session (from a copy of the files Quarto reads, so
+that the work tree gets no ``_site/``; kept in the course's cache under a digest of
+those files, so that a run on unchanged files reuses it), served over
+``http://127.0.0.1`` (Quarto's scripts and the remembered tab choice behave as online,
+not as under ``file://``), and driven by Playwright with the system's Chromium. Every
+page is checked: every chapter, whatever chapters exist.
 
-Needs ``quarto`` (on the PATH, or where the course's install script puts it) and Chromium;
-where one is missing, the tests are skipped and say which, and how to get it. ``.ci/run``
-provides both, so CI always runs them.
+Needs ``quarto`` (on the PATH, or where the course's install script puts it) and
+Chromium; where one is missing, the tests are skipped and say which, and how to get it.
+``.ci/run`` provides both, so CI always runs them.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ import pytest
 from s3cours import aide_memoire, config, launch, notebooks, structure
 
 QUARTO_VERSION = "1.10.18"
-#: What Quarto reads to render the site (``project.render`` in ``_quarto.yml``) and its assets.
+#: What Quarto reads to render the site (``project.render`` in ``_quarto.yml``), assets
+#: included.
 SITE_FILES = (
     "_quarto.yml",
     "index.qmd",
@@ -59,7 +61,7 @@ def find_chromium() -> str | None:
 
 
 def missing_tools() -> list[str]:
-    """What is missing to render the site and open it in a browser, and how to get it."""
+    """What is missing to render the site and open it in a browser, how to get it."""
     missing = []
     if find_quarto() is None:
         missing.append(
@@ -99,8 +101,9 @@ def chapters() -> list[str]:
 
 
 def site_key() -> str:
-    """A digest of everything the render reads (every file of :data:`SITE_FILES`, path and
-    bytes), of Quarto's version and of the Python it runs: equal keys, equal sites."""
+    """A digest of everything the render reads (every file of :data:`SITE_FILES`, path
+    and bytes), of Quarto's version and of the Python it runs: equal keys, equal
+    sites."""
     digest = hashlib.sha256(
         f"{QUARTO_VERSION} {find_quarto()} {sys.executable}".encode()
     )
@@ -157,8 +160,9 @@ def rendered_site(scratch: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The rendered site, served on 127.0.0.1; yields its base URL. ``S3COURS_SITE`` may name
-    an already rendered ``_site`` folder (to check another rendering, e.g. an older one)."""
+    """The rendered site, served on 127.0.0.1; yields its base URL. ``S3COURS_SITE`` may
+    name an already rendered ``_site`` folder (to check another rendering, e.g. an older
+    one)."""
     missing = missing_tools()
     if missing:
         pytest.skip("Site non vérifié dans un navigateur : " + " ; ".join(missing))
@@ -171,7 +175,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     print(f"\nRendu Quarto : {time.monotonic() - started:.1f} s", file=sys.stderr)
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args) -> None:  # noqa: D102 - no log lines in the test output
+        # No log lines in the test output.
+        def log_message(self, *args) -> None:  # noqa: D102
             pass
 
     server = http.server.ThreadingHTTPServer(
@@ -191,8 +196,8 @@ def browser(site: str) -> Iterator:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        # --disable-gpu: no GPU here; without it, Chromium emulates one (SwiftShader) and
-        # paints through it: these checks took 59 s instead of 45.
+        # --disable-gpu: no GPU here; without it, Chromium emulates one (SwiftShader)
+        # and paints through it: these checks took 59 s instead of 45.
         chromium = playwright.chromium.launch(
             executable_path=find_chromium(), args=["--no-sandbox", "--disable-gpu"]
         )
@@ -207,13 +212,13 @@ def page(browser, site: str) -> Iterator:
     context = browser.new_context(
         viewport={"width": WIDTH, "height": 900}, base_url=site
     )
-    # Only the served site: no request leaves the machine (fonts or scripts from a CDN would
-    # hold the "load" event until they time out where there is no network).
+    # Only the served site: no request leaves the machine (fonts or scripts from a CDN
+    # would hold the "load" event until they time out where there is no network).
     context.route(re.compile(r"^(?!http://127\.0\.0\.1:)"), lambda route: route.abort())
     tab = context.new_page()
     errors: list[str] = []
-    # "define is not defined": require.js, which Quarto loads from a CDN for notebook outputs,
-    # is blocked above; every other script error is a defect.
+    # "define is not defined": require.js, which Quarto loads from a CDN for notebook
+    # outputs, is blocked above; every other script error is a defect.
     tab.on(
         "pageerror",
         lambda error: (
@@ -230,8 +235,8 @@ def page(browser, site: str) -> Iterator:
 
 
 def settle(page) -> None:
-    """Let the page's pending timers run: Quarto's tab script runs on "pageshow" (or on a
-    click), the course's just after, in a timer; a timer set now runs after theirs."""
+    """Let the page's pending timers run: Quarto's tab script runs on "pageshow" (or on
+    a click), the course's just after, in a timer; a timer set now runs after theirs."""
     page.evaluate("() => new Promise(resolve => setTimeout(resolve, 20))")
 
 
@@ -245,24 +250,30 @@ def open_page(page, path: str) -> None:
 #: For every grouped tabset of the page: its tab names, the active ones, and whether the
 #: active pane is shown with some content.
 TABSETS_JS = """
-() => Array.from(document.querySelectorAll('div.panel-tabset[data-group]')).map((set, i) => {
-  const links = Array.from(set.querySelectorAll(':scope > .nav-tabs .nav-link'));
-  const active = links.filter(a => a.classList.contains('active'));
-  const panes = Array.from(set.querySelectorAll(':scope > .tab-content > .tab-pane.active'));
-  return {
-    index: i,
-    names: links.map(a => a.textContent.trim()),
-    active: active.map(a => a.textContent.trim()),
-    shown: panes.map(p => p.getBoundingClientRect().height > 0 && p.innerText.trim().length > 0),
-  };
-})
+() => {
+  const sets = document.querySelectorAll('div.panel-tabset[data-group]');
+  return Array.from(sets).map((set, i) => {
+    const links = Array.from(set.querySelectorAll(':scope > .nav-tabs .nav-link'));
+    const active = links.filter(a => a.classList.contains('active'));
+    const panes = Array.from(
+      set.querySelectorAll(':scope > .tab-content > .tab-pane.active'));
+    return {
+      index: i,
+      names: links.map(a => a.textContent.trim()),
+      active: active.map(a => a.textContent.trim()),
+      shown: panes.map(p =>
+        p.getBoundingClientRect().height > 0 && p.innerText.trim().length > 0),
+    };
+  });
+}
 """
 
-#: The choice remembered by Quarto (as after a click on an earlier page), then the page's
-#: "pageshow" again: what a reader sees on opening the page with that choice.
+#: The choice remembered by Quarto (as after a click on an earlier page), then the
+#: page's "pageshow" again: what a reader sees on opening the page with that choice.
 REMEMBERED_JS = """
 (library) => {
-  localStorage.setItem('quarto-persistent-tabsets-data', JSON.stringify({lib: library}));
+  const data = JSON.stringify({lib: library});
+  localStorage.setItem('quarto-persistent-tabsets-data', data);
   window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: false}));
 }
 """
@@ -288,9 +299,10 @@ def blank_tabsets(page, chosen: str, how: str) -> list[str]:
 
 
 def test_choosing_any_library_leaves_no_tabset_blank_on_any_page(page) -> None:
-    """Defect: Quarto deactivates every tab of a group that lacks the chosen name, on every
-    page since the choice is remembered. On each page, each library of the group is chosen by
-    a click where the page has it, and as remembered from another page where it has not."""
+    """Defect: Quarto deactivates every tab of a group that lacks the chosen name, on
+    every page since the choice is remembered. On each page, each library of the group
+    is chosen by a click where the page has it, and as remembered from another page
+    where it has not."""
     names = {}
     for path in pages():
         open_page(page, path)
@@ -314,7 +326,7 @@ def test_choosing_any_library_leaves_no_tabset_blank_on_any_page(page) -> None:
     assert problems == []
 
 
-# --------------------------------------------------------------------------- every page, once
+# --------------------------------------------------------------------- every page, once
 
 #: Everything the checks below need from a page, read in one go. The sideways-scroll
 #: measure comes last: it shows every tab and folded cell.
@@ -337,9 +349,11 @@ SNAPSHOT_JS = r"""
         .some(c => c.textContent.includes("google.colab") && c.checkVisibility()),
       text: setup.innerText,
     } : null,
-    outputs: Array.from(main.querySelectorAll('.cell-output, .cell-output-display')).map(o => o.textContent),
+    outputs: Array.from(main.querySelectorAll('.cell-output, .cell-output-display'))
+      .map(o => o.textContent),
     tabsets: Array.from(main.querySelectorAll('div.panel-tabset')).map(t =>
-      Array.from(t.querySelectorAll(':scope > .nav-tabs .nav-link')).map(a => a.textContent.trim())),
+      Array.from(t.querySelectorAll(':scope > .nav-tabs .nav-link'))
+        .map(a => a.textContent.trim())),
     callouts: Array.from(main.querySelectorAll('div.callout')).map(c =>
       c.querySelector('.callout-title-container')?.textContent.trim() ?? ''),
     prose: [],
@@ -347,21 +361,25 @@ SNAPSHOT_JS = r"""
     silent: [],
   };
   const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT, {
-    acceptNode: n => n.parentElement.closest('pre, code, script, style, .cell-output, .sourceCode')
+    acceptNode: n => n.parentElement
+      .closest('pre, code, script, style, .cell-output, .sourceCode')
       ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT });
   while (walker.nextNode()) {
     snapshot.proseText += walker.currentNode.textContent;
     const match = walker.currentNode.textContent.match(/.{0,20}( [:;!?»]|« ).{0,10}/);
     if (match) snapshot.prose.push(match[0]);
   }
-  // A cell may define what the next cell of its tab uses; the tab's last cell must show a result.
+  // A cell may define what the next cell of its tab uses; the tab's last cell must
+  // show a result.
   document.querySelectorAll('div.panel-tabset .tab-pane').forEach(pane => {
-    const tab = document.querySelector(`[aria-controls="${pane.id}"]`).textContent.trim();
+    const tab = document.querySelector(`[aria-controls="${pane.id}"]`)
+      .textContent.trim();
     const cells = Array.from(pane.querySelectorAll('div.cell'));
     const last = cells[cells.length - 1];
     if (last && !last.querySelector('.cell-output, .cell-output-display')) {
       const heading = pane.closest('section')?.querySelector('h2')?.textContent.trim();
-      snapshot.silent.push(`${heading} / ${tab} : ${last.textContent.trim().split('\n')[0]}`);
+      const first = last.textContent.trim().split('\n')[0];
+      snapshot.silent.push(`${heading} / ${tab} : ${first}`);
     }
   });
   const style = document.createElement('style');
@@ -371,12 +389,15 @@ SNAPSHOT_JS = r"""
   snapshot.wide = [];
   main.querySelectorAll('pre, div.cell-output, div.sourceCode').forEach(el => {
     if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1) {
-      const line = el.innerText.split('\n').reduce((a, b) => (b.length > a.length ? b : a), '');
+      const line = el.innerText.split('\n')
+        .reduce((a, b) => (b.length > a.length ? b : a), '');
       snapshot.wide.push(`${el.className} : ${line.slice(0, 100)}`);
     }
   });
-  if (document.scrollingElement.scrollWidth > window.innerWidth + 1) snapshot.wide.push('la page');
-  // Every line of source code on one line of the screen, and none under the copy button.
+  if (document.scrollingElement.scrollWidth > window.innerWidth + 1) {
+    snapshot.wide.push('la page');
+  }
+  // Every line of source code on one line of the screen, none under the copy button.
   snapshot.wrapped = [];
   snapshot.covered = [];
   main.querySelectorAll('div.sourceCode').forEach(block => {
@@ -388,8 +409,8 @@ SNAPSHOT_JS = r"""
       const rects = Array.from(range.getClientRects()).filter(r => r.width > 0);
       const tops = new Set(rects.map(r => Math.round(r.top)));
       if (tops.size > 1) snapshot.wrapped.push(line.textContent.slice(0, 100));
-      if (box && box.width > 0 && rects.some(r => r.left < box.right && r.right > box.left
-          && r.top < box.bottom && r.bottom > box.top)) {
+      if (box && box.width > 0 && rects.some(r => r.left < box.right
+          && r.right > box.left && r.top < box.bottom && r.bottom > box.top)) {
         snapshot.covered.push(line.textContent.slice(0, 100));
       }
     });
@@ -406,8 +427,9 @@ DARK_CHOICE = "localStorage.setItem('quarto-color-scheme', 'alternate')"
 def read_every_page(
     browser, site: str, width: int, height: int, script: str, dark: bool = False
 ) -> dict:
-    """Every page opened once at ``width`` px (only 127.0.0.1 reachable), and what ``script``
-    returns on it; with ``dark``, as a reader who chose the dark theme sees it."""
+    """Every page opened once at ``width`` px (only 127.0.0.1 reachable), and what
+    ``script`` returns on it; with ``dark``, as a reader who chose the dark theme sees
+    it."""
     context = browser.new_context(
         viewport={"width": width, "height": height}, base_url=site
     )
@@ -451,8 +473,8 @@ def test_nothing_scrolls_sideways_at_1280_px(snapshots: dict, path: str) -> None
 
 @pytest.mark.parametrize("path", chapters())
 def test_no_source_line_wraps_at_1280_px(snapshots: dict, path: str) -> None:
-    """The chapters' code is at most 88 characters a line (tests/test_formatage.py): on a
-    1280 px screen, each line shows on one line, its indentation intact."""
+    """The chapters' code is at most 88 characters a line (tests/test_formatage.py): on
+    a 1280 px screen, each line shows on one line, its indentation intact."""
     assert snapshots[path]["wrapped"] == []
 
 
@@ -465,8 +487,8 @@ PHONE_WIDTH = 390
 
 
 def test_no_page_is_wider_than_a_phone(browser, site: str) -> None:
-    """At a phone's width, a wide table scrolls in its own frame and long inline code wraps:
-    the page itself never scrolls sideways."""
+    """At a phone's width, a wide table scrolls in its own frame and long inline code
+    wraps: the page itself never scrolls sideways."""
     widths = read_every_page(
         browser, site, PHONE_WIDTH, 844, "document.documentElement.scrollWidth"
     )
@@ -520,9 +542,9 @@ def test_no_raw_markup_shows(snapshots: dict, path: str) -> None:
 def test_every_block_of_the_source_is_on_the_page(
     snapshots: dict, source: Path
 ) -> None:
-    """The notebooks hide Quarto's blocks from Jupyter in HTML comments; the site's filter
-    (site/blocs.lua) puts them back: the page has the source's tabsets, tab for tab, and a
-    callout for each of the source's, titled by its heading."""
+    """The notebooks hide Quarto's blocks from Jupyter in HTML comments; the site's
+    filter (site/blocs.lua) puts them back: the page has the source's tabsets, tab for
+    tab, and a callout for each of the source's, titled by its heading."""
     snapshot = snapshots[f"notebooks/{source.stem}.html"]
     assert snapshot["tabsets"] == structure.tabsets(source)
     text = source.read_text()
@@ -544,7 +566,7 @@ def test_every_code_cell_in_a_tab_is_followed_by_a_result(
 
 @pytest.mark.parametrize("path", pages())
 def test_french_punctuation_never_starts_a_line(snapshots: dict, path: str) -> None:
-    """A plain space before : ; ! ? » (or after «) lets the line break before the sign."""
+    """A plain space before : ; ! ? » (or after «) lets a line break before the sign."""
     assert snapshots[path]["prose"] == []
 
 
@@ -761,9 +783,9 @@ def test_the_badge_images_are_the_generated_ones(snapshots: dict, path: str) -> 
 
 @pytest.mark.parametrize("path", pages())
 def test_the_source_link_opens_the_file_to_edit(snapshots: dict, path: str) -> None:
-    """ "Source de cette page" opens the hand-edited file: a chapter's ``content/NN.Rmd``
-    (not its generated notebook), the page's own ``.qmd`` otherwise. No link of the
-    page's tools (table of contents, source) leads to a notebook."""
+    """The link "Source de cette page" opens the hand-edited file: a chapter's
+    ``content/NN.Rmd`` (not its generated notebook), the page's own ``.qmd`` otherwise.
+    No link of the page's tools (table of contents, source) leads to a notebook."""
     repo = launch.repository()
     stem = Path(path).stem
     wanted = (
@@ -793,15 +815,17 @@ def test_the_cheat_sheet_prints_without_the_site_around_it(browser, site: str) -
             for s in notebooks.sources()
             for op in aide_memoire.operations(notebooks.notebook_path(s))
         ]
-        # The typography filter puts a no-break space before « : » (site/typographie.lua).
+        # site/typographie.lua puts a no-break space before « : » in the titles.
         assert [" ".join(t.replace("\u2019", "'").split()) for t in titles] == wanted
         page.emulate_media(media="print")
         hidden = page.evaluate("""() => ['#quarto-sidebar', '#quarto-header',
-            '#quarto-margin-sidebar', '.code-copy-button'].map(s => [...document
-            .querySelectorAll(s)].every(e => getComputedStyle(e).display === 'none'))""")
+            '#quarto-margin-sidebar', '.code-copy-button'].map(s =>
+            [...document.querySelectorAll(s)]
+            .every(e => getComputedStyle(e).display === 'none'))""")
         assert all(hidden), hidden
-        blocks = page.evaluate("""() => [...document.querySelectorAll('main div.sourceCode')]
-            .map(e => [getComputedStyle(e).breakInside, e.getBoundingClientRect().height])""")
+        blocks = page.evaluate("""() =>
+            [...document.querySelectorAll('main div.sourceCode')].map(e =>
+            [getComputedStyle(e).breakInside, e.getBoundingClientRect().height])""")
         assert blocks and all(b == "avoid" and h > 0 for b, h in blocks), blocks
         assert page.pdf(format="A4")[:4] == b"%PDF"
     finally:

@@ -1,9 +1,10 @@
 """The pinned libraries work together against the playground, offline.
 
 The chapters install duckdb's httpfs extension the DuckDB way (``INSTALL httpfs``, from
-DuckDB's repository, or nothing to do when it is already in ``~/.duckdb/extensions``, as in
-SSP Cloud's images). Offline, the tooling places the same signed file in a service's home
-beforehand (``playground.install_duckdb_extensions``); DuckDB checks its signature."""
+DuckDB's repository, or nothing to do when it is already in ``~/.duckdb/extensions``, as
+in SSP Cloud's images). Offline, the tooling places the same signed file in a service's
+home beforehand (``playground.install_duckdb_extensions``); DuckDB checks its
+signature."""
 
 from __future__ import annotations
 
@@ -28,8 +29,10 @@ con.load_extension("httpfs")
 con.execute(
     "CREATE SECRET s3 (TYPE s3, KEY_ID $cle, SECRET $secret, SESSION_TOKEN $jeton, "
     "ENDPOINT $hote, URL_STYLE 'path', USE_SSL false, REGION $region)",
-    {{"cle": os.environ["AWS_ACCESS_KEY_ID"], "secret": os.environ["AWS_SECRET_ACCESS_KEY"],
-     "jeton": os.environ.get("AWS_SESSION_TOKEN", ""), "hote": os.environ["AWS_S3_ENDPOINT"],
+    {{"cle": os.environ["AWS_ACCESS_KEY_ID"],
+     "secret": os.environ["AWS_SECRET_ACCESS_KEY"],
+     "jeton": os.environ.get("AWS_SESSION_TOKEN", ""),
+     "hote": os.environ["AWS_S3_ENDPOINT"],
      "region": os.environ["AWS_DEFAULT_REGION"]}},
 )
 print(con.sql("SELECT count(*) FROM read_parquet('{PARQUET}')").fetchone()[0])
@@ -53,7 +56,7 @@ def _home_with_extensions(home: Path) -> Path:
 def test_duckdb_reads_s3_as_a_chapter_does_from_a_home_with_the_extension(
     tmp_path: Path, session_endpoint_url: str
 ) -> None:
-    # No network: the chapter's INSTALL finds the file the tooling placed, as in the image.
+    # No network: the chapter's INSTALL finds the file the tooling put, as in the image.
     home = _home_with_extensions(tmp_path / "home")
     run = subprocess.run(
         [sys.executable, "-c", DUCKDB],
@@ -70,8 +73,9 @@ def test_duckdb_reads_s3_as_a_chapter_does_from_a_home_with_the_extension(
 
 
 def test_duckdb_refuses_an_extension_it_did_not_sign(tmp_path: Path) -> None:
-    """The placed file passes DuckDB's signature check (on by default); the same file with
-    one byte changed does not: what the tooling places is DuckDB's own extension."""
+    """The placed file passes DuckDB's signature check (on by default); the same file
+    with one byte changed does not: what the tooling places is DuckDB's own
+    extension."""
     home = _home_with_extensions(tmp_path / "home")
     placed = next((home / ".duckdb" / "extensions").rglob("httpfs.duckdb_extension"))
     con = duckdb.connect(
@@ -104,9 +108,9 @@ def test_polars_reads_s3(session_endpoint_url: str) -> None:
 
 
 def test_installed_libraries_are_compiled_to_bytecode() -> None:
-    """`./cours` compiles the environment once: a process started where PYTHONDONTWRITEBYTECODE
-    is set (as on some CI machines) would otherwise recompile every module it imports, which
-    made the classroom run twice as slow."""
+    """`./cours` compiles the environment once: a process started where
+    PYTHONDONTWRITEBYTECODE is set (as on some CI machines) would otherwise recompile
+    every module it imports, which made the classroom run twice as slow."""
     import importlib.util
     import snakemake
 

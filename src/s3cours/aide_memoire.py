@@ -1,14 +1,14 @@
-"""The « Aide-mémoire » page: every S3 operation the chapters teach, with the one call of
-each library that does it, taken from the chapters' executed tabs.
+"""The « Aide-mémoire » page: every S3 operation the chapters teach, with the one call
+of each library that does it, taken from the chapters' executed tabs.
 
 Nothing in it is written by hand. :func:`operations` reads each executed notebook: every
 tabset is an operation (titled by the heading above it), every tab a library, and the
 library's line is the first call in the tab's code that goes through that library's S3
 object (:data:`RECEIVERS`) and names where it goes (a bucket, a key, an ``s3://``
 address, the endpoint). A tab that points to a section of its own (Snakemake) is read in
-that section. :func:`page` writes the Quarto page; ``./cours build`` writes it next to the
-notebooks and ``./cours check`` fails when it differs from what the notebooks give, so it
-cannot drift from the chapters.
+that section. :func:`page` writes the Quarto page; ``./cours build`` writes it next to
+the notebooks and ``./cours check`` fails when it differs from what the notebooks give,
+so it cannot drift from the chapters.
 """
 
 from __future__ import annotations
@@ -45,13 +45,14 @@ RECEIVERS: dict[str, re.Pattern[str]] = {
 CLIENTS = re.compile(r"^(s3|s3v4|client\w*|fs|fs_\w+|s3_arrow\w*|con\w*)$")
 #: Calls that make a client (they name no bucket, but they are how each library starts).
 CONSTRUCTORS = {"client", "S3FileSystem", "CredentialProviderAWS"}
-#: Calls that help but are not the operation (a listing cache emptied, an extension loaded).
+#: Calls that help, not the operation (a listing cache emptied, an extension loaded).
 HELPERS = {"invalidate_cache", "install_extension", "load_extension", "print"}
 #: An operation that is to connect (its title): there, making the client is the lesson
 #: (with a profile, or without credentials).
 CONNECTING = re.compile(r"connecter|profil|sans identifiants", re.IGNORECASE)
 #: The cell metadata (the chunk option ``aide="…"`` of the source) that picks, among a
-#: tab's calls, the first one whose text holds it, when the first call is not the lesson.
+#: tab's calls, the first one whose text holds it, when the first call is not the
+#: lesson.
 CHOICE = "aide"
 
 
@@ -70,7 +71,7 @@ class Operation:
 
 
 def _receiver(func: ast.expr) -> str | None:
-    """``s3`` for ``s3.list_objects_v2``, ``mc`` for ``mc``, ``pd`` for ``pd.read_csv``."""
+    """``s3`` of ``s3.list_objects_v2``, ``mc`` of ``mc``, ``pd`` of ``pd.read_csv``."""
     while isinstance(func, (ast.Attribute, ast.Call, ast.Subscript)):
         func = func.value if not isinstance(func, ast.Call) else func.func
     return func.id if isinstance(func, ast.Name) else None
@@ -78,8 +79,9 @@ def _receiver(func: ast.expr) -> str | None:
 
 def _goes_to_s3(call: ast.Call, receiver: str) -> bool:
     """A call of a client (every method of ``s3``, ``fs``, ``s3_arrow``, ``con``… speaks
-    to S3), or one that names where it goes on S3 (an upper-case name of the chapter such
-    as ``BUCKET`` or ``CLE_CSV``, an ``s3://`` or ``s3/`` address), or makes a client."""
+    to S3), or one that names where it goes on S3 (an upper-case name of the chapter
+    such as ``BUCKET`` or ``CLE_CSV``, an ``s3://`` or ``s3/`` address), or makes a
+    client."""
     if CLIENTS.match(receiver) or receiver == "mc":
         return True
     if isinstance(call.func, ast.Attribute) and call.func.attr in CONSTRUCTORS:
@@ -156,7 +158,7 @@ def key_call(
     for call in calls:
         receiver = _receiver(call.func)
         method = call.func.attr if isinstance(call.func, ast.Attribute) else receiver
-        # Another library's call through this one's client: pq.read_table(…, filesystem=fs).
+        # Another library's call through this client: pq.read_table(…, filesystem=fs).
         through = [
             k.value.id
             for k in call.keywords
@@ -169,7 +171,8 @@ def key_call(
         elif through and CLIENTS.match(through[0]):
             candidates.append(call)
 
-    # Only the outermost: pl.read_csv(…, credential_provider=pl.CredentialProviderAWS(…)).
+    # Only the outermost:
+    # pl.read_csv(…, credential_provider=pl.CredentialProviderAWS(…)).
     def within(inner: ast.Call, outer: ast.Call) -> bool:
         return (
             inner is not outer

@@ -56,8 +56,8 @@ def mc(*arguments: str, afficher: bool = True) -> str | None:
     """Lance ``mc ARGUMENTS...`` comme dans un terminal, avec l'alias ``s3`` du service.
 
     Affiche ce que ``mc`` écrit (sans le tableau de débits qui finit ``mc cp``), ou le
-    renvoie avec ``afficher=False``. Une commande qui échoue lève ``RuntimeError`` avec le
-    message de ``mc``."""
+    renvoie avec ``afficher=False``. Une commande qui échoue lève ``RuntimeError`` avec
+    le message de ``mc``."""
     if shutil.which("mc") is None:
         raise RuntimeError(
             "Commande mc introuvable : installez le client MinIO (sur le SSP "
@@ -83,10 +83,10 @@ def mc(*arguments: str, afficher: bool = True) -> str | None:
 
 
 def snakemake(dossier: Path, **config: str) -> None:
-    """Lance ``snakemake --cores 1 --force-use-threads --forceall --config CLÉ=VALEUR...``
-    dans ``dossier``, comme dans un terminal, et n'affiche que les lignes utiles de son
-    journal (ce qui est téléchargé, envoyé, exécuté). En cas d'échec, affiche le journal
-    entier et lève l'erreur."""
+    """Lance ``snakemake --cores 1 --force-use-threads --forceall --config
+    CLÉ=VALEUR...`` dans ``dossier``, comme dans un terminal, et n'affiche que les
+    lignes utiles de son journal (ce qui est téléchargé, envoyé, exécuté). En cas
+    d'échec, affiche le journal entier et lève l'erreur."""
     commande = [
         sys.executable,
         "-m",

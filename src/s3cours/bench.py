@@ -1,10 +1,10 @@
 """What each library downloads to read the course data: requests and bytes, measured the
 same way for every library by a counting relay (:mod:`s3cours.counting_proxy`).
 
-Four cases, each read into memory by each library: the whole CSV, the whole Parquet file,
-two columns of the Parquet file, and one partition (one department) of a Parquet dataset
-partitioned by department. The chapter "Parquet sur S3" calls :func:`measure` on the
-playground's data; ``./cours bench`` does the same on a larger generated table.
+Four cases, each read into memory by each library: the whole CSV, the whole Parquet
+file, two columns of the Parquet file, and one partition (one department) of a Parquet
+dataset partitioned by department. The chapter "Parquet sur S3" calls :func:`measure` on
+the playground's data; ``./cours bench`` does the same on a larger generated table.
 
 Request and byte counts depend only on the data and on the pinned library versions; wall
 times depend on the machine and vary from run to run.
@@ -52,8 +52,8 @@ def department_of(codgeo: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 @dataclass(frozen=True)
 class Source:
-    """Where the measured data lives. ``dataset`` is ``bucket/prefix`` of a Parquet dataset
-    partitioned by :data:`PARTITION` (hive layout: ``DEP=75/…``)."""
+    """Where the measured data lives. ``dataset`` is ``bucket/prefix`` of a Parquet
+    dataset partitioned by :data:`PARTITION` (hive layout: ``DEP=75/…``)."""
 
     endpoint_url: str
     region: str
@@ -64,7 +64,7 @@ class Source:
     parquet_key: str
     dataset: str
     department: str
-    #: A learner's temporary credentials carry a token (the playground's, like SSP Cloud's).
+    #: A learner's temporary credentials (playground, SSP Cloud) carry a token.
     session_token: str | None = None
 
     @property
@@ -80,9 +80,10 @@ def duckdb_connection(
     use_ssl: bool = False,
     session_token: str | None = None,
 ):
-    """A duckdb connection that reads ``s3://`` through its httpfs extension, installed as
-    the chapters do (``INSTALL httpfs``: already in a service's home, else placed by
-    :func:`playground.install_duckdb_extensions`, offline in the tooling's environment)."""
+    """A duckdb connection that reads ``s3://`` through its httpfs extension, installed
+    as the chapters do (``INSTALL httpfs``: already in a service's home, else placed by
+    :func:`playground.install_duckdb_extensions`, offline in the tooling's
+    environment)."""
     import duckdb
 
     from . import playground
@@ -94,8 +95,8 @@ def duckdb_connection(
         "AWS_CA_BUNDLE"
     ):  # a test CA: duckdb reads no variable
         con.execute("SET ca_cert_file = $file", {"file": os.environ["AWS_CA_BUNDLE"]})
-    # SESSION_TOKEN said even when empty: duckdb would otherwise take AWS_SESSION_TOKEN from
-    # the environment, which may belong to other keys than these.
+    # SESSION_TOKEN said even when empty: duckdb would otherwise take AWS_SESSION_TOKEN
+    # from the environment, which may belong to other keys than these.
     con.execute(
         f"CREATE SECRET s3 (TYPE s3, KEY_ID $key, SECRET $secret, ENDPOINT $endpoint, "
         f"URL_STYLE 'path', USE_SSL {str(use_ssl).lower()}, REGION $region, "
@@ -111,9 +112,9 @@ def duckdb_connection(
     return con
 
 
-# --------------------------------------------------------------------------- the readers
-# Each reader builds its own client (nothing cached from a previous read) and returns the
-# number of rows it read.
+# -------------------------------------------------------------------------- the readers
+# Each reader builds its own client (nothing cached from a previous read) and returns
+# the number of rows it read.
 
 
 def _boto3(src: Source, case: str) -> int:
@@ -323,8 +324,8 @@ def _duckdb(src: Source, case: str) -> int:
         use_ssl=src.endpoint_url.startswith("https://"),
         session_token=src.session_token,
     )
-    # One thread: with several, two threads may both fetch the last row group (its range is
-    # also part of a larger read ahead), depending on timing, and the count varies.
+    # One thread: with several, two threads may both fetch the last row group (its range
+    # is also part of a larger read ahead), depending on timing, and the count varies.
     con.sql("SET threads = 1")
     try:
         if case == "csv":
@@ -376,8 +377,8 @@ class Measure:
 def measure(
     proxy: CountingProxy, src: Source, libraries=LIBRARIES, cases=tuple(CASES)
 ) -> list[Measure]:
-    """Read each case with each library through ``proxy``; ``src.endpoint_url`` must be the
-    proxy's URL. Requests and bytes are counted by the proxy, time by the clock."""
+    """Read each case with each library through ``proxy``; ``src.endpoint_url`` must be
+    the proxy's URL. Requests and bytes are counted by the proxy, time by the clock."""
     results = []
     for library in libraries:
         for case in cases:
@@ -393,7 +394,7 @@ def measure(
 
 
 def table(results: list[Measure], what: str = "bytes") -> pd.DataFrame:
-    """One row per library, one column per case: ``bytes``, ``requests`` or ``seconds``."""
+    """Per library (rows) and case (columns): ``bytes``, ``requests`` or ``seconds``."""
     frame = pd.DataFrame(
         [
             {"bibliothèque": m.library, "cas": CASES[m.case], what: getattr(m, what)}
@@ -412,8 +413,9 @@ def ratios(results: list[Measure]) -> pd.Series:
 
 
 def plot(results: list[Measure]):
-    """A bar chart of the megabytes received, per library and case, as a PNG image that a
-    notebook shows once (drawn without pyplot, so no figure is left open to show twice)."""
+    """A bar chart of the megabytes received, per library and case, as a PNG image that
+    a notebook shows once (drawn without pyplot, so no figure is left open to show
+    twice)."""
     import numpy as np
     from IPython.display import Image
     from matplotlib.figure import Figure
@@ -439,7 +441,7 @@ def plot(results: list[Measure]):
     return Image(data=png.getvalue(), format="png")
 
 
-# --------------------------------------------------------------------------- the benchmark
+# ------------------------------------------------------------------------ the benchmark
 
 #: Default size of ``./cours bench`` (in config, which the command line reads without
 #: importing pandas): about 6 times the course file, in well under a minute.
@@ -454,10 +456,11 @@ def upload(
     department: str = "75",
     learner: dict[str, str] | None = None,
 ) -> Source:
-    """Generate ``n_communes`` communes, upload them as CSV, Parquet and a Parquet dataset
-    partitioned by department to the playground at ``endpoint_url``; return their places,
-    to be read with the ``learner``'s variables (``Playground.environment()``: temporary
-    credentials, as on SSP Cloud) when given, else the admin's."""
+    """Generate ``n_communes`` communes, upload them as CSV, Parquet and a Parquet
+    dataset partitioned by department to the playground at ``endpoint_url``; return
+    their places, to be read with the ``learner``'s variables
+    (``Playground.environment()``: temporary credentials, as on SSP Cloud) when given,
+    else the admin's."""
     import pyarrow.dataset as ds
     from pyarrow import fs as pafs
 
@@ -474,15 +477,15 @@ def upload(
         Bucket=BENCH_BUCKET, Key=parquet_key, Body=data.to_parquet_bytes(frame)
     )
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    # Sorted, and two files open at a time: each open S3 upload of pyarrow holds a 10 MiB
-    # part buffer, so writing the hundred departments at once took over 1 GiB of memory
-    # (and about 10 s of CPU to fault it in) for a table of a few megabytes.
+    # Sorted, and two files open at a time: each open S3 upload of pyarrow holds a
+    # 10 MiB part buffer, so writing the hundred departments at once took over 1 GiB of
+    # memory (and about 10 s of CPU to fault it in) for a table of a few megabytes.
     table = table.append_column(PARTITION, department_of(table.column("CODGEO")))
     table = table.sort_by(PARTITION)
     present = table.column(PARTITION).unique().to_pylist()
     if department not in present:
-        # A small table may have no commune there (100 communes over about 100 departments):
-        # the partition read is then the first department that has some.
+        # A small table may have no commune there (100 communes over about 100
+        # departments): the partition read is then the first department that has some.
         department = sorted(present)[0]
     fs = pafs.S3FileSystem(
         endpoint_override=endpoint_url,
@@ -530,7 +533,7 @@ def upload(
 
 
 def report(results: list[Measure], sizes: dict[str, int]) -> str:
-    """The benchmark's printed report: sizes, then bytes, requests and times per case."""
+    """The benchmark's report: sizes, then bytes, requests and times per case."""
     csv, parquet = (f"{sizes[k]:,}".replace(",", " ") for k in ("csv", "parquet"))
     lines = [
         f"Objets : CSV {csv} octets, Parquet {parquet} octets "
@@ -553,10 +556,11 @@ def report(results: list[Measure], sizes: dict[str, int]) -> str:
     return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------- a distant server
-# On the loopback address a request costs nothing; on a real network each one costs a round
-# trip. The relay can add a fixed latency per request (``CountingProxy(latency=…)``): a
-# library that makes its requests one after the other pays it for each.
+# --------------------------------------------------------------------- a distant server
+# On the loopback address a request costs nothing; on a real network each one costs a
+# round trip. The relay can add a fixed latency per request
+# (``CountingProxy(latency=…)``): a library that makes its requests one after the other
+# pays it for each.
 
 #: Latency per request of the "distant server" variant, in seconds.
 LATENCY = config.BENCH_LATENCY
@@ -565,10 +569,10 @@ LATENCY = config.BENCH_LATENCY
 def tuned_readers(src: Source) -> dict[str, Callable[[], int]]:
     """The two-column read of each library with the settings that suit a distant server.
 
-    The clients are built here, once, as a program that reads several files keeps them (the
-    readers of :data:`READERS` build theirs at each read, which costs more than the read
-    itself for s3fs, pandas and duckdb). Each returned callable reads the two columns and
-    returns the number of rows.
+    The clients are built here, once, as a program that reads several files keeps them
+    (the readers of :data:`READERS` build theirs at each read, which costs more than the
+    read itself for s3fs, pandas and duckdb). Each returned callable reads the two
+    columns and returns the number of rows.
     """
     import boto3
     import fsspec.parquet
@@ -663,9 +667,10 @@ def tuned_readers(src: Source) -> dict[str, Callable[[], int]]:
 
 
 def measure_tuned(proxy: CountingProxy, src: Source, repeat: int = 3) -> list[Measure]:
-    """The two-column read with :func:`tuned_readers` through ``proxy`` (``src.endpoint_url``
-    is the proxy's URL): requests and bytes of one read, and the shortest of ``repeat``
-    durations (the others were slowed down by whatever else the machine was doing)."""
+    """The two-column read with :func:`tuned_readers` through ``proxy``
+    (``src.endpoint_url`` is the proxy's URL): requests and bytes of one read, and the
+    shortest of ``repeat`` durations (the others were slowed down by whatever else the
+    machine was doing)."""
     readers = tuned_readers(src)
     results = []
     for library, read in readers.items():
@@ -687,9 +692,9 @@ def measure_tuned(proxy: CountingProxy, src: Source, repeat: int = 3) -> list[Me
 def latency_table(
     before: dict[str, list[Measure]], after: dict[str, list[Measure]]
 ) -> pd.DataFrame:
-    """Durations of the two-column read, one row per library: each (label -> measures) of
-    ``before`` and ``after`` gives a column, and a last column gives the ratio to the fastest
-    library of the last column."""
+    """Durations of the two-column read, one row per library: each (label -> measures)
+    of ``before`` and ``after`` gives a column, and a last column gives the ratio to the
+    fastest library of the last column."""
     columns = {}
     for label, results in {**before, **after}.items():
         columns[label] = pd.Series(
@@ -698,19 +703,20 @@ def latency_table(
     frame = pd.DataFrame(columns).loc[list(LIBRARIES)]
     last = frame.columns[-1]
     frame["× la plus rapide"] = frame[last] / frame[last].min()
-    # boto3 reads the whole object in one request: the fastest on a small file, but it reads
-    # no columns. The column readers compared with the fastest of them:
+    # boto3 reads the whole object in one request: the fastest on a small file, but it
+    # reads no columns. The column readers compared with the fastest of them:
     frame["× la plus rapide hors boto3"] = frame[last] / frame[last].drop("boto3").min()
     return frame
 
 
-# --------------------------------------------------------------------------- peak memory
-# Each approach runs in a Python process of its own. A first run on a small file loads the
-# modules and the clients' descriptions (botocore reads its S3 model on first use); the peak
-# measured is what the read of the large file adds to that. On Linux, the peak is the
-# process's VmHWM (/proc/self/status), reset just before the read (/proc/self/clear_refs);
-# not ``getrusage(...).ru_maxrss``: at exec, a child started by a large process (a Jupyter
-# kernel) inherits that process's peak as its own. Elsewhere, ru_maxrss is the fallback.
+# -------------------------------------------------------------------------- peak memory
+# Each approach runs in a Python process of its own. A first run on a small file loads
+# the modules and the clients' descriptions (botocore reads its S3 model on first use);
+# the peak measured is what the read of the large file adds to that. On Linux, the peak
+# is the process's VmHWM (/proc/self/status), reset just before the read
+# (/proc/self/clear_refs); not ``getrusage(...).ru_maxrss``: at exec, a child started by
+# a large process (a Jupyter kernel) inherits that process's peak as its own. Elsewhere,
+# ru_maxrss is the fallback.
 
 _ISOLATED = r"""
 import ast, contextlib, io, json, resource, sys, time
@@ -769,8 +775,9 @@ print(json.dumps(result))
 
 @dataclass(frozen=True)
 class Isolated:
-    """One approach run in a process of its own: what it printed, the memory its read added
-    to the process (bytes, at the peak), and its duration through each measured endpoint."""
+    """One approach run in a process of its own: what it printed, the memory its read
+    added to the process (bytes, at the peak), and its duration through each measured
+    endpoint."""
 
     printed: str
     base: int  # peak before the measured read (modules and clients loaded)
@@ -779,10 +786,10 @@ class Isolated:
 
 
 #: The process from which each measured cell is forked: it has imported once what the
-#: cells use most (about 1.5 s of CPU that a new process paid for each of the eight cells
-#: of « Gros volumes »). Each request is one JSON line: the environment of the moment (the
-#: credentials may have been renewed) and the input of :data:`_ISOLATED`; each answer, one
-#: JSON line: return code, standard output, standard error.
+#: cells use most (about 1.5 s of CPU that a new process paid for each of the eight
+#: cells of « Gros volumes »). Each request is one JSON line: the environment of the
+#: moment (the credentials may have been renewed) and the input of :data:`_ISOLATED`;
+#: each answer, one JSON line: return code, standard output, standard error.
 _TEMPLATE = r"""
 import io, json, os, sys, tempfile, traceback
 import boto3, botocore.session, pandas, pyarrow, pyarrow.csv, pyarrow.parquet, s3fs
@@ -795,7 +802,8 @@ for line in sys.stdin:
     if pid == 0:
         os.dup2(out.fileno(), 1)
         os.dup2(err.fileno(), 2)
-        sys.stdout, sys.stderr = open(1, "w", closefd=False), open(2, "w", closefd=False)
+        sys.stdout = open(1, "w", closefd=False)
+        sys.stderr = open(2, "w", closefd=False)
         os.environ.clear()
         os.environ.update(request["env"])
         sys.stdin = io.StringIO(request["input"])
@@ -836,8 +844,8 @@ def _forked(payload: str, timeout: float) -> tuple[int, str, str]:
             text=True,
             start_new_session=True,
         )
-        # Its own session: the kernel's interrupt and shutdown signals are not for it; it
-        # ends when the kernel does (end of its input).
+        # Its own session: the kernel's interrupt and shutdown signals are not for it;
+        # it ends when the kernel does (end of its input).
     _template.stdin.write(
         json.dumps({"env": dict(os.environ), "input": payload}) + "\n"
     )
@@ -857,10 +865,10 @@ def isolated(
     code: str, variables: dict, warmup: dict, endpoints: list[str], timeout: float = 300
 ) -> Isolated:
     """Run ``code`` in a process of its own, forked from a process that has imported the
-    usual libraries: once with ``variables | warmup`` through ``endpoints[0]`` (loads the
-    other modules and the clients), then once with ``variables`` through each further
-    endpoint. ``ENDPOINT_URL``, ``ENDPOINT`` and ``LOCAL`` are set for each run as the
-    chapters' setup cell sets them; the credentials come from the environment."""
+    usual libraries: once with ``variables | warmup`` through ``endpoints[0]`` (loads
+    the other modules and the clients), then once with ``variables`` through each
+    further endpoint. ``ENDPOINT_URL``, ``ENDPOINT`` and ``LOCAL`` are set for each run
+    as the chapters' setup cell sets them; the credentials come from the environment."""
     import json
 
     payload = json.dumps([code, variables, warmup, endpoints])
@@ -891,9 +899,9 @@ def isolated(
 def latency_report(
     loopback: list[Measure], slow: list[Measure], tuned: list[Measure], latency: float
 ) -> str:
-    """The benchmark's latency variant: durations of every case on the loopback address and
-    with ``latency`` per request, then the two-column read before and after the settings of
-    :func:`tuned_readers`."""
+    """The benchmark's latency variant: durations of every case on the loopback address
+    and with ``latency`` per request, then the two-column read before and after the
+    settings of :func:`tuned_readers`."""
     ms = f"{latency * 1000:.0f} ms"
     lines = [
         f"Avec {ms} de latence par requête (relais lent) :",

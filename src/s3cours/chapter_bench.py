@@ -1,19 +1,20 @@
-"""Where a chapter run's time goes: wall and CPU time split into kernel start, imports, S3
-calls and the rest, for each chapter and for its slowest cells (``./cours bench chapitre``).
+"""Where a chapter run's time goes: wall and CPU time split into kernel start, imports,
+S3 calls and the rest, for each chapter and for its slowest cells
+(``./cours bench chapitre``).
 
 It is a measurement, not a test: figures vary with the machine and its load.
 
-- **Kernel start**: from asking for a kernel to the first cell; CPU of the kernel process
-  at that point (ipykernel's own start-up).
+- **Kernel start**: from asking for a kernel to the first cell; CPU of the kernel
+  process at that point (ipykernel's own start-up).
 - **Imports**: a first cell (added to the run, not to the notebook) wraps
-  ``importlib._bootstrap._find_and_load``, which every first import goes through (``import``
-  statements, ``importlib.import_module``, lazy imports inside libraries); the outermost
-  import of each thread is timed, wall and CPU.
-- **S3 calls**: the kernel's endpoint is a byte-for-byte TCP relay in front of the server
-  (signatures stay valid, https passes through). A request is in flight from its first
-  byte from the client until the last byte of the answer; the wall time with at least one
-  request in flight is the time spent waiting for S3. The server's own CPU time (from
-  ``/proc``) is counted separately.
+  ``importlib._bootstrap._find_and_load``, which every first import goes through
+  (``import`` statements, ``importlib.import_module``, lazy imports inside libraries);
+  the outermost import of each thread is timed, wall and CPU.
+- **S3 calls**: the kernel's endpoint is a byte-for-byte TCP relay in front of the
+  server (signatures stay valid, https passes through). A request is in flight from its
+  first byte from the client until the last byte of the answer; the wall time with at
+  least one request in flight is the time spent waiting for S3. The server's own CPU
+  time (from ``/proc``) is counted separately.
 - **Subprocesses** (snakemake, mc): CPU of the kernel's children (``RUSAGE_CHILDREN``).
 """
 
@@ -36,7 +37,8 @@ PROBE_MARK = "__s3cours_mesure__"
 
 #: Run first in the kernel: times the outermost import of each thread.
 PREAMBLE = """
-import importlib._bootstrap as _b, threading as _t, time as _time, resource as _r, json as _j
+import importlib._bootstrap as _b, threading as _t, time as _time
+import resource as _r, json as _j
 _s3c_local = _t.local()
 _s3c_spent = [0.0, 0.0]
 _s3c_find = _b._find_and_load
@@ -54,7 +56,8 @@ def _s3c_find_and_load(*args, **kwargs):
 _b._find_and_load = _s3c_find_and_load
 def _s3c_probe():
     me, kids = _r.getrusage(_r.RUSAGE_SELF), _r.getrusage(_r.RUSAGE_CHILDREN)
-    print("MARK" + _j.dumps({"imports_wall": _s3c_spent[0], "imports_cpu": _s3c_spent[1],
+    print("MARK" + _j.dumps({"imports_wall": _s3c_spent[0],
+                             "imports_cpu": _s3c_spent[1],
                              "cpu": me.ru_utime + me.ru_stime,
                              "children_cpu": kids.ru_utime + kids.ru_stime}))
 _s3c_probe()
@@ -63,11 +66,11 @@ PROBE = "_s3c_probe()"
 CONTINUE = b"HTTP/1.1 100 "
 
 
-# --------------------------------------------------------------------------- timing relay
+# ------------------------------------------------------------------------- timing relay
 
 
 class TimingRelay:
-    """A TCP relay on 127.0.0.1 towards the server, recording when requests are in flight."""
+    """A TCP relay on 127.0.0.1 to the server, noting when requests are in flight."""
 
     def __init__(self, upstream_host: str, upstream_port: int) -> None:
         self.upstream = (upstream_host, upstream_port)
@@ -109,7 +112,7 @@ class TimingRelay:
                             answering[0] = False
                             self.intervals.append(current[0])
                         elif not from_client and current[0] is not None:
-                            # An interim "100 Continue" (uploads) does not end the request.
+                            # An interim "100 Continue" (uploads) ends no request.
                             answering[0] = answering[0] or not data.startswith(CONTINUE)
                             current[0][1] = now
                     target.sendall(data)
@@ -130,8 +133,8 @@ class TimingRelay:
         server.close()
 
     def busy(self, start: float, end: float) -> tuple[float, int]:
-        """Wall time within [start, end] with at least one request in flight, and how many
-        requests started in it."""
+        """Wall time within [start, end] with at least one request in flight, and how
+        many requests started in it."""
         with self._lock:
             spans = sorted(
                 (max(a, start), min(b, end))
@@ -154,7 +157,7 @@ class TimingRelay:
 
 
 def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system, own and waited-for children) of a process, from /proc."""
+    """CPU seconds (user + system, own and waited-for children) of a process (/proc)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
@@ -201,7 +204,7 @@ def _probe(cell: nbformat.NotebookNode) -> dict[str, float]:
 def relay_environment(
     env: dict[str, str], endpoint: str, relay_port: int
 ) -> dict[str, str]:
-    """The environment with every mention of the server's ``host:port`` pointing at the relay."""
+    """The environment with every ``host:port`` of the server made the relay's."""
     host = endpoint.rsplit(":", 1)[0]
     return {k: v.replace(endpoint, f"{host}:{relay_port}") for k, v in env.items()}
 

@@ -2,28 +2,28 @@
 
 Two pieces:
 
-- :func:`follow_course` runs every chapter for ONE learner on a given playground, each in a
-  fresh kernel, in order, every cell even after an error, and returns each chapter's
-  sanitized outputs and its **untagged errors** (errors in cells not tagged
-  ``raises-exception``). Any run that must only "pass" (https, shared data absent) uses it:
-  :func:`untagged_errors` turns its result into problem lines.
-- :func:`run` is the class: ``learners`` learners follow the course at the same time on the
-  same server (``workers`` at once), and the first one follows it twice in a row. It checks
-  that no run has an untagged error; that every learner gets the same outputs as the first
-  (sanitized as nbval does, the learner's name replaced), or, beside the run of the
-  published notebooks (the test command's small class), the published outputs; that
-  nothing is written, changed or
-  deleted outside the learners' own spaces (shared data included); that every learner leaves
-  the same keys; and that the first learner's second pass gives the same outputs and leaves
-  exactly the same objects in their space (idempotence). The test command's small class
-  deals the chapters between two learners instead, each following their share twice (the
-  same checks, but each chapter started on an empty space, and two shorter chains side by
-  side). It reports wall time and peak memory; it asserts no timing.
+- :func:`follow_course` runs every chapter for ONE learner on a given playground, each
+  in a fresh kernel, in order, every cell even after an error, and returns each
+  chapter's sanitized outputs and its **untagged errors** (errors in cells not tagged
+  ``raises-exception``). Any run that must only "pass" (https, shared data absent) uses
+  it: :func:`untagged_errors` turns its result into problem lines.
+- :func:`run` is the class: ``learners`` learners follow the course at the same time on
+  the same server (``workers`` at once), and the first one follows it twice in a row. It
+  checks that no run has an untagged error; that every learner gets the same outputs as
+  the first (sanitized as nbval does, the learner's name replaced), or, beside the run
+  of the published notebooks (the test command's small class), the published outputs;
+  that nothing is written, changed or deleted outside the learners' own spaces (shared
+  data included); that every learner leaves the same keys; and that the first learner's
+  second pass gives the same outputs and leaves exactly the same objects in their space
+  (idempotence). The test command's small class deals the chapters between two learners
+  instead, each following their share twice (the same checks, but each chapter started
+  on an empty space, and two shorter chains side by side). It reports wall time and peak
+  memory; it asserts no timing.
 
-Who a learner is, and where they write, is decided in one place: :func:`learner_environment`
-gives each learner their own identity on the SSP Cloud twin (user, bucket, temporary
-credentials), and :func:`learner_space` reads their space from those variables, as the
-chapters do.
+Who a learner is, and where they write, is decided in one place:
+:func:`learner_environment` gives each learner their own identity on the SSP Cloud twin
+(user, bucket, temporary credentials), and :func:`learner_space` reads their space from
+those variables, as the chapters do.
 """
 
 from __future__ import annotations
@@ -55,17 +55,18 @@ def learner_names(count: int) -> list[str]:
 def learner_environment(
     started: playground.Playground, base: dict[str, str], learner: str
 ) -> dict[str, str]:
-    """The environment of ``learner``'s kernels: ``base`` (PATH, warnings) plus the learner's
-    own SSP Cloud service: a distinct identity (a MinIO user under Onyxia's policy, created
-    here if needed), their own bucket, temporary credentials, a home with the image's DuckDB
-    secret."""
+    """The environment of ``learner``'s kernels: ``base`` (PATH, warnings) plus the
+    learner's own SSP Cloud service: a distinct identity (a MinIO user under Onyxia's
+    policy, created here if needed), their own bucket, temporary credentials, a home
+    with the image's DuckDB secret."""
     playground.add_learner(started, learner)
     return {**base, **started.service(learner)}
 
 
 def make_duckdb_secret_stale(env: dict[str, str]) -> None:
-    """Rewrite the image's DuckDB secret in the learner's home with a secret key the server
-    refuses: a service started days ago, whose frozen credentials no longer work."""
+    """Rewrite the image's DuckDB secret in the learner's home with a secret key the
+    server refuses: a service started days ago, whose frozen credentials no longer
+    work."""
     stale = {**env, "AWS_SECRET_ACCESS_KEY": env["AWS_SECRET_ACCESS_KEY"][::-1]}
     playground.write_duckdb_secret(stale, Path(env["HOME"]))
 
@@ -82,7 +83,7 @@ def learner_space(env: dict[str, str], learner: str) -> tuple[str, str]:
 
 
 def admin_client(started: playground.Playground):
-    """The tooling's own client, which sees every bucket (for the checks, never a learner)."""
+    """The tooling's own client: it sees every bucket (for checks, never learners)."""
     return playground.s3_client(started.endpoint_url, ca_file=started.ca_file)
 
 
@@ -146,9 +147,9 @@ def run_chapter(
     timeout: int = 600,
     keep: bool = False,
 ) -> ChapterRun:
-    """Run every cell of one chapter in a fresh kernel whose environment is ``env`` (even
-    after an error, so that every untagged error is counted); ``keep``: with the executed
-    notebook."""
+    """Run every cell of one chapter in a fresh kernel whose environment is ``env``
+    (even after an error, so that every untagged error is counted); ``keep``: with the
+    executed notebook."""
     nb = nbformat.read(notebook, as_version=4)
     client = NotebookClient(
         nb,
@@ -185,7 +186,7 @@ def run_chapter(
 def follow_course(
     env: dict[str, str], learner: str, chapters: list[Path] | None = None
 ) -> list[ChapterRun]:
-    """``learner`` runs every chapter in order, as in a course, each in a fresh kernel."""
+    """``learner`` runs every chapter in order, as in a course, each in a new kernel."""
     chapters = chapters or sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
     return [run_chapter(notebook, env, learner) for notebook in chapters]
 
@@ -205,7 +206,7 @@ def course_problems(
     learner: str,
     chapters: list[Path] | None = None,
 ) -> list[str]:
-    """Every chapter for ``learner`` on ``started``: the untagged errors (none expected)."""
+    """Every chapter for ``learner`` on ``started``: untagged errors (none expected)."""
     return untagged_errors(
         follow_course(learner_environment(started, base, learner), learner, chapters)
     )
@@ -277,9 +278,10 @@ class LearnerResult:
 def _learner_job(
     args: tuple[playground.Playground, dict[str, str], str, list[str], bool],
 ) -> LearnerResult:
-    """One learner follows the course (in a worker process); twice in a row for the first
-    one, with their space listed between and after the two passes, and a stale DuckDB
-    secret in their home for the second pass (the chapters must not depend on it)."""
+    """One learner follows the course (in a worker process); twice in a row for the
+    first one, with their space listed between and after the two passes, and a stale
+    DuckDB secret in their home for the second pass (the chapters must not depend on
+    it)."""
     started, env, learner, chapters, twice = args
     paths = [Path(c) for c in chapters]
     space = learner_space(env, learner)
@@ -301,10 +303,10 @@ def _learner_job(
 
 
 def _memory_of(pid: int) -> int:
-    """Resident size (bytes) of a process, from the counters of ``/proc/PID/status``: its
-    anonymous pages (what a kernel's data takes) plus the file pages it maps. Pages of shared
-    libraries are counted once per process that maps them (a few tens of MB per kernel), so
-    a sum over processes is a little above the truth, never below."""
+    """Resident size (bytes) of a process, from the counters of ``/proc/PID/status``:
+    its anonymous pages (what a kernel's data takes) plus the file pages it maps. Pages
+    of shared libraries are counted once per process that maps them (a few tens of MB
+    per kernel), so a sum over processes is a little above the truth, never below."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -337,13 +339,14 @@ def _process_tree_memory(roots: list[int]) -> int:
 
 
 class MemorySampler:
-    """Peak resident memory of this process, its descendants (workers, kernels, snakemake,
-    mc) and the server, every ``every`` seconds. It reads each process's counters in
-    ``/proc/PID/status`` (about 0.06 ms each). It used to read their PSS in
-    ``/proc/PID/smaps_rollup``, which makes Linux walk the page tables (4 ms for a 580 MB
-    process at rest, about 110 ms a sample for the small class under load): 15 s of CPU
-    in the test command's small class, even every 2 s, taken from the class it measures.
-    PSS and RSS of a kernel differ by its share of library pages (1 % measured)."""
+    """Peak resident memory of this process, its descendants (workers, kernels,
+    snakemake, mc) and the server, every ``every`` seconds. It reads each process's
+    counters in ``/proc/PID/status`` (about 0.06 ms each). It used to read their PSS in
+    ``/proc/PID/smaps_rollup``, which makes Linux walk the page tables (4 ms for a
+    580 MB process at rest, about 110 ms a sample for the small class under load): 15 s
+    of CPU in the test command's small class, even every 2 s, taken from the class it
+    measures. PSS and RSS of a kernel differ by its share of library pages (1 %
+    measured)."""
 
     def __init__(self, server_pid: int, every: float = 1.0) -> None:
         self.roots = [os.getpid(), server_pid]
@@ -431,7 +434,7 @@ class Report:
 
 
 def _cpu_seconds(server_pid: int) -> float:
-    """CPU of this process, its waited-for children (workers, kernels) and the server."""
+    """CPU of this process, its waited-for children (workers, kernels), the server."""
     from .chapter_bench import process_cpu
 
     me = os.times()
@@ -445,8 +448,9 @@ def _cpu_seconds(server_pid: int) -> float:
 
 
 def published_outputs(chapters: list[Path]) -> dict[str, list[str]]:
-    """The outputs recorded in the chapters' notebooks (those of :data:`config.DEFAULT_LEARNER`,
-    who builds them), sanitized as :func:`output_texts` does: notebook file name -> texts."""
+    """The outputs recorded in the chapters' notebooks (those of
+    :data:`config.DEFAULT_LEARNER`, who builds them), sanitized as :func:`output_texts`
+    does: notebook file name -> texts."""
     return {
         Path(c).name: output_texts(
             nbformat.read(c, as_version=4), config.DEFAULT_LEARNER
@@ -466,19 +470,21 @@ def run(
     shares: list[list[Path]] | None = None,
 ) -> Report:
     """``learners`` learners (or those ``names``) follow the course on ``started``,
-    ``workers`` at a time; the first one follows it twice in a row (while the others run).
+    ``workers`` at a time; the first one follows it twice in a row (while the others
+    run).
 
-    ``shares``: the chapters dealt among ``names`` instead (one list per name, in the order
-    of the course), and every learner follows their share twice in a row. Each share then
-    starts on an empty space, as for a learner who opens a chapter from its own button; and
-    the double passes run side by side instead of one after the other (the test command's
-    small class, whose longest chain sets the suite's duration).
+    ``shares``: the chapters dealt among ``names`` instead (one list per name, in the
+    order of the course), and every learner follows their share twice in a row. Each
+    share then starts on an empty space, as for a learner who opens a chapter from its
+    own button; and the double passes run side by side instead of one after the other
+    (the test command's small class, whose longest chain sets the suite's duration).
 
-    ``beside_published``: the class shares its server with the run of the published notebooks
-    (nbval, :data:`config.DEFAULT_LEARNER`) and with other tests. Every learner's first pass
-    is then compared with the published outputs (not with the first learner's), and only the
-    shared data and the class's own buckets are watched for changes outside the learners'
-    spaces (the other tests write in their own places meanwhile)."""
+    ``beside_published``: the class shares its server with the run of the published
+    notebooks (nbval, :data:`config.DEFAULT_LEARNER`) and with other tests. Every
+    learner's first pass is then compared with the published outputs (not with the first
+    learner's), and only the shared data and the class's own buckets are watched for
+    changes outside the learners' spaces (the other tests write in their own places
+    meanwhile)."""
     if shares is not None:
         if names is None or len(names) != len(shares):
             raise ValueError("shares : une liste de chapitres par apprenant nommé")
@@ -591,7 +597,7 @@ def run(
                 f"le 2e passage : {', '.join(keys[:5])}"
             )
 
-    # Outside the learners' spaces (shared data included), nothing is added, changed or gone.
+    # Outside the learners' spaces (shared data too), nothing is added, changed or gone.
     after = server_state()
     report.objects_checked = len(after)
 

@@ -2,15 +2,23 @@
 
     playground start|stop|status|env   le bac à sable S3 local
     build [CHAPITRE ...]               content/*.Rmd -> notebooks/*.ipynb, exécutés
-    check                              dérive source/notebook et structure, sans serveur
-    format [CHAPITRE ...]              le code des chapitres mis en forme par ruff (88 col.)
+    check                              dérive source/notebook et structure,
+                                       sans serveur
+    format [CHAPITRE ...]              le code des chapitres mis en forme
+                                       par ruff (88 col.)
     liens CHAPITRE                     les badges de lancement d'un chapitre (markdown)
-    test [--rapide] [-- ARGS PYTEST]   toute la suite de tests, contre un bac à sable neuf
-    classroom simulate [--learners N]  une classe : tous les chapitres par N apprenants à la fois
-    classroom provision|verify|remove  le kit du formateur : créer, vérifier, supprimer une classe
-    bench [--communes N] [--latence MS]  octets, requêtes et durées de chaque bibliothèque
-    bench chapitre [NN ...]            où passe le temps d'un chapitre (noyau, imports, S3)
-    donnees publier [--vers s3://…]    publie les données du cours à leur place partagée
+    test [--rapide] [-- ARGS PYTEST]   toute la suite de tests,
+                                       contre un bac à sable neuf
+    classroom simulate [--learners N]  une classe : tous les chapitres
+                                       par N apprenants à la fois
+    classroom provision|verify|remove  le kit du formateur :
+                                       créer, vérifier, supprimer une classe
+    bench [--communes N] [--latence MS]
+                                       octets, requêtes et durées de chaque bibliothèque
+    bench chapitre [NN ...]            où passe le temps d'un chapitre
+                                       (noyau, imports, S3)
+    donnees publier [--vers s3://…]    publie les données du cours
+                                       à leur place partagée
 
 Les messages vont sur la sortie d'erreur ; ``playground start``, ``env`` et ``stop``
 écrivent sur la sortie standard des lignes ``export``/``unset`` pour un terminal :
@@ -32,8 +40,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-# Only what every command needs is imported here: `./cours playground env` must stay quick.
-# A command that needs pandas or jupytext (build, check, bench…) imports them itself.
+# Only what every command needs is imported here: `./cours playground env` must stay
+# quick. A command that needs pandas or jupytext (build, check, bench…) imports them
+# itself.
 from . import config, mc, playground, trainer
 
 
@@ -52,7 +61,7 @@ def exports(env: dict[str, str]) -> str:
 
 @contextlib.contextmanager
 def private_playground(**options) -> Iterator[playground.Playground]:
-    """A playground of its own (own state folder, free port, temporary data), stopped after."""
+    """A playground of its own (state folder, free port, temporary data), stopped."""
     with tempfile.TemporaryDirectory(prefix="s3cours-state-") as state:
         started = playground.start(state_dir=Path(state), log=say, **options)
         say(f"Bac à sable S3 : {started.describe()}")
@@ -64,9 +73,10 @@ def private_playground(**options) -> Iterator[playground.Playground]:
 
 def kernel_environment(started: playground.Playground) -> dict[str, str]:
     """The process environment for notebooks and tests: an Onyxia service of the default
-    learner on the playground (its S3 variables with the ``mc`` alias ``s3``, its ``HOME``
-    holding the image's DuckDB secret; the tools' caches kept), the course's ``mc`` first on
-    PATH, and none of the AWS settings that would send a client elsewhere."""
+    learner on the playground (its S3 variables with the ``mc`` alias ``s3``, its
+    ``HOME`` holding the image's DuckDB secret; the tools' caches kept), the course's
+    ``mc`` first on PATH, and none of the AWS settings that would send a client
+    elsewhere."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -149,7 +159,7 @@ def cmd_playground(args: argparse.Namespace) -> int:
 
 
 def say_duckdb_secret(env: dict[str, str]) -> None:
-    """Write the image's DuckDB secret into this HOME, as an Onyxia service does at start."""
+    """Write the image's DuckDB secret in HOME, as Onyxia does for a new service."""
     folder = playground.write_duckdb_secret(env, Path.home())
     say(
         f"Secret DuckDB {playground.DUCKDB_SECRET} écrit dans {folder}, comme au "
@@ -175,7 +185,7 @@ def _chapters(names: list[str]) -> list[Path]:
 
 @contextlib.contextmanager
 def build_lock() -> Iterator[None]:
-    """One build at a time on a machine: builds share the fixed port that their outputs show."""
+    """One build at a time per machine: the builds share the port their outputs show."""
     path = config.cache_dir() / "build.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as handle:
@@ -289,13 +299,14 @@ def cmd_links(args: argparse.Namespace) -> int:
 #: pytest's options in the test command: the five slowest tests are listed at the end,
 #: before pytest's summary line, which stays the last line.
 PYTEST_OPTIONS = ("-p", "no:cacheprovider", "--durations=5")
-#: Three pytest-xdist workers: the small class takes one, the others share the rest; the work
-#: units, their order and the workers' priority are in tests/conftest.py.
+#: Three pytest-xdist workers: the small class takes one, the others share the rest; the
+#: work units, their order and the workers' priority are in tests/conftest.py.
 PARALLEL_OPTIONS = ("-n", "3", "--dist", "loadscope", "--no-loadscope-reorder")
 #: Names the state folder of the playground that `./cours test` started for its run.
 TEST_STATE_VARIABLE = "S3COURS_TEST_STATE"
-#: First on the test processes' PYTHONPATH: a stand-in that keeps jsonschema from importing
-#: rfc3987_syntax (1.7 s of CPU in each process that imports nbformat; see its docstring).
+#: First on the test processes' PYTHONPATH: a stand-in that keeps jsonschema from
+#: importing rfc3987_syntax (1.7 s of CPU in each process that imports nbformat; see its
+#: docstring).
 TEST_PYTHONPATH = config.ROOT / "tests" / "sans_iri"
 
 
@@ -315,13 +326,13 @@ def cmd_test(args: argparse.Namespace) -> int:
             "tests/sanitize.cfg",
             *PYTEST_OPTIONS,
             *PARALLEL_OPTIONS,
-            # The small class runs every time; --rapide leaves it out for a quicker loop.
+            # The small class runs every time; --rapide leaves it out (a quicker loop).
             *(["-m", "not classroom"] if args.rapide else []),
             *args.pytest_args,
         ]
         env = kernel_environment(started)
-        # The run's playground, for the tests that need more than its variables (the small
-        # class adds its learner there, beside the published notebooks' learner).
+        # The run's playground, for the tests that need more than its variables (the
+        # small class adds its learner there, beside the published notebooks' learner).
         env[TEST_STATE_VARIABLE] = str(Path(started.state_file).parent)
         env["PYTHONPATH"] = os.pathsep.join(
             [str(TEST_PYTHONPATH), *filter(None, [env.get("PYTHONPATH")])]
@@ -329,7 +340,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         return subprocess.call(command, cwd=config.ROOT, env=env)
 
 
-# ----------------------------------------------------------------------- classroom group
+# ---------------------------------------------------------------------- classroom group
 # ``./cours classroom ACTION``: each action is a ``cmd_classroom_*`` function taking the
 # parsed arguments, registered with its options in :func:`add_classroom_commands`.
 
@@ -343,8 +354,9 @@ def cmd_classroom_simulate(args: argparse.Namespace) -> int:
             "--learners : au moins 2 apprenants (la classe compare leurs sorties) ; "
             "--workers : au moins 1."
         )
-    # Over https and, unless asked, without the shared course data, as on SSP Cloud until a
-    # trainer has published them: every chapter's https and data-absent paths, every week.
+    # Over https and, unless asked, without the shared course data, as on SSP Cloud
+    # until a trainer has published them: every chapter's https and data-absent paths,
+    # every week.
     with private_playground(
         server=args.server, tls=True, shared_data=args.avec_donnees, onyxia=args.onyxia
     ) as started:
@@ -477,7 +489,8 @@ def cmd_data(args: argparse.Namespace) -> int:
             course_data.publish(destination, log=print)
     except course_data.CourseDataError as exc:
         raise playground.PlaygroundError(str(exc)) from None
-    except Exception as exc:  # noqa: BLE001 - an S3 error: said in French, with what to do
+    # Any other error is an S3 error: said in French, with what to do.
+    except Exception as exc:  # noqa: BLE001
         from .diagnostic import diagnose
 
         found = diagnose(exc)

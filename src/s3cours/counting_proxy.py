@@ -1,28 +1,31 @@
 """A counting relay between S3 clients and an S3 server: how many requests each library
 sends, and how many bytes the server sends back.
 
-Every library is measured the same way: its endpoint is pointed at the relay, which listens
-on the loopback address only (plain http), forwards each request to the server, and counts
-the requests and the bytes of the response bodies. The relay runs in daemon threads: it
-stops with :meth:`stop`, at the end of a ``with`` block, or with the process that started it.
+Every library is measured the same way: its endpoint is pointed at the relay, which
+listens on the loopback address only (plain http), forwards each request to the server,
+and counts the requests and the bytes of the response bodies. The relay runs in daemon
+threads: it stops with :meth:`stop`, at the end of a ``with`` block, or with the process
+that started it.
 
 It works with any S3 server, local or remote, http or https. A client signs its request
 (AWS Signature Version 4) for the address it talks to, the relay's; a server checks the
-signature against the ``Host`` header it receives, and a remote one (SSP Cloud behind its
-web front end, AWS) routes requests by that header too. So the relay re-signs each request
-for the server's own address, with the same credentials (the environment's, those the
-measured clients use), the same method, path, query, headers and body: only ``Host`` and
-the signature change, and what is counted is what the client asked for. Over https, the
-server's certificate is checked, with ``AWS_CA_BUNDLE`` or ``SSL_CERT_FILE`` when set. A
-request signed with other keys than the relay's is forwarded with its own ``Host`` and
-signature, which only a server that does not route by name accepts (a MinIO reached
-directly, as ``./cours bench`` does with the playground's administrator keys).
-Uploads signed chunk by chunk (``STREAMING-AWS4-HMAC-SHA256-PAYLOAD``) cannot be re-signed
-and are refused: the course only measures reads.
+signature against the ``Host`` header it receives, and a remote one (SSP Cloud behind
+its web front end, AWS) routes requests by that header too. So the relay re-signs each
+request for the server's own address, with the same credentials (the environment's,
+those the measured clients use), the same method, path, query, headers and body: only
+``Host`` and the signature change, and what is counted is what the client asked for.
+Over https, the server's certificate is checked, with ``AWS_CA_BUNDLE`` or
+``SSL_CERT_FILE`` when set. A request signed with other keys than the relay's is
+forwarded with its own ``Host`` and signature, which only a server that does not route
+by name accepts (a MinIO reached directly, as ``./cours bench`` does with the
+playground's administrator keys). Uploads signed chunk by chunk
+(``STREAMING-AWS4-HMAC-SHA256-PAYLOAD``) cannot be re-signed and are refused: the course
+only measures reads.
 
-``latency`` (seconds) delays every request before it is forwarded, like the round trip to a
-distant server: on the loopback address a request costs nothing, on a real network each one
-costs milliseconds, and a library that makes many requests one after the other pays each.
+``latency`` (seconds) delays every request before it is forwarded, like the round trip
+to a distant server: on the loopback address a request costs nothing, on a real network
+each one costs milliseconds, and a library that makes many requests one after the other
+pays each.
 """
 
 from __future__ import annotations
@@ -81,13 +84,14 @@ _CREDENTIAL = re.compile(r"Credential=([^/]+)/\d{8}/([^/]+)/")
 
 
 def _aws_quote(text: str, safe: str = "") -> str:
-    """URI-encode as Signature Version 4 does (unreserved characters left as they are)."""
+    """URI-encode as Signature Version 4 does (unreserved characters left as is)."""
     return urllib.parse.quote(text, safe=safe + "-_.~")
 
 
 def canonical_target(target: str) -> str:
-    """The request target in the one encoding the server will compute back: path segments
-    and query parameters decoded then encoded as SigV4 does, parameters sorted."""
+    """The request target in the one encoding the server will compute back: path
+    segments and query parameters decoded then encoded as SigV4 does, parameters
+    sorted."""
     path, _, query = target.partition("?")
     path = _aws_quote(urllib.parse.unquote(path), safe="/")
     pairs = sorted(
@@ -112,8 +116,9 @@ def _environment_credentials():  # noqa: ANN202 - botocore credentials
 class CountingProxy:
     """A counting relay on ``127.0.0.1`` towards the S3 server ``upstream`` (an URL).
 
-    ``credentials`` (botocore ``Credentials``) re-sign the requests; by default, those of the
-    environment (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``)."""
+    ``credentials`` (botocore ``Credentials``) re-sign the requests; by default, those
+    of the environment (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+    ``AWS_SESSION_TOKEN``)."""
 
     def __init__(
         self,
@@ -166,7 +171,7 @@ class CountingProxy:
         )
         self._thread.start()
 
-    # ------------------------------------------------------------------ public interface
+    # ----------------------------------------------------------------- public interface
 
     @property
     def endpoint(self) -> str:
@@ -211,11 +216,11 @@ class CountingProxy:
         body: bytes,
         client_host: str,
     ) -> dict[str, str]:
-        """The headers to send upstream. A request signed (SigV4) with the relay's credentials
-        gets ``Host`` set to the server's and a new signature for it (same credentials,
-        region and payload hash). Any other request keeps the client's ``Host`` and
-        signature, which a server that does not route by name (a MinIO reached directly)
-        still accepts."""
+        """The headers to send upstream. A request signed (SigV4) with the relay's
+        credentials gets ``Host`` set to the server's and a new signature for it (same
+        credentials, region and payload hash). Any other request keeps the client's
+        ``Host`` and signature, which a server that does not route by name (a MinIO
+        reached directly) still accepts."""
         authorization = next(
             (v for k, v in headers.items() if k.lower() == "authorization"), ""
         )
@@ -258,7 +263,8 @@ class CountingProxy:
         )
 
         class Signer(S3SigV4Auth):
-            def payload(self, request) -> str:  # noqa: ANN001 - the hash announced, or the body's
+            # The hash announced, or the body's.
+            def payload(self, request) -> str:  # noqa: ANN001
                 return payload
 
         Signer(self.credentials, "s3", region).add_auth(request)

@@ -1,23 +1,24 @@
 """Where a chapter reads the course data, and how a maintainer publishes it.
 
-The course data (a generated stand-in for INSEE's FILOSOFI 2014 file, :mod:`s3cours.data`)
-has ONE shared location, the setting :data:`s3cours.config.DATA_BUCKET` and
-:data:`s3cours.config.DATA_PREFIX` (``s3://donnees-insee/diffusion/FILOSOFI/2014/``). On
-SSP Cloud the ``diffusion/`` folder of a bucket is readable by every user, which is why the
-shared copy lives under such a folder. Every chapter's setup cell names the same location
+The course data (a generated stand-in for INSEE's FILOSOFI 2014 file,
+:mod:`s3cours.data`) has ONE shared location, the setting
+:data:`s3cours.config.DATA_BUCKET` and :data:`s3cours.config.DATA_PREFIX`
+(``s3://donnees-insee/diffusion/FILOSOFI/2014/``). On SSP Cloud the ``diffusion/``
+folder of a bucket is readable by every user, which is why the shared copy lives under
+such a folder. Every chapter's setup cell names the same location
 (``tests/test_course_data.py`` checks it) and calls :func:`locate`:
 
-- when the shared copy can be read from where the learner is, and holds the course's bytes,
-  the chapter reads it;
-- otherwise (SSP Cloud before the data is published there, AWS, a fresh server), the chapter
-  says so in one sentence and reads a copy placed once in the learner's own space
-  (``<MON_PREFIXE>donnees/FILOSOFI/2014/``). Its bytes are generated here, deterministically
-  (fixed seed, pinned library versions), and checked against the SHA-256 digests the course
-  ships (:data:`s3cours.data.SHA256`). A re-run uploads nothing when the copy is already
-  right, and nothing is ever deleted.
+- when the shared copy can be read from where the learner is, and holds the course's
+  bytes, the chapter reads it;
+- otherwise (SSP Cloud before the data is published there, AWS, a fresh server), the
+  chapter says so in one sentence and reads a copy placed once in the learner's own
+  space (``<MON_PREFIXE>donnees/FILOSOFI/2014/``). Its bytes are generated here,
+  deterministically (fixed seed, pinned library versions), and checked against the
+  SHA-256 digests the course ships (:data:`s3cours.data.SHA256`). A re-run uploads
+  nothing when the copy is already right, and nothing is ever deleted.
 
-``./cours donnees publier [--vers s3://bucket/prefix/]`` (:func:`publish`) uploads the same
-bytes to the shared location, with credentials taken from the environment only.
+``./cours donnees publier [--vers s3://bucket/prefix/]`` (:func:`publish`) uploads the
+same bytes to the shared location, with credentials taken from the environment only.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ from dataclasses import dataclass
 
 from . import config, data
 
-#: Under the learner's own prefix (MON_PREFIXE), the folder of the copy. Not a ``diffusion/``
-#: folder: on SSP Cloud those are readable by every user.
+#: Under the learner's own prefix (MON_PREFIXE), the folder of the copy. Not a
+#: ``diffusion/`` folder: on SSP Cloud those are readable by every user.
 COPY_FOLDER = "donnees/FILOSOFI/2014/"
 
-#: Error codes meaning "this copy cannot be read from here" (as opposed to a wrong secret, an
-#: expired token or a server that does not answer, which are the learner's to fix).
+#: Error codes meaning "this copy cannot be read from here" (as opposed to a wrong
+#: secret, an expired token or a server that does not answer, which are the learner's to
+#: fix).
 UNREADABLE = {"AccessDenied", "NoSuchKey", "NoSuchBucket", "403", "404"}
 
 
@@ -60,8 +62,9 @@ def _sha256(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def _read(client, bucket: str, key: str) -> bytes | None:  # noqa: ANN001 - a boto3 client
-    """The object's bytes, or None when it cannot be read from here (absent or refused)."""
+def _read(client, bucket: str, key: str) -> bytes | None:  # noqa: ANN001
+    """The object's bytes (``client``: a boto3 client), or None when it cannot be read
+    from here (absent or refused)."""
     from botocore.exceptions import ClientError
 
     try:
@@ -73,7 +76,7 @@ def _read(client, bucket: str, key: str) -> bytes | None:  # noqa: ANN001 - a bo
 
 
 def holds_course_data(client, bucket: str, prefix: str) -> bool:  # noqa: ANN001
-    """Whether ``s3://bucket/prefix`` can be read from here and holds the course's bytes."""
+    """Whether ``s3://bucket/prefix`` is readable here and holds the course's bytes."""
     for name, digest in data.SHA256.items():
         body = _read(client, bucket, prefix + name)
         if body is None or _sha256(body) != digest:
@@ -133,9 +136,9 @@ def locate(
 ) -> tuple[str, str]:
     """Where the chapter reads the course data: ``(bucket, prefix)``.
 
-    ``bucket``/``prefix`` is the shared copy named by the chapter; ``my_space`` the learner's
-    own space, ``"bucket/prefix/"`` (the setup cell's ``ESPACE``), or ``""`` when nothing
-    names one."""
+    ``bucket``/``prefix`` is the shared copy named by the chapter; ``my_space`` the
+    learner's own space, ``"bucket/prefix/"`` (the setup cell's ``ESPACE``), or ``""``
+    when nothing names one."""
     import boto3
 
     if (bucket, prefix) != shared_location():
@@ -144,8 +147,9 @@ def locate(
             f"réglage du cours dit s3://{config.DATA_BUCKET}/{config.DATA_PREFIX} : "
             "mettez le chapitre à jour."
         )
-    # A new session reads the credentials now: boto3's default session keeps the first ones it
-    # read, and a learner may have put fresh ones in os.environ before re-running the cell.
+    # A new session reads the credentials now: boto3's default session keeps the first
+    # ones it read, and a learner may have put fresh ones in os.environ before
+    # re-running the cell.
     client = boto3.Session().client(
         "s3",
         endpoint_url=endpoint_url,
@@ -173,7 +177,7 @@ def locate(
 
 
 def parse_url(url: str) -> tuple[str, str]:
-    """``s3://bucket/prefix/`` -> ``(bucket, "prefix/")``, with a French message if malformed."""
+    """``s3://bucket/prefix/`` -> ``(bucket, "prefix/")``; malformed: said in French."""
     if not url.startswith("s3://") or not url[5:].split("/", 1)[0]:
         raise CourseDataError(
             f"Adresse invalide : {url!r} (attendu : s3://bucket/préfixe/)."
@@ -184,9 +188,10 @@ def parse_url(url: str) -> tuple[str, str]:
     return bucket, prefix
 
 
-def environment_client(env: dict[str, str] | None = None):  # noqa: ANN201 - a boto3 client
-    """A boto3 client built from the environment variables only (never a credentials file):
-    SSP Cloud's names, the endpoint from ``AWS_ENDPOINT_URL`` or ``AWS_S3_ENDPOINT``."""
+def environment_client(env: dict[str, str] | None = None):  # noqa: ANN201
+    """A boto3 client built from the environment variables only (never a credentials
+    file): SSP Cloud's names, the endpoint from ``AWS_ENDPOINT_URL`` or
+    ``AWS_S3_ENDPOINT``."""
     import boto3
 
     env = dict(os.environ if env is None else env)

@@ -1,10 +1,11 @@
 """The course data: a generated stand-in for INSEE's FILOSOFI 2014 file by commune.
 
-The values are **generated** with a fixed seed: no real commune is described. The columns
-are those of the commune sheet of INSEE's "base-cc-filosofi-2014" (Fichier localisé social
-et fiscal, revenus et pauvreté des ménages en 2014), so that code written against this file
-runs unchanged against the real one. Like the real file, small communes have suppressed
-values (statistical secrecy): the median needs 50 tax households, the other indicators 1,000.
+The values are **generated** with a fixed seed: no real commune is described. The
+columns are those of the commune sheet of INSEE's "base-cc-filosofi-2014" (Fichier
+localisé social et fiscal, revenus et pauvreté des ménages en 2014), so that code
+written against this file runs unchanged against the real one. Like the real file, small
+communes have suppressed values (statistical secrecy): the median needs 50 tax
+households, the other indicators 1,000.
 """
 
 from __future__ import annotations
@@ -16,16 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-# numpy, pandas and pyarrow are imported where they are used: a playground that seeds the
-# course data from the cache (course_objects) needs none of them.
+# numpy, pandas and pyarrow are imported where they are used: a playground that seeds
+# the course data from the cache (course_objects) needs none of them.
 if TYPE_CHECKING:
     import pandas as pd
 
 SEED = 2014
 
 #: SHA-256 of each file of the course data, as generated with the pinned versions. The
-#: chapters' copy of the data (:mod:`s3cours.course_data`) is checked against them; change
-#: them only on purpose (every chapter's outputs depend on these bytes).
+#: chapters' copy of the data (:mod:`s3cours.course_data`) is checked against them;
+#: change them only on purpose (every chapter's outputs depend on these bytes).
 SHA256 = {
     "FILOSOFI_COM.csv": (
         "29453750e14e37b68e5719dde7c52af4273aea6d245c033cd52fa3c68256d95f"
@@ -68,8 +69,8 @@ COLUMNS = (
     "RD14",
 )
 
-#: Department codes of 2014 (metropolitan France, Corsica as 2A/2B, overseas but Mayotte,
-#: which FILOSOFI does not cover).
+#: Department codes of 2014 (metropolitan France, Corsica as 2A/2B, overseas but
+#: Mayotte, which FILOSOFI does not cover).
 DEPARTMENTS = (
     [f"{n:02d}" for n in range(1, 20)]
     + ["2A", "2B"]
@@ -85,7 +86,7 @@ MIN_HOUSEHOLDS_DETAIL = 1000
 def generate(n_communes: int = 34_000, seed: int = SEED) -> pd.DataFrame:
     """Return the generated FILOSOFI-like table, one row per (fictitious) commune.
 
-    The result only depends on ``n_communes`` and ``seed`` (and on the pinned numpy/pandas).
+    The result depends only on ``n_communes`` and ``seed`` (and pinned numpy, pandas).
     """
     import numpy as np
     import pandas as pd
@@ -165,7 +166,7 @@ def generate(n_communes: int = 34_000, seed: int = SEED) -> pd.DataFrame:
 
 
 def to_csv_bytes(df: pd.DataFrame) -> bytes:
-    """The CSV as INSEE ships it: ``;``-separated, UTF-8, empty cell for a suppressed value."""
+    """The CSV as INSEE ships it: ``;``-separated, UTF-8, suppressed values empty."""
     return df.to_csv(index=False, sep=";", lineterminator="\n").encode("utf-8")
 
 

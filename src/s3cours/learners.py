@@ -1,20 +1,22 @@
 """Learner identities on the playground, made the way SSP Cloud makes them.
 
-On SSP Cloud (Onyxia, "multi" bucket mode), a user owns a bucket named after them, and the
-Onyxia web client asks MinIO's STS (``AssumeRole…``) for temporary credentials under a session
-policy: ``s3:*`` on the user's bucket, ``s3:ListBucket`` anywhere but only for prefixes
-``diffusion/*``, ``s3:GetObject`` on ``*/diffusion/*``, for 7 days. Source: the InseeFrLab/onyxia
-web client, its S3 client adapter (search ``arn:aws:s3:::*/diffusion/*``), which requests
-``durationSeconds`` ``7 * 24 * 3600`` by default.
+On SSP Cloud (Onyxia, "multi" bucket mode), a user owns a bucket named after them, and
+the Onyxia web client asks MinIO's STS (``AssumeRole…``) for temporary credentials under
+a session policy: ``s3:*`` on the user's bucket, ``s3:ListBucket`` anywhere but only for
+prefixes ``diffusion/*``, ``s3:GetObject`` on ``*/diffusion/*``, for 7 days. Source: the
+InseeFrLab/onyxia web client, its S3 client adapter (search
+``arn:aws:s3:::*/diffusion/*``), which requests ``durationSeconds`` ``7 * 24 * 3600`` by
+default.
 
-The playground does the same with MinIO's own identities: each learner is a MinIO user (whose
-long-term keys only the course tooling holds) with that policy attached and a bucket of their
-name; a notebook only ever gets STS session credentials from ``AssumeRole`` with the same
-session policy. The admin (root) keys stay inside the tooling: they create users, policies and
-buckets, and seed the course data.
+The playground does the same with MinIO's own identities: each learner is a MinIO user
+(whose long-term keys only the course tooling holds) with that policy attached and a
+bucket of their name; a notebook only ever gets STS session credentials from
+``AssumeRole`` with the same session policy. The admin (root) keys stay inside the
+tooling: they create users, policies and buckets, and seed the course data.
 
-moto has STS and accepts any credentials but enforces no policy (its IAM checks are off in
-server mode): with moto the variables have the same names and forms, the refusals do not happen.
+moto has STS and accepts any credentials but enforces no policy (its IAM checks are off
+in server mode): with moto the variables have the same names and forms, the refusals do
+not happen.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from . import config
 
 #: What Onyxia requests for a token (seconds): 7 days.
 SESSION_SECONDS = 7 * 24 * 3600
-#: A learner's name is their bucket's name: S3 bucket naming rules, and no leading digit clash.
+#: A learner's name is their bucket's: S3's bucket naming rules, no leading digit clash.
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 #: Ignored by MinIO's AssumeRole, required by boto3's request shape.
 ROLE_ARN = "arn:minio:iam:::role/onyxia"
@@ -53,10 +55,11 @@ def check_name(name: str) -> str:
 
 
 def space(env: dict[str, str]) -> tuple[str, str] | None:
-    """(bucket, key prefix) of the space a service's variables name, found as the chapters'
-    setup cell finds it: ``S3COURS_ESPACE``, else a non-empty ``AWS_WORKING_DIRECTORY_PATH``
-    (Onyxia 10), else the service's namespace (Onyxia 11: ``user-<name>`` -> ``<name>``,
-    ``projet-x`` -> ``projet-x``); None when nothing names one."""
+    """(bucket, key prefix) of the space a service's variables name, found as the
+    chapters' setup cell finds it: ``S3COURS_ESPACE``, else a non-empty
+    ``AWS_WORKING_DIRECTORY_PATH`` (Onyxia 10), else the service's namespace (Onyxia 11:
+    ``user-<name>`` -> ``<name>``, ``projet-x`` -> ``projet-x``); None when nothing
+    names one."""
     namespace = env.get("KUBERNETES_NAMESPACE", "")
     from_namespace = (
         namespace.removeprefix("user-")
@@ -82,7 +85,7 @@ def space(env: dict[str, str]) -> tuple[str, str] | None:
 
 
 def onyxia_policy(bucket: str) -> dict:
-    """Onyxia's session policy for the owner of ``bucket`` (same statements, same order)."""
+    """Onyxia's session policy for ``bucket``'s owner (same statements, same order)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -111,7 +114,7 @@ def policy_name(learner: str) -> str:
 
 
 def user_secret(admin_secret: str, learner: str) -> str:
-    """The learner's long-term MinIO secret: derived from the admin secret, never shown."""
+    """The learner's long-term MinIO secret: made from the admin secret, never shown."""
     digest = hmac.new(
         admin_secret.encode(), learner.encode(), hashlib.sha256
     ).hexdigest()
@@ -162,8 +165,8 @@ class Admin:
 def ensure_user(admin: Admin, learner: str, policy: dict | None = None) -> None:
     """Create (or update) the MinIO user ``learner`` with its policy; idempotent.
 
-    ``policy`` defaults to Onyxia's session policy for the learner's bucket; a trainer's check
-    (or a test) may pass another one to see that it is caught."""
+    ``policy`` defaults to Onyxia's session policy for the learner's bucket; a trainer's
+    check (or a test) may pass another one to see that it is caught."""
     check_name(learner)
     if admin.mc is None:  # moto: no users, no policies
         return
@@ -196,7 +199,7 @@ def ensure_user(admin: Admin, learner: str, policy: dict | None = None) -> None:
 
 
 def remove_user(admin: Admin, learner: str) -> None:
-    """Remove the user and its policy (its bucket is left alone); missing ones are fine."""
+    """Remove the user and its policy (not its bucket); missing ones are fine."""
     if admin.mc is None:
         return
     admin.mc_run("admin", "user", "remove", "admin", learner, check=False)
@@ -223,9 +226,9 @@ def session_credentials(
     ca_file: str | None = None,
     seconds: int = SESSION_SECONDS,
 ) -> Session:
-    """STS ``AssumeRole`` as the learner (their long-term key), with Onyxia's session policy.
+    """STS ``AssumeRole`` as the learner (long-term key), under Onyxia's session policy.
 
-    Returns fresh temporary credentials. moto accepts any key and gives the same shapes."""
+    Returns fresh temporary credentials. moto takes any key, with the same shapes."""
     import boto3
     from botocore.config import Config
 

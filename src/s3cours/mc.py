@@ -1,10 +1,11 @@
-"""The MinIO client ``mc``, which SSP Cloud's documentation teaches and its services ship.
+"""The MinIO client ``mc``, which SSP Cloud's documentation teaches and its images ship.
 
-The chapters call ``mc`` by that name, with the alias ``s3`` that SSP Cloud defines through
-``MC_HOST_s3``. Off SSP Cloud the course finds a client the way it finds the MinIO server
-(:mod:`s3cours.playground`): ``$S3COURS_MC``, ``mc`` on PATH, or a build kept in the cache,
-made once with ``go install`` (mc, like MinIO, ships as source only). :func:`path_dir` gives a
-folder holding an executable named ``mc``, to put first on the PATH of notebooks and tests.
+The chapters call ``mc`` by that name, with the alias ``s3`` that SSP Cloud defines
+through ``MC_HOST_s3``. Off SSP Cloud the course finds a client the way it finds the
+MinIO server (:mod:`s3cours.playground`): ``$S3COURS_MC``, ``mc`` on PATH, or a build
+kept in the cache, made once with ``go install`` (mc, like MinIO, ships as source only).
+:func:`path_dir` gives a folder holding an executable named ``mc``, to put first on the
+PATH of notebooks and tests.
 """
 
 from __future__ import annotations

@@ -1,18 +1,19 @@
-"""From ``content/*.Rmd`` to executed ``notebooks/*.ipynb``, and the check that they agree.
+"""From ``content/*.Rmd`` to executed ``notebooks/*.ipynb``, and the check they agree.
 
-The Rmarkdown source is the only hand-edited file. The build reads it with jupytext, writes
-the paired notebook, executes it with nbclient against an S3 server given by the environment,
-and strips what would differ from one run or machine to the next (execution timestamps,
-interpreter version), so that a rebuild without changes gives no diff.
+The Rmarkdown source is the only hand-edited file. The build reads it with jupytext,
+writes the paired notebook, executes it with nbclient against an S3 server given by the
+environment, and strips what would differ from one run or machine to the next (execution
+timestamps, interpreter version), so that a rebuild without changes gives no diff.
 
-One notebook serves both readers. Learners open it in Jupyter, the site is rendered from it
-by Quarto. So that Jupyter shows no Quarto markup, :func:`for_jupyter` turns each ``:::``
-fence line of the source into an HTML comment (``<!-- ::: {.panel-tabset} -->``), which
-Jupyter does not display; the site's pre-AST filter (``site/blocs.lua``) turns those comments
-back into the same divs before Quarto reads them, so tabsets and callouts are unchanged. The
-front matter's title becomes the notebook's ``#`` heading (Quarto takes a notebook's first
-level-1 heading as its title), a folded code chunk is also folded in JupyterLab, and a
-folded solution is a collapsed heading there.
+One notebook serves both readers. Learners open it in Jupyter, the site is rendered from
+it by Quarto. So that Jupyter shows no Quarto markup, :func:`for_jupyter` turns each
+``:::`` fence line of the source into an HTML comment
+(``<!-- ::: {.panel-tabset} -->``), which Jupyter does not display; the site's pre-AST
+filter (``site/blocs.lua``) turns those comments back into the same divs before Quarto
+reads them, so tabsets and callouts are unchanged. The front matter's title becomes the
+notebook's ``#`` heading (Quarto takes a notebook's first level-1 heading as its title),
+a folded code chunk is also folded in JupyterLab, and a folded solution is a collapsed
+heading there.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ from nbclient import NotebookClient
 
 from . import config, launch
 
-#: The course's kernel, installed into .venv by ./cours (and into Binder's environment by
-#: postBuild): a Jupyter that has it opens every chapter on it without asking. A Jupyter that
-#: lacks it (SSP Cloud, Colab) starts its one Python kernel instead.
+#: The course's kernel, installed into .venv by ./cours (and into Binder's environment
+#: by postBuild): a Jupyter that has it opens every chapter on it without asking. A
+#: Jupyter that lacks it (SSP Cloud, Colab) starts its one Python kernel instead.
 KERNEL_NAME = "python-s3"
 KERNELSPEC = {"display_name": "Python et S3", "language": "python", "name": KERNEL_NAME}
 #: Cell metadata that execution adds and that says nothing about the content.
@@ -63,18 +64,19 @@ def _stable_ids(nb: nbformat.NotebookNode) -> None:
 
 
 def launch_cell(source: Path) -> nbformat.NotebookNode:
-    """The generated cell of launch badges (SSP Cloud, Binder, Colab, GitHub) of a chapter."""
+    """A chapter's generated cell of launch badges: SSP Cloud, Binder, Colab, GitHub."""
     notebook = notebook_path(source).relative_to(config.ROOT).as_posix()
     return nbformat.v4.new_markdown_cell(launch.badges_markdown(notebook))
 
 
-#: A Quarto fence line (``::: {.callout-note}``, ``:::``): in the source, or left visible
-#: in a notebook's markdown cell.
+#: A Quarto fence line (``::: {.callout-note}``, ``:::``): in the source, or left
+#: visible in a notebook's markdown cell.
 FENCE = re.compile(r"^:{3,}", re.MULTILINE)
 #: The same line once hidden from Jupyter.
 HIDDEN_FENCE = re.compile(r"^<!-- (:{3,}.*?) -->$", re.MULTILINE)
-#: Cell metadata with which JupyterLab folds a code cell's input, and collapses a heading
-#: (the cells under it hidden until the next heading of the same or a higher level).
+#: Cell metadata with which JupyterLab folds a code cell's input, and collapses a
+#: heading (the cells under it hidden until the next heading of the same or a higher
+#: level).
 SOURCE_HIDDEN = {"source_hidden": True}
 HEADING_COLLAPSED = "jp-MarkdownHeadingCollapsed"
 HEADING = re.compile(r"^(#{1,6}) +\S")
@@ -91,8 +93,9 @@ NOTE_FENCE = re.compile(
 
 def _quote_callouts(lines: list[str]) -> list[str]:
     """Each callout opened and closed in the same cell, as a quotation whose title (the
-    callout's first heading) is in bold: how Jupyter shows a note. The site's filter turns
-    the quotation back into the callout's content and the bold title into its heading."""
+    callout's first heading) is in bold: how Jupyter shows a note. The site's filter
+    turns the quotation back into the callout's content and the bold title into its
+    heading."""
     out, i = [], 0
     while i < len(lines):
         line = lines[i]
@@ -120,9 +123,9 @@ def _quote_callouts(lines: list[str]) -> list[str]:
 
 
 def hide_fences(text: str) -> str:
-    """A markdown cell's text with each ``:::`` fence line put in an HTML comment (a blank
-    line around it, so that markdown reads it as a block of its own), and its callouts
-    shown as quotations (:func:`_quote_callouts`)."""
+    """A markdown cell's text with each ``:::`` fence line put in an HTML comment (a
+    blank line around it, so that markdown reads it as a block of its own), and its
+    callouts shown as quotations (:func:`_quote_callouts`)."""
     out: list[str] = []
     for line in _quote_callouts(text.split("\n")):
         if FENCE.match(line):
@@ -178,8 +181,9 @@ def _split_before_solutions(cell: nbformat.NotebookNode) -> list[nbformat.Notebo
 
 
 def for_jupyter(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The notebook as JupyterLab shows it well: a ``#`` title, no visible Quarto markup,
-    folded chunks and solutions folded there too (see the module's docstring)."""
+    """The notebook as JupyterLab shows it well: a ``#`` title, no visible Quarto
+    markup, folded chunks and solutions folded there too (see the module's
+    docstring)."""
     cells = []
     for index, cell in enumerate(nb.cells):
         if index == 0 and cell.cell_type == "raw" and cell.source.startswith("---"):
@@ -203,7 +207,7 @@ def solution_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
 
 
 def heading_level(cell: nbformat.NotebookNode) -> int | None:
-    """The level of a markdown cell's first heading (as JupyterLab takes it), or None."""
+    """The level of a markdown cell's first heading (as JupyterLab sees it), or None."""
     if cell.cell_type != "markdown":
         return None
     for line in cell.source.split("\n"):
@@ -214,8 +218,9 @@ def heading_level(cell: nbformat.NotebookNode) -> int | None:
 
 
 def hidden_by_collapse(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
-    """The cells that JupyterLab hides under collapsed headings when it opens the notebook:
-    after such a heading, every cell until the next heading of the same or a higher level."""
+    """The cells that JupyterLab hides under collapsed headings when it opens the
+    notebook: after such a heading, every cell until the next heading of the same or a
+    higher level."""
     hidden, level = [], None
     for cell in nb.cells:
         own = heading_level(cell)
@@ -253,9 +258,9 @@ _PARSED: dict[str, nbformat.NotebookNode] = {}
 
 
 def _parsed(source: Path) -> nbformat.NotebookNode:
-    """``for_jupyter(jupytext.reads(text))`` of a source, parsed once for each text it has
-    had, a copy for each caller: parsing the seven chapters costs about 0.4 s of CPU, and
-    the tests asked for them hundreds of times."""
+    """``for_jupyter(jupytext.reads(text))`` of a source, parsed once for each text it
+    has had, a copy for each caller: parsing the seven chapters costs about 0.4 s of
+    CPU, and the tests asked for them hundreds of times."""
     text = Path(source).read_text(encoding="utf-8")
     key = hashlib.sha256(text.encode()).hexdigest()
     if key not in _PARSED:
@@ -266,8 +271,8 @@ def _parsed(source: Path) -> nbformat.NotebookNode:
 def from_source(source: Path) -> nbformat.NotebookNode:
     """The notebook jupytext makes of a source, made for Jupyter (:func:`for_jupyter`),
     with the course's clean metadata, and the generated launch badges as its first cell
-    after the title (so that they are never typed by hand, and the drift check compares them
-    with what is generated now)."""
+    after the title (so that they are never typed by hand, and the drift check compares
+    them with what is generated now)."""
     nb = _parsed(source)
     after_title = 1 if nb.cells and nb.cells[0].source.startswith("# ") else 0
     nb.cells.insert(after_title, launch_cell(source))
@@ -296,8 +301,8 @@ def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 def execute(
     nb: nbformat.NotebookNode, env: dict[str, str], timeout: int = 600
 ) -> nbformat.NotebookNode:
-    """Run every cell in a fresh kernel whose environment holds ``env``; stop at an error
-    unless the cell is tagged ``raises-exception``."""
+    """Run every cell in a fresh kernel whose environment holds ``env``; stop at an
+    error unless the cell is tagged ``raises-exception``."""
     saved = dict(os.environ)
     os.environ.update(env)
     try:
@@ -339,8 +344,8 @@ def _inputs(nb: nbformat.NotebookNode) -> list[str]:
 def drift(source: Path, target: Path | None = None) -> str:
     """A diff between a source and its notebook's inputs, empty when they agree.
 
-    Unlike ``jupytext --diff`` (which exits 0 on a difference) and ``--sync`` (which trusts
-    file times), this compares contents and says what differs."""
+    Unlike ``jupytext --diff`` (which exits 0 on a difference) and ``--sync`` (which
+    trusts file times), this compares contents and says what differs."""
     target = target or notebook_path(source)
     if not target.exists():
         return f"{target.name} manque : lancez `./cours build`."

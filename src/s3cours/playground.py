@@ -1,22 +1,23 @@
-"""The course's local S3 playground: an SSP Cloud twin on the loopback address, seeded with
-the course data.
+"""The course's local S3 playground: an SSP Cloud twin on the loopback address, seeded
+with the course data.
 
 The server is MinIO when one can be had (a ``minio`` on PATH, or one built once with
 ``go install``, MinIO's documented install since it ships as source only), a moto server
 otherwise (pip only). ``start`` launches it in the background, waits until it answers,
-creates the buckets, uploads the data and creates the default learner; ``stop`` ends it and
-leaves no process behind.
+creates the buckets, uploads the data and creates the default learner; ``stop`` ends it
+and leaves no process behind.
 
-Like SSP Cloud, it hands learners temporary STS credentials under Onyxia's session policy, a
-personal bucket named after them, and the variables an Onyxia service sets
+Like SSP Cloud, it hands learners temporary STS credentials under Onyxia's session
+policy, a personal bucket named after them, and the variables an Onyxia service sets
 (:mod:`s3cours.learners`): those of Onyxia 11 by default (``AWS_WORKING_DIRECTORY_PATH``
 present and empty, the space named by the service's namespace), those of Onyxia 10 on
 request. :meth:`Playground.service` also does what the service's image does at start: a
-DuckDB persistent secret in the service's home. Its administrator keys are made once per machine, kept in the
-course's cache (readable by you alone) and used only by the tooling. It can speak https with
-a test CA of its own (:mod:`s3cours.tls`). Its state (pid, port, server, learners' long-term
-keys, never the admin's) is kept in a small JSON file so that another process (a notebook,
-``s3cours playground env``) can find it and get fresh credentials.
+DuckDB persistent secret in the service's home. Its administrator keys are made once per
+machine, kept in the course's cache (readable by you alone) and used only by the
+tooling. It can speak https with a test CA of its own (:mod:`s3cours.tls`). Its state
+(pid, port, server, learners' long-term keys, never the admin's) is kept in a small JSON
+file so that another process (a notebook, ``s3cours playground env``) can find it and
+get fresh credentials.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ UNSET: tuple[str, ...] = ()
 #: Variables an Onyxia Jupyter service sets, as the playground sets them (InseeFrLab
 #: helm-charts-interactive-services 8ebf4a7, charts/library-chart/templates/_secret.tpl;
 #: ``MC_HOST_s3`` and ``KUBERNETES_NAMESPACE``: InseeFrLab/images-datascience 0a611ea,
-#: base/scripts/onyxia-init.sh, which exports them before it starts Jupyter), plus the test
-#: CA over https.
+#: base/scripts/onyxia-init.sh, which exports them before it starts Jupyter), plus the
+#: test CA over https.
 VARIABLES = (
     "AWS_S3_ENDPOINT",
     "AWS_ENDPOINT_URL",
@@ -68,19 +69,21 @@ VARIABLES = (
     "SSL_CERT_FILE",
 )
 #: The DuckDB secret that the images' init script writes when a service starts
-#: (images-datascience, base/scripts/onyxia-init.sh: ``CREATE OR REPLACE PERSISTENT SECRET
-#: s3_onyxia_connection``, run with the duckdb CLI, in ``~/.duckdb/stored_secrets``).
+#: (images-datascience, base/scripts/onyxia-init.sh:
+#: ``CREATE OR REPLACE PERSISTENT SECRET s3_onyxia_connection``, run with the duckdb
+#: CLI, in ``~/.duckdb/stored_secrets``).
 DUCKDB_SECRET = "s3_onyxia_connection"
 #: The DuckDB extensions the image installs when it is built, among others
-#: (images-datascience, python-minimal/scripts/install-duckdb-extensions.py: ``INSTALL
-#: httpfs``, ``INSTALL aws``…): a service's home gets the same signed files
-#: (:func:`install_duckdb_extensions`), so that a chapter's ``INSTALL httpfs`` finds them
-#: there, offline too.
+#: (images-datascience, python-minimal/scripts/install-duckdb-extensions.py:
+#: ``INSTALL httpfs``, ``INSTALL aws``…): a service's home gets the same signed files
+#: (:func:`install_duckdb_extensions`), so that a chapter's ``INSTALL httpfs`` finds
+#: them there, offline too.
 DUCKDB_EXTENSIONS = ("httpfs", "aws")
 #: Where DuckDB keeps the secret, under the service's home.
 DUCKDB_SECRET_FILE = f".duckdb/stored_secrets/{DUCKDB_SECRET}.duckdb_secret"
-#: Variables kept as they are when a service's home replaces HOME: the caches of the course,
-#: of Go and of the tools (else a test run would rebuild MinIO in the service's home).
+#: Variables kept as they are when a service's home replaces HOME: the caches of the
+#: course, of Go and of the tools (else a test run would rebuild MinIO in the service's
+#: home).
 HOME_PINNED = ("S3COURS_CACHE", "XDG_CACHE_HOME", "GOPATH", "GOENV")
 ADMIN_SECRET_FILE = "playground-admin-secret"
 
@@ -115,7 +118,7 @@ class Playground:
 
     @property
     def endpoint(self) -> str:
-        """Host and port, without scheme: the form of SSP Cloud's ``AWS_S3_ENDPOINT``."""
+        """Host and port, no scheme: the form of SSP Cloud's ``AWS_S3_ENDPOINT``."""
         return f"{self.host}:{self.port}"
 
     @property
@@ -140,9 +143,9 @@ class Playground:
     def environment(
         self, learner: str | None = None, seconds: int = learners.SESSION_SECONDS
     ) -> dict[str, str]:
-        """The variables an Onyxia Jupyter service sets, for ``learner`` (default: the one
-        named by ``S3COURS_APPRENANT``, else ``apprenant``), with fresh STS credentials
-        lasting ``seconds`` (default: Onyxia's 7 days)."""
+        """The variables an Onyxia Jupyter service sets, for ``learner`` (default: the
+        one named by ``S3COURS_APPRENANT``, else ``apprenant``), with fresh STS
+        credentials lasting ``seconds`` (default: Onyxia's 7 days)."""
         learner = _learner(learner)
         if learner not in self.learner_keys and self.state_file:
             recorded = Path(self.state_file)
@@ -157,7 +160,7 @@ class Playground:
                 f"la variable {config.LEARNER_VARIABLE})."
             )
         try:
-            # The learner's own long-term key asks for the session: no admin key involved.
+            # The learner's own long-term key asks for the session: no admin key.
             session = learners.session_credentials(
                 self.endpoint_url,
                 learner,
@@ -185,8 +188,8 @@ class Playground:
             # Onyxia 10 named the space here; Onyxia 11 leaves the variable empty (its
             # launcher lost ``s3.workingDirectoryPath``: InseeFrLab/onyxia 251e9ed).
             "AWS_WORKING_DIRECTORY_PATH": f"{learner}/" if self.onyxia == 10 else "",
-            # Exported by the image's init script (kubectl is in every Onyxia image): the
-            # service's namespace, ``user-<name>`` for a personal service.
+            # Exported by the image's init script (kubectl is in every Onyxia image):
+            # the service's namespace, ``user-<name>`` for a personal service.
             "KUBERNETES_NAMESPACE": f"user-{learner}",
             # The alias ``s3`` of the MinIO client, as SSP Cloud's images define it.
             "MC_HOST_s3": (
@@ -200,16 +203,18 @@ class Playground:
         return env
 
     def service_home(self, learner: str | None = None) -> Path:
-        """The home folder of ``learner``'s service (its ``HOME``), beside the state file."""
+        """The home of ``learner``'s service (its ``HOME``), beside the state file."""
         return Path(self.state_file).parent / "services" / _learner(learner)
 
     def service(self, learner: str | None = None) -> dict[str, str]:
         """The environment of ``learner``'s Onyxia Jupyter service: its variables (fresh
         credentials) and its ``HOME``. The first time, as at the service's start, the
         image's DuckDB persistent secret is written there with those credentials; later
-        calls (a test's base environment, say) leave it as it is, frozen like the image's.
+        calls (a test's base environment, say) leave it as it is, frozen like the
+        image's.
 
-        Whoever gives this ``HOME`` to a process keeps the tools' caches (:func:`home_pins`)."""
+        Whoever gives this ``HOME`` to a process keeps the tools' caches
+        (:func:`home_pins`)."""
         env = self.environment(learner)
         home = self.service_home(learner)
         if not (home / DUCKDB_SECRET_FILE).exists():
@@ -243,16 +248,17 @@ def home_pins(env: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def write_duckdb_secret(env: dict[str, str], home: Path) -> Path:
-    """Write the image's DuckDB persistent secret into ``home``, from ``env``'s variables, as
-    SSP Cloud's init script does when a service starts: the endpoint's host (``https`` by
-    default, DuckDB's ``USE_SSL``), path-style URLs when ``AWS_PATH_STYLE_ACCESS`` is set,
-    the credentials of that moment; with the image's extensions (:data:`DUCKDB_EXTENSIONS`)
-    installed there. Returns the secret's folder."""
+    """Write the image's DuckDB persistent secret into ``home``, from ``env``'s
+    variables, as SSP Cloud's init script does when a service starts: the endpoint's
+    host (``https`` by default, DuckDB's ``USE_SSL``), path-style URLs when
+    ``AWS_PATH_STYLE_ACCESS`` is set, the credentials of that moment; with the image's
+    extensions (:data:`DUCKDB_EXTENSIONS`) installed there. Returns the secret's
+    folder."""
     import duckdb
 
     folder = (home / DUCKDB_SECRET_FILE).parent
     folder.mkdir(parents=True, exist_ok=True)
-    # The extension goes to the service's home too, as in the image (not to this HOME's).
+    # The extension goes to the service's home, as in the image (not to this HOME's).
     con = duckdb.connect(
         config={
             "secret_directory": str(folder),
@@ -281,12 +287,13 @@ def write_duckdb_secret(env: dict[str, str], home: Path) -> Path:
 
 
 def install_duckdb_extensions(con, names: tuple[str, ...] = DUCKDB_EXTENSIONS) -> None:
-    """``INSTALL`` each of ``names`` into ``con``'s extension directory, as the image does
-    when it is built. Where the tooling's environment has the extension's file (``./cours``:
-    ``duckdb-extension-<name>`` in requirements.lock, tooling only), it is installed from
-    that file, offline; elsewhere (Binder, Colab, a conda environment: they have internet),
-    from DuckDB's repository. Either way it is the file signed by DuckDB, and DuckDB checks
-    its signature at ``INSTALL`` and at ``LOAD`` (a file altered by one byte is refused)."""
+    """``INSTALL`` each of ``names`` into ``con``'s extension directory, as the image
+    does when it is built. Where the tooling's environment has the extension's file
+    (``./cours``: ``duckdb-extension-<name>`` in requirements.lock, tooling only), it is
+    installed from that file, offline; elsewhere (Binder, Colab, a conda environment:
+    they have internet), from DuckDB's repository. Either way it is the file signed by
+    DuckDB, and DuckDB checks its signature at ``INSTALL`` and at ``LOAD`` (a file
+    altered by one byte is refused)."""
     import importlib.util
 
     import duckdb
@@ -318,7 +325,7 @@ def install_duckdb_extensions(con, names: tuple[str, ...] = DUCKDB_EXTENSIONS) -
 
 
 def admin_secret() -> str:
-    """The playground's administrator secret: made once per machine, readable by you alone."""
+    """The playground's admin secret: made once per machine, readable by you alone."""
     path = config.cache_dir() / ADMIN_SECRET_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -337,7 +344,7 @@ def _state_path(state_dir: Path | None) -> Path:
 
 def _pid_alive(pid: int) -> bool:
     with contextlib.suppress(ChildProcessError):
-        # Reap it if it is our own child that already exited (else it lingers as a zombie).
+        # Reap it if it is our own child and has exited (else it lingers as a zombie).
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return False
     try:
@@ -361,8 +368,9 @@ def status(state_dir: Path | None = None) -> Playground | None:
 
 
 def load_environment(state_dir: Path | None = None) -> dict[str, str]:
-    """The environment of the running playground, for a notebook run outside SSP Cloud: the
-    learner's variables with fresh temporary credentials (never the admin's keys)."""
+    """The environment of the running playground, for a notebook run outside SSP Cloud:
+    the learner's variables with fresh temporary credentials (never the admin's
+    keys)."""
     playground = status(state_dir)
     if playground is None:
         raise PlaygroundError(
@@ -383,7 +391,7 @@ def load_environment(state_dir: Path | None = None) -> dict[str, str]:
 
 
 def find_minio() -> Path | None:
-    """A MinIO server binary: ``$S3COURS_MINIO``, ``minio`` on PATH, or the cached build."""
+    """The MinIO server: ``$S3COURS_MINIO``, ``minio`` on PATH, or the cached build."""
     return gotools.find("minio", config.MINIO_VERSION, "S3COURS_MINIO")
 
 
@@ -419,12 +427,12 @@ def _moto_version() -> str:
     return version("moto")
 
 
-# --------------------------------------------------------------------------- start / stop
+# ------------------------------------------------------------------------- start / stop
 
 
-#: Addresses the playground listens on without being asked: this machine's loopback only.
-#: Any other one (a classroom's local network; 127.0.0.2… stand in for one in the tests)
-#: needs ``allow_non_loopback``.
+#: Addresses the playground listens on without being asked: this machine's loopback
+#: only. Any other one (a classroom's local network; 127.0.0.2… stand in for one in the
+#: tests) needs ``allow_non_loopback``.
 LOOPBACK_HOSTS = (config.LOOPBACK, "::1", "localhost")
 
 
@@ -458,8 +466,9 @@ def non_loopback_warning(host: str, port: int, tls: bool) -> str:
 
 #: Ports tried by ``port=0``: below Linux's default ephemeral range (32768-60999), where
 #: the system picks the local port of every outgoing connection. A free port taken from
-#: that range could be given to a connection (a kernel's, a browser's) between the moment
-#: it is found free and the moment the server binds it ("port is already in use").
+#: that range could be given to a connection (a kernel's, a browser's) between the
+#: moment it is found free and the moment the server binds it ("port is already in
+#: use").
 AUTO_PORTS = range(20000, 32768)
 
 
@@ -499,7 +508,7 @@ def _log_tail(log: Path, lines: int = 40) -> str:
 
 
 def s3_client(endpoint_url: str, timeout: float = 10, ca_file: str | None = None):
-    """A boto3 client on the playground as its administrator (tooling only: seeding, checks).
+    """A boto3 client on the playground as its admin (tooling only: seeding, checks).
 
     Short time-outs, no retries: fail fast."""
     import boto3
@@ -568,12 +577,13 @@ def start(
 ) -> Playground:
     """Start the playground, wait until it answers, seed it; return what was started.
 
-    ``port=0`` takes a free port. ``server`` is ``auto`` (MinIO if available or buildable,
-    else moto), ``minio`` or ``moto``. ``data_dir`` keeps the data between runs (MinIO only);
-    without it the data lives in a temporary folder removed by :func:`stop`. ``tls`` makes it
-    speak https with a test CA of its own; ``shared_data=False`` leaves the shared course data
-    out (as on a server where it was never published). ``onyxia`` is the Onyxia version whose
-    service variables the learners get (11, or 10). The default learner is created.
+    ``port=0`` takes a free port. ``server`` is ``auto`` (MinIO if available or
+    buildable, else moto), ``minio`` or ``moto``. ``data_dir`` keeps the data between
+    runs (MinIO only); without it the data lives in a temporary folder removed by
+    :func:`stop`. ``tls`` makes it speak https with a test CA of its own;
+    ``shared_data=False`` leaves the shared course data out (as on a server where it was
+    never published). ``onyxia`` is the Onyxia version whose service variables the
+    learners get (11, or 10). The default learner is created.
     """
     if server not in SERVERS:
         raise PlaygroundError(
@@ -762,8 +772,9 @@ def _create_bucket(client, bucket: str) -> None:
 def seed(
     endpoint_url: str, shared_data: bool = True, ca_file: str | None = None
 ) -> list[str]:
-    """Create the shared data bucket and upload the course data (unless ``shared_data`` is
-    false: the bucket stays empty, as on a server where nobody published it); idempotent.
+    """Create the shared data bucket and upload the course data (unless ``shared_data``
+    is false: the bucket stays empty, as on a server where nobody published it);
+    idempotent.
 
     An object already holding the same bytes is left alone. Returns the keys uploaded.
     """

@@ -1,10 +1,10 @@
 """Structure checks of a chapter, made on pandoc's reading of it.
 
-Quarto reads a notebook as one markdown document: markdown cells as they are (their ``:::``
-fences put back by the site's filter), code cells as fenced code blocks. We rebuild that
-document from the notebook of the source and let pandoc parse it, so that a ``:::`` left
-open, a tab without code, a tab out of order or a tab heading at the wrong level is seen as
-Quarto would see it, without Quarto.
+Quarto reads a notebook as one markdown document: markdown cells as they are (their
+``:::`` fences put back by the site's filter), code cells as fenced code blocks. We
+rebuild that document from the notebook of the source and let pandoc parse it, so that a
+``:::`` left open, a tab without code, a tab out of order or a tab heading at the wrong
+level is seen as Quarto would see it, without Quarto.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def _tab_level(content: list[dict[str, Any]]) -> int:
 
 
 def tabset_problems(blocks: list[dict[str, Any]]) -> list[str]:
-    """What is wrong with the tabsets of a parsed document (empty list when all is well).
+    """What is wrong with the tabsets of a parsed document (empty when all is well).
 
     A tab's heading is one level below the section that holds the tabset, so that a
     notebook's outline in Jupyter (where tabs are plain headings) matches the site's."""
@@ -226,7 +226,7 @@ def tabsets(source: Path) -> list[list[str]]:
     return tabsets_of(pandoc_ast(quarto_markdown(source))["blocks"])
 
 
-# ------------------------------------------------------------------ the notebook in Jupyter
+# -------------------------------------------------------------- the notebook in Jupyter
 #: The scaffolding every chapter opens and ends with.
 OBJECTIVES = "## Objectifs, prérequis, durée"
 DURATION = "**Durée :**"
@@ -234,8 +234,9 @@ KEEP = "## À retenir"
 
 
 def jupyter_problems(nb: nbformat.NotebookNode) -> list[str]:
-    """What a learner would see wrong in JupyterLab: visible Quarto fences, a title that is
-    not a heading, a setup cell shown open, a collapsed solution hiding more than itself."""
+    """What a learner would see wrong in JupyterLab: visible Quarto fences, a title that
+    is not a heading, a setup cell shown open, a collapsed solution hiding more than
+    itself."""
     problems = []
     first = nb.cells[0] if nb.cells else None
     if (
@@ -278,8 +279,8 @@ def jupyter_problems(nb: nbformat.NotebookNode) -> list[str]:
 
 
 def scaffolding_problems(source: Path) -> list[str]:
-    """A chapter opens with its objectives, prerequisites and time, and ends with what to
-    keep."""
+    """A chapter opens with its objectives, prerequisites and time, and ends with what
+    to keep."""
     text = source.read_text()
     problems = []
     if OBJECTIVES not in text or DURATION not in text:

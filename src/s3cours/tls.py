@@ -1,9 +1,10 @@
 """A test certificate authority and a server certificate for the loopback address.
 
-The playground can speak https as SSP Cloud does. Its certificate is signed by a CA made here,
-for this playground only; clients are told to trust that CA through environment variables
-(``AWS_CA_BUNDLE`` for boto3, s3fs and snakemake; ``SSL_CERT_FILE`` for pyarrow, polars and
-mc; duckdb only through its ``ca_cert_file`` setting). The system trust store is never changed.
+The playground can speak https as SSP Cloud does. Its certificate is signed by a CA made
+here, for this playground only; clients are told to trust that CA through environment
+variables (``AWS_CA_BUNDLE`` for boto3, s3fs and snakemake; ``SSL_CERT_FILE`` for
+pyarrow, polars and mc; duckdb only through its ``ca_cert_file`` setting). The system
+trust store is never changed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class Certificates:
 
 
 def make(folder: Path, host: str) -> Certificates:
-    """Write a CA and a certificate for ``host`` (plus 127.0.0.1 and localhost) in ``folder``."""
+    """Write in ``folder`` a CA and a certificate for ``host``, 127.0.0.1, localhost."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec

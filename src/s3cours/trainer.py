@@ -1,26 +1,28 @@
 """The trainer's kit: provision, verify and remove a class of learners on one S3 server.
 
-``./cours classroom provision --learners N --out DIR`` creates N learners the way SSP Cloud
-has them (:mod:`s3cours.learners`: a MinIO user under Onyxia's policy, a bucket of their
-name) on the running playground, or on any MinIO whose administrator keys are in the
-environment (:data:`ADMIN_ENDPOINT`, :data:`ADMIN_ACCESS_KEY`, :data:`ADMIN_SECRET_KEY`,
-never a file of the repository). For each learner it writes to DIR, outside the repository:
-an env file with the variables an Onyxia service sets (STS session credentials lasting the
-session, default 12 h), a printable HTML sheet, and for the trainer a roster (CSV) and
-``classe.json`` (no secret: what the other commands need to find the class again).
+``./cours classroom provision --learners N --out DIR`` creates N learners the way SSP
+Cloud has them (:mod:`s3cours.learners`: a MinIO user under Onyxia's policy, a bucket of
+their name) on the running playground, or on any MinIO whose administrator keys are in
+the environment (:data:`ADMIN_ENDPOINT`, :data:`ADMIN_ACCESS_KEY`,
+:data:`ADMIN_SECRET_KEY`, never a file of the repository). For each learner it writes to
+DIR, outside the repository: an env file with the variables an Onyxia service sets (STS
+session credentials lasting the session, default 12 h), a printable HTML sheet, and for
+the trainer a roster (CSV) and ``classe.json`` (no secret: what the other commands need
+to find the class again).
 
-``verify DIR`` checks every learner at once, through what the server does: with the keys the
-learner holds (env file) they read the course data, write, read and delete in their own
-bucket, and are refused another learner's bucket and writing to the shared data; and the
-learner's MinIO user itself (its long-term key, which only the tooling holds) is refused the
-same. MinIO evaluates a session credential against the session policy AND the parent user's
-policy (``IsAllowedSTS`` in minio/minio ``cmd/iam.go``): a widened user policy is therefore
-invisible through the session keys (the Onyxia session policy still caps them), but it is a
-latent hole (any key issued without that session policy gets it), which the second check
-sees; a widened session (keys issued otherwise) is seen by the first.
+``verify DIR`` checks every learner at once, through what the server does: with the keys
+the learner holds (env file) they read the course data, write, read and delete in their
+own bucket, and are refused another learner's bucket and writing to the shared data; and
+the learner's MinIO user itself (its long-term key, which only the tooling holds) is
+refused the same. MinIO evaluates a session credential against the session policy AND
+the parent user's policy (``IsAllowedSTS`` in minio/minio ``cmd/iam.go``): a widened
+user policy is therefore invisible through the session keys (the Onyxia session policy
+still caps them), but it is a latent hole (any key issued without that session policy
+gets it), which the second check sees; a widened session (keys issued otherwise) is seen
+by the first.
 
-``remove DIR [--buckets] [--yes]`` removes the users and policies (and the buckets with all
-their objects with ``--buckets``) of the learners that DIR lists, nothing else.
+``remove DIR [--buckets] [--yes]`` removes the users and policies (and the buckets with
+all their objects with ``--buckets``) of the learners that DIR lists, nothing else.
 """
 
 from __future__ import annotations
@@ -53,16 +55,17 @@ ADMIN_SECRET_KEY = "S3COURS_ADMIN_SECRET_KEY"
 ADMIN_CA_BUNDLE = "S3COURS_ADMIN_CA_BUNDLE"  # optional: a CA to trust for https
 ADMIN_REGION = "S3COURS_ADMIN_REGION"  # optional, default us-east-1
 
-#: Session keys' lifetime: a day of training by default. MinIO's AssumeRole accepts 900 s to
-#: 365 days (``MinExpiration``/``MaxExpiration`` in minio/minio internal/config/constants.go,
-#: checked by ``openid.GetDefaultExpiration``), unless the server sets MINIO_STS_DURATION.
+#: Session keys' lifetime: a day of training by default. MinIO's AssumeRole accepts
+#: 900 s to 365 days (``MinExpiration``/``MaxExpiration`` in minio/minio
+#: internal/config/constants.go, checked by ``openid.GetDefaultExpiration``), unless the
+#: server sets MINIO_STS_DURATION.
 DEFAULT_DURATION = "12h"
 MIN_SECONDS = 900
 MAX_SECONDS = 365 * 24 * 3600
 
 CLASS_FILE = "classe.json"
 ROSTER_FILE = "liste-apprenants.csv"
-#: The test CA's certificate (public), beside the env files when the server speaks https.
+#: The test CA's certificate (public), beside the env files when the server has https.
 CA_FILE = "autorite-de-test.pem"
 #: Where verify writes in a learner's own bucket (removed at once).
 CHECK_PREFIX = "verification-formateur/"
@@ -70,7 +73,7 @@ WORKERS = 8
 
 
 class TrainerError(playground.PlaygroundError):
-    """A trainer's command cannot go on; the message says what is wrong and what to do."""
+    """A trainer's command cannot go on; the message says what is wrong, what to do."""
 
 
 def say(message: str) -> None:
@@ -81,7 +84,7 @@ def say(message: str) -> None:
 
 
 def parse_duration(text: str) -> int:
-    """``12h``, ``90min``, ``2j`` (or a number of seconds) -> seconds, within MinIO's limits."""
+    """``12h``, ``90min``, ``2j`` (or seconds) -> seconds, within MinIO's limits."""
     match = re.fullmatch(r"\s*(\d+)\s*(s|min|m|h|j|d)?\s*", text)
     if not match:
         raise TrainerError(f"Durée illisible : « {text} ». Exemples : 12h, 90min, 2j.")
@@ -110,8 +113,8 @@ def learner_names(prefix: str, count: int) -> list[str]:
 
 
 def course_url(site_config: Path | None = None) -> str:
-    """The course site: ``website.site-url`` of ``_quarto.yml``, else the GitHub Pages address
-    of ``website.repo-url`` (where the CI publishes the site)."""
+    """The course site: ``website.site-url`` of ``_quarto.yml``, else the GitHub Pages
+    address of ``website.repo-url`` (where the CI publishes the site)."""
     import yaml
 
     from . import launch
@@ -143,7 +146,7 @@ def check_out_dir(out: Path) -> Path:
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path``, readable by its owner alone (0600), even if it existed."""
+    """Write ``text`` to ``path``, readable by its owner alone (0600), new or not."""
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -171,7 +174,7 @@ class Target:
         return self.server.endpoint_url
 
     def admin_client(self):
-        """The administrator's S3 client (tooling only: buckets, clean-up); made once."""
+        """The admin's S3 client (tooling only: buckets, clean-up); made once."""
         with self._lock:
             if self._admin_client is None:
                 self._admin_client = _client(
@@ -230,8 +233,8 @@ class Target:
 def resolve_target(
     state_dir: Path | None = None, log: Callable[[str], None] = say
 ) -> Target:
-    """Another MinIO when its administrator keys are in the environment, else the running
-    playground."""
+    """Another MinIO when its administrator keys are in the environment, else the
+    running playground."""
     endpoint = os.environ.get(ADMIN_ENDPOINT)
     if endpoint:
         missing = [
@@ -310,8 +313,8 @@ class Learner:
 
 
 def env_file_text(learner: Learner, env: dict[str, str]) -> str:
-    """``export NAME=value`` lines: ``source`` works in a shell, and the loader in the sheet
-    (or python-dotenv) reads them in Python."""
+    """``export NAME=value`` lines: ``source`` works in a shell, and the loader in the
+    sheet (or python-dotenv) reads them in Python."""
     lines = [
         "# Formation Python et S3 : identifiants "
         f"de {learner.name} (bucket {learner.bucket}).",
@@ -344,7 +347,7 @@ for ligne in open("{env_file}", encoding="utf-8"):
 
 
 def sheet_html(learner: Learner, url: str, with_ca: bool = False) -> str:
-    """A printable page for one learner: no secret on it (the keys are in the env file)."""
+    """A printable page for a learner, with no secret (the keys are in the env file)."""
     e = html.escape
     data = f"s3://{config.DATA_BUCKET}/{config.DATA_PREFIX}"
     loader = NOTEBOOK_LOADER.format(env_file=learner.env_file)
@@ -364,7 +367,8 @@ def sheet_html(learner: Learner, url: str, with_ca: bool = False) -> str:
 <meta charset="utf-8">
 <title>Python et S3 : fiche de {e(learner.name)}</title>
 <style>
- body {{ font-family: sans-serif; max-width: 46em; margin: 2em auto; line-height: 1.4; }}
+ body {{ font-family: sans-serif; max-width: 46em; margin: 2em auto;
+   line-height: 1.4; }}
  code, pre {{ background: #f3f3f3; padding: 0 .2em; }}
  pre {{ padding: .6em; white-space: pre-wrap; }}
  td {{ padding: .2em .8em .2em 0; vertical-align: top; }}
@@ -376,7 +380,8 @@ def sheet_html(learner: Learner, url: str, with_ca: bool = False) -> str:
 <p>Fiche de <strong>{e(learner.name)}</strong>.</p>
 <table>
 <tr><td>Votre identifiant</td><td><code>{e(learner.name)}</code></td></tr>
-<tr><td>Votre bucket (à vous seul)</td><td><code>s3://{e(learner.bucket)}/</code></td></tr>
+<tr><td>Votre bucket (à vous seul)</td>
+<td><code>s3://{e(learner.bucket)}/</code></td></tr>
 <tr><td>Serveur S3</td><td><code>{e(learner.endpoint_url)}</code></td></tr>
 <tr><td>Données du cours (lecture seule)</td><td><code>{e(data)}</code></td></tr>
 <tr><td>Vos clés valent jusqu'au</td><td>{e(learner.expires)} (UTC)</td></tr>
@@ -384,8 +389,9 @@ def sheet_html(learner: Learner, url: str, with_ca: bool = False) -> str:
 </table>
 <h2>Se connecter</h2>
 <ol>
-<li>Le formateur vous remet le fichier <code>{e(learner.env_file)}</code> : il contient vos
-clés temporaires (les mêmes variables qu'un service du SSP Cloud). Ne le partagez pas.</li>
+<li>Le formateur vous remet le fichier <code>{e(learner.env_file)}</code> : il contient
+vos clés temporaires (les mêmes variables qu'un service du SSP Cloud). Ne le partagez
+pas.</li>
 <li>Dans un terminal, chargez-le puis lancez Jupyter depuis ce terminal :
 <pre>source {e(learner.env_file)}
 jupyter lab</pre>
@@ -397,8 +403,8 @@ notebook), puis la cellule de préparation du chapitre :
 début), et <code>mc ls s3/{e(config.DATA_BUCKET)}/{e(config.DATA_PREFIX)}</code>.</li>
 </ol>
 {ca_note}<h2>Ce que vos clés permettent</h2>
-<p>Tout dans votre bucket ; lire les données du cours. Pas d'accès aux buckets des autres, ni
-d'écriture dans les données du cours : c'est la règle du SSP Cloud.</p>
+<p>Tout dans votre bucket ; lire les données du cours. Pas d'accès aux buckets des
+autres, ni d'écriture dans les données du cours : c'est la règle du SSP Cloud.</p>
 </body>
 </html>
 """
@@ -440,8 +446,8 @@ def _write_class(out: Path, record: dict) -> None:
 
 
 def _warm_up_boto3(region: str) -> None:
-    """The learners' module and the playground make clients from boto3's default session;
-    made once here, its lazily built parts are not raced for by the threads."""
+    """The learners' module and the playground make clients from boto3's default
+    session; made once here, its lazily built parts are not raced for by the threads."""
     import boto3
 
     boto3.client("s3", region_name=region)
@@ -582,8 +588,9 @@ def _client(
     region: str,
     ca_file: str | None,
 ):
-    """An S3 client; all made from one boto3 session (its service model is read once, which
-    is most of a client's cost), one at a time (a session is not thread-safe; clients are)."""
+    """An S3 client; all made from one boto3 session (its service model is read once,
+    which is most of a client's cost), one at a time (a session is not thread-safe;
+    clients are)."""
     import boto3
     from botocore.config import Config
 
@@ -598,7 +605,7 @@ def _client(
             aws_secret_access_key=secret_key,
             aws_session_token=token,
             verify=ca_file or True,
-            # Two attempts in all (total_max_attempts; "max_attempts" would count retries).
+            # Two attempts in all (total_max_attempts: "max_attempts" counts retries).
             config=Config(
                 connect_timeout=5,
                 read_timeout=20,
@@ -627,7 +634,8 @@ def _denied(
     if cleanup:
         try:
             cleanup()
-        except Exception:  # noqa: BLE001, S110 - best effort: the failure is reported anyway
+        # Best effort: the failure is reported anyway.
+        except Exception:  # noqa: BLE001, S110
             pass
     return "ÉCHEC (autorisé !)"
 
@@ -702,8 +710,9 @@ def verify_learner(target: Target, out: Path, name: str, neighbour: str) -> Row:
         lambda: admin.delete_object(Bucket=config.DATA_BUCKET, Key=shared_key),
     )
 
-    # 5. The user's own policy (long-term key, tooling only): the ceiling of any key issued
-    # for this learner. Widened, it is a hole even when today's session keys are capped.
+    # 5. The user's own policy (long-term key, tooling only): the ceiling of any key
+    # issued for this learner. Widened, it is a hole even when today's session keys are
+    # capped.
     if target.admin.mc is None:
         row.cells["compte"] = "— (moto)"
     else:
@@ -810,7 +819,7 @@ def _empty_and_delete_bucket(client, bucket: str) -> int:
 def remove(
     target: Target, out: Path, buckets: bool, log: Callable[[str], None] = say
 ) -> list[str]:
-    """Remove the class's learners (users, policies; buckets if asked) and their files."""
+    """Remove the class's learners (users, policies; buckets if asked), their files."""
     out = out.expanduser().resolve()
     record = _class_record(out)
     if record is None:
@@ -921,7 +930,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def add_trainer_commands(actions: argparse._SubParsersAction) -> None:
-    """Add ``provision``, ``verify`` and ``remove`` to the ``classroom`` command group."""
+    """Add ``provision``, ``verify`` and ``remove`` to the ``classroom`` commands."""
     env_help = (
         f"Serveur : le bac à sable en cours (--state-dir), ou un autre MinIO dont les "
         f"clés d'administration sont dans l'environnement : {ADMIN_ENDPOINT}, "
