@@ -259,6 +259,9 @@ def cmd_check(_: argparse.Namespace) -> int:
     if stale:
         failures += 1
         say(stale)
+    for problem in formatage.tooling_problems():
+        failures += 1
+        say(problem)
     say(
         "Vérifications : rien à signaler."
         if not failures

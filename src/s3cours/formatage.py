@@ -5,10 +5,15 @@ Only the ```` ```{python} ```` chunks of ``content/*.Rmd`` are touched; the text
 chunk options and the rest of the file stay byte for byte. The chunks go to ruff as the
 cells of a notebook, so that ruff leaves IPython's magics (``%%mesurer``, ``!mc``) as a
 notebook has them.
+
+The tooling's own code is held to the same rule (:func:`tooling_problems`): its Python
+in ruff's form (``[tool.ruff]`` of ``pyproject.toml``), and no line of it, nor of its
+scripts and workflows, over 88 characters.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -17,14 +22,30 @@ from pathlib import Path
 
 import nbformat
 
-#: The longest code line allowed in a chapter (ruff's and black's default).
+from . import config
+
+#: The longest code line allowed, in the chapters and in the tooling (ruff's default;
+#: ``[tool.ruff]`` of ``pyproject.toml`` says the same).
 LINE_LENGTH = 88
 #: A Python chunk of the R Markdown source: header line, code, closing fence.
 CHUNK = re.compile(r"^```\{python[^}\n]*\}\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+#: The tooling's Python: the folders given to ``ruff format`` (its settings are
+#: ``[tool.ruff]`` of ``pyproject.toml``).
+TOOLING_PYTHON = ("src", "tests")
+#: The tooling's scripts and workflows (patterns under the root): their lines too.
+TOOLING_SCRIPTS = (
+    "cours",
+    ".ci/run",
+    "postBuild",
+    "start",
+    "sspcloud/*.sh",
+    ".github/workflows/*.yml",
+)
 
 
 class FormatError(RuntimeError):
-    """ruff could not read a chunk (a syntax error): the message says which."""
+    """ruff could not read a chunk (a syntax error) or could not run: the message says
+    which."""
 
 
 def _ruff() -> str:
@@ -73,6 +94,11 @@ def formatted(text: str, name: str = "chapitre") -> str:
     return "".join(pieces) + text[last:]
 
 
+def _too_long(line: str) -> str:
+    """What is said of a line over :data:`LINE_LENGTH` characters."""
+    return f"{len(line)} caractères (au plus {LINE_LENGTH}) : {line.strip()[:60]}…"
+
+
 def long_lines(text: str) -> list[str]:
     """A line per code line over :data:`LINE_LENGTH` characters (ruff leaves long
     strings and comments as they are: they are cut by hand)."""
@@ -81,10 +107,7 @@ def long_lines(text: str) -> list[str]:
         first = text.count("\n", 0, match.start(1)) + 1
         for offset, line in enumerate(match.group(1).splitlines()):
             if len(line) > LINE_LENGTH:
-                found.append(
-                    f"ligne {first + offset} : {len(line)} caractères "
-                    f"(au plus {LINE_LENGTH}) : {line.strip()[:60]}…"
-                )
+                found.append(f"ligne {first + offset} : {_too_long(line)}")
     return found
 
 
@@ -108,3 +131,47 @@ def format_sources(sources: list[Path]) -> list[Path]:
             source.write_text(new, encoding="utf-8")
             changed.append(source)
     return changed
+
+
+def tooling_files(root: Path = config.ROOT) -> list[Path]:
+    """The tooling's Python files, then its scripts and workflows."""
+    files = []
+    for folder in TOOLING_PYTHON:
+        files += sorted((root / folder).rglob("*.py"))
+    for pattern in TOOLING_SCRIPTS:
+        files += sorted(root.glob(pattern))
+    return files
+
+
+def tooling_problems(root: Path = config.ROOT) -> list[str]:
+    """What ``./cours check`` says of the tooling's own code, a line per problem, each
+    naming its file and line: Python that ``ruff format`` would change (or cannot read),
+    lines over :data:`LINE_LENGTH` characters (ruff leaves long strings and comments as
+    they are: they are cut by hand)."""
+    folders = [folder for folder in TOOLING_PYTHON if (root / folder).is_dir()]
+    check = [_ruff(), "format", "--check", "--no-cache", "--output-format", "json"]
+    run = subprocess.run(
+        [*check, *folders], cwd=root, capture_output=True, text=True, check=False
+    )
+    try:
+        reports = json.loads(run.stdout) if run.returncode else []
+    except json.JSONDecodeError:
+        message = f"ruff format --check a échoué :\n{run.stderr.strip()}"
+        raise FormatError(message) from None
+    found = []
+    for report in sorted(reports, key=lambda r: (r["filename"], r["location"]["row"])):
+        path = Path(report["filename"]).resolve().relative_to(root.resolve())
+        where = f"{path}:{report['location']['row']}"
+        if report["code"] == "unformatted":
+            found.append(
+                f"{where} : pas dans la forme de ruff "
+                f"(lancez `.venv/bin/ruff format {' '.join(TOOLING_PYTHON)}`)"
+            )
+        else:
+            found.append(f"{where} : ruff ne peut pas le lire ({report['message']})")
+    for path in tooling_files(root):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines, 1):
+            if len(line) > LINE_LENGTH:
+                found.append(f"{path.relative_to(root)}:{number} : {_too_long(line)}")
+    return found
