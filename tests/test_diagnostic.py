@@ -152,8 +152,8 @@ def test_a_plain_script_explains_with_one_line(
     session_endpoint_url: str, tmp_path: Path
 ) -> None:
     """In a script (no IPython), the documented line adds the French explanation under
-    Python's traceback, on the error output; a script without it shows only the traceback,
-    and an error that is not S3's gets nothing added."""
+    Python's traceback, on the error output; a script without it shows only the
+    traceback, and an error that is not S3's gets nothing added."""
     import subprocess
     import sys
 
