@@ -22,10 +22,9 @@ from s3cours import config, diagnostic, notebooks, playground
 FAST = {"connect_timeout": 3, "read_timeout": 3, "retries": {"total_max_attempts": 1}}
 
 
-def listers(
-    url: str, secret: str, token: str | None
-) -> dict[str, Callable[[], object]]:
-    """The same listing with each library, with the given endpoint and credentials."""
+def clients(url: str, secret: str, token: str | None) -> tuple:
+    """A boto3 client, an s3fs and a pyarrow file system for ``url``, with the
+    environment's key id and the given secret and token, each making one attempt."""
     key = os.environ["AWS_ACCESS_KEY_ID"]
     client = boto3.client(
         "s3",
@@ -54,6 +53,14 @@ def listers(
         request_timeout=3,
         retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=1),
     )
+    return client, fs, arrow
+
+
+def listers(
+    url: str, secret: str, token: str | None
+) -> dict[str, Callable[[], object]]:
+    """The same listing with each library, with the given endpoint and credentials."""
+    client, fs, arrow = clients(url, secret, token)
     return {
         "boto3": lambda: client.list_objects_v2(Bucket=config.DATA_BUCKET),
         "s3fs": lambda: fs.ls(f"{config.DATA_BUCKET}/diffusion", refresh=True),
@@ -290,31 +297,7 @@ def head_readers(url: str, secret: str) -> dict[str, Callable[[str, str], object
     import pandas as pd
 
     key_id, token = os.environ["AWS_ACCESS_KEY_ID"], os.environ.get("AWS_SESSION_TOKEN")
-    client = boto3.client(
-        "s3",
-        endpoint_url=url,
-        aws_access_key_id=key_id,
-        region_name="us-east-1",
-        aws_secret_access_key=secret,
-        aws_session_token=token,
-        config=Config(**FAST),
-    )
-    fs = s3fs.S3FileSystem(
-        endpoint_url=url,
-        key=key_id,
-        secret=secret,
-        token=token,
-        skip_instance_cache=True,
-        config_kwargs=FAST,
-    )
-    arrow = pafs.S3FileSystem(
-        endpoint_override=url,
-        access_key=key_id,
-        secret_key=secret,
-        session_token=token,
-        region="us-east-1",
-        retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=1),
-    )
+    client, fs, arrow = clients(url, secret, token)
     options = {
         "endpoint_url": url,
         "key": key_id,
