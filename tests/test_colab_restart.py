@@ -24,20 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from s3cours import notebooks, playground
+# The variables that point a setup cell somewhere: none on Colab.
+from test_setup_cell import VARIABLES
 
-VARIABLES = (
-    "AWS_S3_ENDPOINT",
-    "AWS_ENDPOINT_URL",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_DEFAULT_REGION",
-    "S3COURS_STATE_DIR",
-    "AWS_WORKING_DIRECTORY_PATH",
-    "S3COURS_APPRENANT",
-    "MC_HOST_s3",
-)
+from s3cours import notebooks, playground
 
 
 class Killed(Exception):

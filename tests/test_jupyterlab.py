@@ -53,7 +53,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from s3cours import config
+from s3cours import config, structure
 
 CHROMIUM = os.environ.get("S3COURS_CHROMIUM") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
@@ -68,16 +68,7 @@ WIDTH, HEIGHT = 1280, 900
 #: Seconds a notebook has to be drawn, once asked for.
 DRAWN_WITHIN = 30
 #: The headings of the library parts (a tab on the site).
-LIBRARIES = {
-    "boto3",
-    "s3fs",
-    "pyarrow",
-    "pandas",
-    "polars",
-    "duckdb",
-    "snakemake",
-    "mc",
-}
+LIBRARIES = set(structure.TAB_ORDER)
 #: What only Quarto understands, and must never show in Jupyter's rendered markdown.
 RAW_MARKUP = (":::", "{.panel-tabset", "{.callout", 'group="lib"', "{python")
 #: A front matter line shown as text (the ``---`` fences show in a raw cell only).
