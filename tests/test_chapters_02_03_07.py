@@ -5,7 +5,6 @@ none of the 2020 page's defects left anywhere in the repository."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 from collections import defaultdict
 from pathlib import Path
@@ -34,16 +33,6 @@ OPERATIONS = {
     "Copier et déplacer": (WRITE, BASE | {"mc"}),
     "Supprimer (seulement ce que vous avez créé)": (WRITE, BASE | {"mc"}),
 }
-#: Tabs too long for a tab: one line that points to a section of their own, after the
-#: tabset (``structure.pointed_section``), where their code is.
-OWN_SECTIONS = {
-    (
-        "Télécharger vers un fichier local",
-        "snakemake",
-    ): "Télécharger dans un workflow Snakemake",
-    ("Envoyer un fichier local", "snakemake"): "Envoyer dans un workflow Snakemake",
-}
-HEADING = re.compile(r"^(#{2,6}) (.*)$")
 
 
 def _section(text: str) -> str:
@@ -64,30 +53,13 @@ def _tabs_by_section(source: Path) -> dict[str, set[str]]:
 
 
 def _code_cells_by_tab(nb: nbformat.NotebookNode) -> dict[tuple[str, str], list]:
-    """The notebook's code cells that sit inside a tab, keyed by (section, tab): in the
-    notebook, a tab is a heading one level below its section, inside a hidden fence. The
-    cells of a library's section of its own (:data:`OWN_SECTIONS`) count for its tab."""
+    """The notebook's code cells that sit inside a tab, keyed by (section, tab), as
+    :func:`structure.notebook_tabsets` finds them (a tab that points to a section of its
+    own, Snakemake's, gets that section's cells)."""
     cells: dict[tuple[str, str], list] = defaultdict(list)
-    own = {title: tab for (_, tab), title in OWN_SECTIONS.items()}
-    section, tab, in_tabset = "", None, False
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            if tab:
-                cells[(section, tab)].append(cell)
-            continue
-        for line in notebooks.show_fences(cell.source).splitlines():
-            if line.startswith(":::") and "panel-tabset" in line:
-                in_tabset, tab = True, None
-            elif line.strip() == ":::" and in_tabset:
-                in_tabset, tab = False, None
-            elif match := HEADING.match(line):
-                title = match[2].strip()
-                if in_tabset and title in structure.TAB_ORDER:
-                    tab = title
-                elif len(match[1]) == 2:
-                    section, tab = _section(title), None
-                elif not in_tabset:
-                    tab = own.get(title)
+    for tabset in structure.notebook_tabsets(nb):
+        for tab, code in tabset.tabs.items():
+            cells[(_section(tabset.section), tab)] += code
     return cells
 
 

@@ -27,7 +27,7 @@ from . import config, formatage, notebooks, structure
 PAGE = config.ROOT / "aide-memoire.qmd"
 #: What makes the page (its « Source de cette page », site/source.lua).
 GENERATOR = "src/s3cours/aide_memoire.py"
-HEADING = re.compile(r"^(#{1,6}) +(.*?)\s*$")
+HEADING = structure.HEADING_LINE
 
 #: How each library is reached in the chapters' code: the receiver of the call (the name
 #: before the first dot, or the called name itself).
@@ -191,13 +191,11 @@ def key_call(
                 f"onglet {library} : aucun appel vers S3 ne contient "
                 f"« {choice} » (option {CHOICE}= du morceau de code)"
             )
+    if not candidates:
+        return None
     setup = [c for c in candidates if _is_setup(library, c)]
     doing = [c for c in candidates if not _is_setup(library, c)]
-    ordered = setup + doing if connecting else doing + setup
-    if choice or not ordered:
-        ordered = candidates
-    if not ordered:
-        return None
+    ordered = candidates if choice else setup + doing if connecting else doing + setup
     return _as_written(code, assigned.get(id(ordered[0]), ordered[0]))
 
 
@@ -216,8 +214,8 @@ def _entry(
 
 
 def operations(notebook: Path) -> list[Operation]:
-    """Every tabset of an executed chapter, with each library's key call (from the cells
-    that ran without error)."""
+    """Every tabset of an executed chapter (:func:`structure.notebook_tabsets`), with
+    each library's key call, from the cells that ran without error."""
     nb = nbformat.read(notebook, as_version=4)
     title = next(
         (
@@ -227,56 +225,19 @@ def operations(notebook: Path) -> list[Operation]:
         ),
         notebook.stem,
     )
-    found: list[Operation] = []
-    heading, in_tabset, tab = "", False, None
-    tab_cells: dict[str, list[nbformat.NotebookNode]] = {}
-    tab_text: dict[str, list[str]] = {}
-    pointed: dict[str, tuple[Operation, str]] = {}  # section -> (operation, library)
-    own: tuple[Operation, str] | None = None
-    own_cells: list[nbformat.NotebookNode] = []
-
-    def add(operation: Operation, library: str, cells: list) -> None:
-        entry = _entry(library, cells, operation.title)
-        if entry:
-            operation.entries.append(entry)
-
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            if any(out.output_type == "error" for out in cell.outputs):
-                continue
-            if in_tabset and tab:
-                tab_cells[tab].append(cell)
-            elif own:
-                own_cells.append(cell)
-            continue
-        for line in notebooks.show_fences(cell.source).splitlines():
-            match = HEADING.match(line)
-            if line.startswith(":::") and structure.TABSET_CLASS in line:
-                in_tabset, tab, tab_cells, tab_text = True, None, {}, {}
-                found.append(Operation(title, notebook.name, heading))
-            elif line.strip() == ":::" and in_tabset:
-                for library, cells in tab_cells.items():
-                    target = structure.POINTER.search(" ".join(tab_text[library]))
-                    if cells:
-                        add(found[-1], library, cells)
-                    elif target:
-                        pointed[target[1]] = (found[-1], library)
-                in_tabset, tab = False, None
-            elif match and in_tabset and match[2] in structure.TAB_ORDER:
-                tab = match[2]
-                tab_cells[tab], tab_text[tab] = [], []
-            elif match and not in_tabset:
-                heading = match[2]
-                if own:
-                    add(*own, own_cells)
-                own, own_cells = pointed.get(heading), []
-            elif in_tabset and tab:
-                tab_text[tab].append(line)
-    if own:
-        add(*own, own_cells)
-    for operation in found:
-        operation.entries.sort(key=lambda e: structure.TAB_ORDER.index(e.library))
-    return [operation for operation in found if operation.entries]
+    found = []
+    for tabset in structure.notebook_tabsets(nb):
+        operation = Operation(title, notebook.name, tabset.heading)
+        for library, cells in tabset.tabs.items():
+            ran = [
+                c for c in cells if not any(o.output_type == "error" for o in c.outputs)
+            ]
+            entry = _entry(library, ran, operation.title) if ran else None
+            if entry:
+                operation.entries.append(entry)
+        if operation.entries:
+            found.append(operation)
+    return found
 
 
 def page(chapters: list[Path] | None = None) -> str:

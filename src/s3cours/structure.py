@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +200,63 @@ def pointed_section(tab_blocks: list[dict[str, Any]]) -> str | None:
         return None
     found = POINTER.search(_text(tab_blocks[0]["c"]))
     return found[1] if found else None
+
+
+#: A markdown heading line of a notebook.
+HEADING_LINE = re.compile(r"^(#{1,6}) +(.*?)\s*$")
+
+
+@dataclass
+class NotebookTabset:
+    """A tabset as a notebook holds it: the level-2 section and the heading above it,
+    and each tab's code cells (for a tab that points to a section of its own, that
+    section's cells)."""
+
+    section: str
+    heading: str
+    tabs: dict[str, list[nbformat.NotebookNode]] = field(default_factory=dict)
+
+
+def notebook_tabsets(nb: nbformat.NotebookNode) -> list[NotebookTabset]:
+    """Every tabset of a notebook, in order, with the code cells of each tab. In the
+    notebook a tab is a heading inside a hidden fence; a code-less tab that names a
+    section after its tabset (:data:`POINTER`) gets that section's cells, up to the next
+    heading."""
+    found: list[NotebookTabset] = []
+    section = heading = ""
+    in_tabset, tab = False, None
+    text: dict[str, list[str]] = {}
+    pointed: dict[str, tuple[NotebookTabset, str]] = {}
+    own: tuple[NotebookTabset, str] | None = None
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            if in_tabset and tab:
+                found[-1].tabs[tab].append(cell)
+            elif own:
+                own[0].tabs[own[1]].append(cell)
+            continue
+        for line in show_fences(cell.source).splitlines():
+            match = HEADING_LINE.match(line)
+            if line.startswith(":::") and TABSET_CLASS in line:
+                in_tabset, tab, text = True, None, {}
+                found.append(NotebookTabset(section, heading))
+            elif line.strip() == ":::" and in_tabset:
+                for name, cells in found[-1].tabs.items():
+                    target = POINTER.search(" ".join(text[name]))
+                    if not cells and target:
+                        pointed[target[1]] = (found[-1], name)
+                in_tabset, tab = False, None
+            elif match and in_tabset and match[2] in TAB_ORDER:
+                tab = match[2]
+                found[-1].tabs[tab], text[tab] = [], []
+            elif match and not in_tabset:
+                heading = match[2]
+                if len(match[1]) == 2:
+                    section = heading
+                own = pointed.get(heading)
+            elif in_tabset and tab:
+                text[tab].append(line)
+    return found
 
 
 def chapter_problems(source: Path) -> list[str]:
