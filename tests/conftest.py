@@ -59,34 +59,48 @@ def session_playground() -> playground.Playground:
 # (`-n 3 --dist loadscope --no-loadscope-reorder`, cli.PARALLEL_OPTIONS). What each
 # worker takes, and in which order, is decided here.
 
-#: Test files that start first, each on a worker of its own, longest first: the small
-#: class (its learners are processes of their own), then the published notebooks
-#: (nbval), then the site in a browser. Everything else comes after, in file order.
-FIRST = ("tests/test_classroom.py", "notebooks/", "tests/test_site_browser.py")
+#: The published notebooks (nbval) and their second pass (tests/test_second_pass.py):
+#: one work unit, on one worker, each notebook's cells then its second pass. They are
+#: one learner (`apprenant`, the published outputs) following the course in order, in
+#: one bucket, as in the build; with the second passes, the run's longest chain.
+COURSE = ("notebooks/", "tests/test_second_pass.py")
+#: Work units that start first, each on a worker of its own, longest first: the course
+#: (above), then the site in a browser. Everything else comes after, in file order.
+FIRST = (COURSE, ("tests/test_site_browser.py",))
 
 
-def _rank(nodeid: str) -> int:
-    path = nodeid.split("::", 1)[0]
-    return next(
+def _order(item: pytest.Item) -> tuple[int, str, int]:
+    path = item.nodeid.split("::", 1)[0]
+    rank = next(
         (i for i, first in enumerate(FIRST) if path.startswith(first)), len(FIRST)
     )
+    if rank != 0:
+        return rank, "", 0
+    # A notebook's cells (notebooks/NN_slug.ipynb::Cell k), then its second pass
+    # (tests/test_second_pass.py::test_…[NN_slug]).
+    if path.endswith(".ipynb"):
+        return rank, Path(path).stem, 0
+    return rank, item.nodeid.rpartition("[")[2].rstrip("]"), 1
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # A stable sort: the cells of a notebook and the tests of a file keep their order.
-    items.sort(key=lambda item: _rank(item.nodeid))
+    items.sort(key=_order)
 
 
-#: A worker that runs anything but the small class, nbval included, puts every one of
-#: its threads in Linux's idle scheduling class (SCHED_IDLE): the class's learner
-#: follows the course twice, one pass after the other, which is the longest chain of the
-#: run; everything else fills the time the class leaves (kernels inherit their worker's
-#: class). Nice 19 was not enough: a nice-19 task keeps the CPU for its time slice when
-#: one of the class's processes wakes up (an S3 answer, a kernel message), and the class
-#: waits thousands of times per pass; an idle-class task is preempted at once. nbval's
-#: learner still follows the course at the same time as the class's: it is not on the
-#: longest chain. Entering the idle class needs no privilege; a worker never leaves it.
-def _yield_to_the_class() -> None:
+def _in_the_course(item: pytest.Item) -> bool:
+    return item.nodeid.startswith(COURSE)
+
+
+#: A worker that runs anything but the course (nbval and the second passes) puts every
+#: one of its threads in Linux's idle scheduling class (SCHED_IDLE): the course is the
+#: longest chain of the run; everything else fills the time it leaves (kernels inherit
+#: their worker's class). Nice 19 was not enough: a nice-19 task keeps the CPU for its
+#: time slice when one of the course's processes wakes up (an S3 answer, a kernel
+#: message), and the course waits thousands of times per pass; an idle-class task is
+#: preempted at once. Entering the idle class needs no privilege; a worker never leaves
+#: it.
+def _yield_to_the_course() -> None:
     # On Linux, the scheduling class belongs to each thread (a kernel started by nbval
     # is forked from jupyter_client's event-loop thread): every thread of the worker,
     # and the threads and processes they start from now on, which inherit it.
@@ -97,40 +111,51 @@ def _yield_to_the_class() -> None:
                 os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
 
 
-class _YieldToTheClass:
+class _YieldToTheCourse:
     """Registered as a plugin, not left as a hook of this conftest: a conftest's
-    ``pytest_runtest_setup`` is only called for the items under its folder, so nbval's
-    notebooks (``notebooks/``) kept their worker and kernels at normal priority, beside
-    the class (seen with ``ps -eo cls``). First, before nbval starts a notebook's
+    ``pytest_runtest_setup`` is only called for the items under its folder, not for
+    nbval's notebooks (``notebooks/``). First, before nbval starts a notebook's
     kernel."""
 
     @staticmethod
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(item: pytest.Item) -> None:
-        if (
-            os.environ.get("PYTEST_XDIST_WORKER")
-            and item.get_closest_marker("classroom") is None
-        ):
-            _yield_to_the_class()
+        if os.environ.get("PYTEST_XDIST_WORKER") and not _in_the_course(item):
+            _yield_to_the_course()
+
+    @staticmethod
+    def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+        if report.when == "call" and report.nodeid.startswith("notebooks/"):
+            _NBVAL_RAN.add(Path(report.nodeid.split("::", 1)[0]).name)
+
+
+#: The notebooks whose cells nbval ran in this process (file names).
+_NBVAL_RAN: set[str] = set()
+
+
+@pytest.fixture
+def nbval_ran() -> set[str]:
+    """The notebooks nbval ran in this process (file names): their second pass follows
+    nbval's (tests/test_second_pass.py)."""
+    return _NBVAL_RAN
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.pluginmanager.register(_YieldToTheClass(), "s3cours-yield-to-the-class")
+    config.pluginmanager.register(_YieldToTheCourse(), "s3cours-yield-to-the-course")
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201
-    """Work units for the workers: a test file, except that the five notebooks are ONE
-    unit. nbval runs a notebook's cells in order in one kernel, so a notebook must stay
-    on one worker; and all five stay together because they are one learner (`apprenant`,
-    the published outputs) following the course in order, in one bucket, as in the
-    build."""
+    """Work units for the workers: a test file, except that the notebooks and their
+    second passes are ONE unit (:data:`COURSE`). nbval runs a notebook's cells in order
+    in one kernel, so a notebook must stay on one worker; and all of them stay together
+    because they are one learner following the course in order."""
     from xdist.scheduler import LoadScopeScheduling
 
     class CourseScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
-            return "notebooks" if path.endswith(".ipynb") else path
+            return "course" if path.startswith(COURSE) else path
 
     return CourseScheduling(config, log)
 

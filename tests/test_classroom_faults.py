@@ -1,7 +1,6 @@
-"""The proof that the class check sees what it must see: a faulty notebook followed by
-the class of `./cours classroom simulate` and by the test command's small class, on a
-twin of their own. Apart from tests/test_classroom.py, so that these tests do not wait
-behind the small class on its worker."""
+"""The proof that the class check and the second pass see what they must see: a faulty
+notebook followed by the class of `./cours classroom simulate`, and run twice as the
+test command's second pass does (tests/test_second_pass.py), on a twin of their own."""
 
 from __future__ import annotations
 
@@ -13,7 +12,8 @@ import pytest
 
 from s3cours import classroom, cli, config, notebooks, playground
 
-from test_classroom import SMALL_CLASS_LEARNER
+#: The second pass's learner here: not the class's (``eleve-01``…), on the same twin.
+LEARNER = "eleve-001"
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +42,10 @@ FAULTY_CELLS = [
     f"s3.put_object(Bucket='{config.DATA_BUCKET}', Key='commun.csv', Body=b'a;b')",
     # 4: an output that changes at the second run (the objects of cell 5 pile up).
     "print(s3.list_objects_v2(Bucket=bucket, Prefix=prefixe)['KeyCount'])",
-    # 5: a second run leaves more objects.
-    "s3.put_object(Bucket=bucket, Key=f'{prefixe}{uuid.uuid4()}', Body=b'')",
+    # 5: a second run leaves more objects (in the course folder, which the second pass
+    # compares; the class compares the whole space).
+    "s3.put_object(Bucket=bucket, Key=f'{prefixe}cours-python-s3/{uuid.uuid4()}', "
+    "Body=b'')",
     # 6: an error nobody expected.
     "raise RuntimeError('non prévue')",
 ]
@@ -95,47 +97,45 @@ def test_the_class_check_sees_every_fault(
     assert "ValueError" not in problems
 
 
-def test_the_class_beside_the_published_run_sees_every_fault(
+def test_the_second_pass_sees_every_fault(
     room: playground.Playground, tmp_path: Path
 ) -> None:
-    """... and in the test command's small class, whose learners follow their share of
-    the chapters twice and are compared with the published outputs (those of
-    `apprenant`, recorded in the notebook)."""
+    """... and in the test command's second pass, which compares a learner's second run
+    with the published outputs (those of `apprenant`, recorded in the notebook) and
+    with the objects of their first run."""
     from nbclient import NotebookClient
 
     faulty = faulty_notebook(tmp_path)
-    published = nbformat.read(
-        faulty, as_version=4
-    )  # "built" by apprenant, as ./cours build
+    published = nbformat.read(faulty, as_version=4)
+    # "Built" by apprenant, as ./cours build does.
     NotebookClient(
         published, kernel_name=notebooks.KERNELSPEC["name"], allow_errors=True
     ).execute(env=cli.kernel_environment(room))
     nbformat.write(published, faulty)
-    report = classroom.run(
-        room,
-        cli.kernel_environment(room),
-        names=[SMALL_CLASS_LEARNER],
-        workers=1,
-        beside_published=True,
-        shares=[[faulty]],
+    env = classroom.learner_environment(room, cli.kernel_environment(room), LEARNER)
+    scratch = tmp_path / "second"
+    scratch.mkdir()
+    problems = "\n".join(
+        classroom.second_pass(room, env, LEARNER, faulty, scratch, after_nbval=False)
     )
-    problems = "\n".join(report.problems)
-    assert report.runs == 2
+    bucket, prefix = classroom.learner_space(env, LEARNER)
     assert (
-        f"{SMALL_CLASS_LEARNER} : sorties de fautif.ipynb différentes de celles "
-        f"publiées (celles de {config.DEFAULT_LEARNER}) (cellule de code n° 2)"
+        f"{LEARNER} : sorties de fautif.ipynb au 2e passage différentes de celles "
+        "publiées (cellule de code n° 2)"
     ) in problems
     assert (
-        f"hors des espaces des apprenants : {config.DATA_BUCKET}/commun.csv" in problems
-        or "fautif.ipynb, cellule de code n° 3 : AccessDenied" in problems
-    )
+        f"{LEARNER} : objets en plus dans {bucket}/{prefix}"
+        f"{classroom.COURSE_FOLDER} après le 2e passage"
+    ) in problems
+    # The write outside: refused on the twin (an untagged error, both passes), or seen.
     assert (
-        f"{SMALL_CLASS_LEARNER} : sorties de fautif.ipynb différentes au 2e passage"
+        "données partagées : objets en plus après le 2e passage : commun.csv"
         in problems
-    )
-    assert (
-        f"{SMALL_CLASS_LEARNER} : objets en plus dans son espace après le 2e passage"
-        in problems
+        or problems.count("fautif.ipynb, cellule de code n° 3 : AccessDenied") == 2
     )
     assert problems.count("cellule de code n° 6 : RuntimeError: non prévue") == 2
     assert "ValueError" not in problems
+    # The next chapter starts on an empty course folder.
+    assert classroom.empty_course_folder(room, env, LEARNER) > 0
+    client = classroom.admin_client(room)
+    assert classroom.objects(client, bucket, prefix + classroom.COURSE_FOLDER) == {}

@@ -126,8 +126,8 @@ def render(into: Path) -> Path:
         elif source.exists():
             shutil.copy2(source, into / name)
     env = dict(os.environ, QUARTO_PYTHON=sys.executable)
-    # About 45 s, at low priority beside the small class (tests/conftest.py); 10 minutes
-    # leave room for a loaded machine, where 300 s once ran out.
+    # About 45 s, at low priority beside the course's chain (tests/conftest.py); 10
+    # minutes leave room for a loaded machine, where 300 s once ran out.
     run = subprocess.run(
         [find_quarto(), "render", "--quiet"],
         cwd=into,

@@ -53,14 +53,14 @@ def test_nbformat_validates_without_building_the_iri_parsers() -> None:
         nbformat.validate(broken)
 
 
-def test_the_yield_to_the_class_reaches_every_item(
+def test_the_yield_to_the_course_reaches_every_item(
     pytestconfig,  # noqa: ANN001
 ) -> None:
     """A plugin, not a conftest hook: a conftest's hooks skip the items outside its
-    folder, and nbval's notebooks are in notebooks/ (they kept their normal priority
-    that way)."""
+    folder, and nbval's notebooks are in notebooks/ (the second pass would not know
+    that nbval ran them)."""
     import types
 
-    plugin = pytestconfig.pluginmanager.get_plugin("s3cours-yield-to-the-class")
+    plugin = pytestconfig.pluginmanager.get_plugin("s3cours-yield-to-the-course")
     assert plugin is not None
     assert not isinstance(plugin, types.ModuleType)  # an object, not a conftest module

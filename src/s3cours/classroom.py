@@ -10,15 +10,14 @@ Two pieces:
 - :func:`run` is the class: ``learners`` learners follow the course at the same time on
   the same server (``workers`` at once), and the first one follows it twice in a row. It
   checks that no run has an untagged error; that every learner gets the same outputs as
-  the first (sanitized as nbval does, the learner's name replaced), or, beside the run
-  of the published notebooks (the test command's small class), the published outputs;
-  that nothing is written, changed or deleted outside the learners' own spaces (shared
-  data included); that every learner leaves the same keys; and that the first learner's
-  second pass gives the same outputs and leaves exactly the same objects in their space
-  (idempotence). The test command's small class deals the chapters between two learners
-  instead, each following their share twice (the same checks, but each chapter started
-  on an empty space, and two shorter chains side by side). It reports wall time and peak
-  memory; it asserts no timing.
+  the first (sanitized as nbval does, the learner's name replaced); that nothing is
+  written, changed or deleted outside the learners' own spaces (shared data included);
+  that every learner leaves the same keys; and that the first learner's second pass
+  gives the same outputs and leaves exactly the same objects in their space
+  (idempotence). It reports wall time and peak memory; it asserts no timing.
+- :func:`second_pass` is the test command's check of idempotence: right after nbval has
+  run a published notebook, its learner runs it again; the outputs must still be the
+  published ones and the objects those of the first pass.
 
 Who a learner is, and where they write, is decided in one place:
 :func:`learner_environment` gives each learner their own identity on the SSP Cloud twin
@@ -299,6 +298,105 @@ def _learner_job(
     return result
 
 
+#: Where the chapters write in a learner's space: the setup cell puts ``MON_PREFIXE``
+#: there (tests/test_second_pass.py checks that every chapter's setup cell does). Other
+#: tests may write beside it in the same bucket, never in it.
+COURSE_FOLDER = "cours-python-s3/"
+
+
+def _shared_data(client) -> dict[str, tuple[int, str]]:
+    """The shared course data's objects (none when the server has no such bucket)."""
+    buckets = {bucket["Name"] for bucket in client.list_buckets()["Buckets"]}
+    return objects(client, config.DATA_BUCKET) if config.DATA_BUCKET in buckets else {}
+
+
+def _home_with_a_stale_secret(env: dict[str, str], scratch: Path) -> dict[str, str]:
+    """``env`` with a copy of its home in ``scratch`` (files hard-linked, DuckDB's
+    stored secrets left out), where the image's DuckDB secret is stale
+    (:func:`make_duckdb_secret_stale`); the learner's own home is not touched."""
+    import shutil
+
+    def link(source: str, target: str) -> None:
+        try:
+            os.link(source, target)
+        except OSError:  # another file system
+            shutil.copy2(source, target)
+
+    home = scratch / "home"
+    shutil.copytree(
+        env["HOME"],
+        home,
+        symlinks=True,
+        copy_function=link,
+        ignore=shutil.ignore_patterns("stored_secrets"),
+    )
+    stale = {**env, "HOME": str(home)}
+    make_duckdb_secret_stale(stale)
+    return stale
+
+
+def second_pass(
+    started: playground.Playground,
+    env: dict[str, str],
+    learner: str,
+    notebook: Path,
+    scratch: Path,
+    after_nbval: bool,
+) -> list[str]:
+    """``learner`` runs ``notebook`` a second time, as a learner who runs a chapter
+    again, right after a first pass: nbval's (``after_nbval``), else one run here first.
+    Problems: an untagged error; outputs of the second pass other than the published
+    ones; other objects in the learner's course folder (:data:`COURSE_FOLDER`) after it
+    than before it; a change to the shared data. The second pass runs in a copy of the
+    learner's home (``scratch``) whose DuckDB secret is stale, as in a service started
+    days ago: the chapters must not depend on it. The course folder is emptied first
+    when the first pass runs here, so that it starts as nbval's does."""
+    client = admin_client(started)
+    bucket, prefix = learner_space(env, learner)
+    folder = prefix + COURSE_FOLDER
+    problems = []
+    if not after_nbval:
+        empty_course_folder(started, env, learner)
+        problems += untagged_errors([run_chapter(notebook, env, learner)])
+    before = objects(client, bucket, folder)
+    shared = _shared_data(client)
+    again = run_chapter(notebook, _home_with_a_stale_secret(env, scratch), learner)
+    problems += [p + " (2e passage)" for p in untagged_errors([again])]
+    published = published_outputs([notebook])[notebook.name]
+    if again.outputs != published:
+        problems.append(
+            _difference(
+                f"{learner} : sorties de {notebook.name} au 2e passage différentes de "
+                "celles publiées",
+                again.outputs,
+                published,
+            )
+        )
+    for what, keys in _changes(before, objects(client, bucket, folder)):
+        problems.append(
+            f"{learner} : objets {what} dans {bucket}/{folder} après le 2e passage : "
+            + ", ".join(keys[:5])
+        )
+    for what, keys in _changes(shared, _shared_data(client)):
+        problems.append(
+            f"données partagées : objets {what} après le 2e passage : "
+            + ", ".join(keys[:5])
+        )
+    return problems
+
+
+def empty_course_folder(started: playground.Playground, env: dict, learner: str) -> int:
+    """Delete what the chapters left in ``learner``'s course folder (the next chapter
+    then starts on an empty space, as from its own launch button); returns how many
+    objects were deleted."""
+    client = admin_client(started)
+    bucket, prefix = learner_space(env, learner)
+    keys = list(objects(client, bucket, prefix + COURSE_FOLDER))
+    for key in keys:
+        client.delete_object(Bucket=bucket, Key=key)
+    return len(keys)
+
+
 # ------------------------------------------------------------------------- memory
 
 
@@ -343,10 +441,9 @@ class MemorySampler:
     snakemake, mc) and the server, every ``every`` seconds. It reads each process's
     counters in ``/proc/PID/status`` (about 0.06 ms each). It used to read their PSS in
     ``/proc/PID/smaps_rollup``, which makes Linux walk the page tables (4 ms for a
-    580 MB process at rest, about 110 ms a sample for the small class under load): 15 s
-    of CPU in the test command's small class, even every 2 s, taken from the class it
-    measures. PSS and RSS of a kernel differ by its share of library pages (1 %
-    measured)."""
+    580 MB process at rest, about 110 ms a sample for a class of three under load): 15 s
+    of CPU in that class, even every 2 s, taken from the class it measures. PSS and RSS
+    of a kernel differ by its share of library pages (1 % measured)."""
 
     def __init__(self, server_pid: int, every: float = 1.0) -> None:
         self.roots = [os.getpid(), server_pid]
@@ -383,30 +480,14 @@ class Report:
     peak_memory: int = 0
     objects_checked: int = 0
     problems: list[str] = field(default_factory=list)
-    #: The learner who runs the published notebooks (nbval) beside the class, if any.
-    beside: str = ""
-    #: The chapters dealt among the learners, each following their share twice.
-    split: bool = False
 
     def summary(self) -> str:
-        who = (
-            f"{self.learners} apprenant(s) à côté de {self.beside} "
-            "(nbval, sorties publiées)"
-            if self.beside
-            else f"{self.learners} apprenants"
-        )
-        how = (
-            f"{self.notebooks} chapitres partagés entre eux, {self.workers} à la fois, "
-            "chacun sa part deux fois de suite"
-            if self.split
-            else f"{self.notebooks} chapitres, {self.workers} à la fois, "
-            "le 1er deux fois de suite"
-        )
-        again = "2e passage le plus long" if self.split else "2e passage du 1er"
         return (
-            f"{who} x {how} : {self.runs} exécutions en "
-            f"{self.wall_seconds:.0f} s (la plus longue : {self.slowest_run:.0f} s ; "
-            f"{again} : {self.rerun_seconds:.0f} s), "
+            f"{self.learners} apprenants x {self.notebooks} chapitres, "
+            f"{self.workers} à la fois, le 1er deux fois de suite : {self.runs} "
+            f"exécutions en {self.wall_seconds:.0f} s (la plus longue : "
+            f"{self.slowest_run:.0f} s ; 2e passage du 1er : "
+            f"{self.rerun_seconds:.0f} s), "
             f"CPU {self.cpu_seconds:.0f} s, "
             f"mémoire au pic {self.peak_memory / 2**20:.0f} Mio "
             f"(serveur et noyaux compris), {self.objects_checked} objets vérifiés, "
@@ -466,66 +547,22 @@ def run(
     workers: int = 2,
     chapters: list[Path] | None = None,
     names: list[str] | None = None,
-    beside_published: bool = False,
-    shares: list[list[Path]] | None = None,
 ) -> Report:
     """``learners`` learners (or those ``names``) follow the course on ``started``,
     ``workers`` at a time; the first one follows it twice in a row (while the others
-    run).
-
-    ``shares``: the chapters dealt among ``names`` instead (one list per name, in the
-    order of the course), and every learner follows their share twice in a row. Each
-    share then starts on an empty space, as for a learner who opens a chapter from its
-    own button; and the double passes run side by side instead of one after the other
-    (the test command's small class, whose longest chain sets the suite's duration).
-
-    ``beside_published``: the class shares its server with the run of the published
-    notebooks (nbval, :data:`config.DEFAULT_LEARNER`) and with other tests. Every
-    learner's first pass is then compared with the published outputs (not with the first
-    learner's), and only the shared data and the class's own buckets are watched for
-    changes outside the learners' spaces (the other tests write in their own places
-    meanwhile)."""
-    if shares is not None:
-        if names is None or len(names) != len(shares):
-            raise ValueError("shares : une liste de chapitres par apprenant nommé")
-        chapters = [chapter for share in shares for chapter in share]
+    run)."""
     chapters = chapters or sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
     names = names or learner_names(learners)
     learners = len(names)
-    share_of = (
-        dict(zip(names, shares))
-        if shares is not None
-        else {name: chapters for name in names}
-    )
     report = Report(
-        learners,
-        len(chapters),
-        workers,
-        f"{started.server} {started.version}",
-        beside=config.DEFAULT_LEARNER if beside_published else "",
-        split=shares is not None,
+        learners, len(chapters), workers, f"{started.server} {started.version}"
     )
     client = admin_client(started)
     envs = {name: learner_environment(started, base, name) for name in names}
     spaces = {name: learner_space(envs[name], name) for name in names}
-    reference = published_outputs(chapters) if beside_published else {}
-    watched = {config.DATA_BUCKET} | {bucket for bucket, _ in spaces.values()}
-
-    def server_state() -> dict[tuple[str, str], tuple[int, str]]:
-        found = server_objects(client)
-        if not beside_published:
-            return found
-        return {key: value for key, value in found.items() if key[0] in watched}
-
-    before = server_state()
+    before = server_objects(client)
     jobs = [
-        (
-            started,
-            envs[name],
-            name,
-            [str(c) for c in share_of[name]],
-            shares is not None or name == names[0],
-        )
+        (started, envs[name], name, [str(c) for c in chapters], name == names[0])
         for name in names
     ]
     results: dict[str, LearnerResult] = {}
@@ -556,18 +593,7 @@ def run(
             report.runs += 1
             report.slowest_run = max(report.slowest_run, chapter_run.seconds)
         report.problems += untagged_errors(result.runs)
-        if beside_published:
-            for mine in result.runs:
-                if mine.outputs != reference[mine.notebook]:
-                    report.problems.append(
-                        _difference(
-                            f"{name} : sorties de {mine.notebook} différentes de "
-                            f"celles publiées (celles de {config.DEFAULT_LEARNER})",
-                            mine.outputs,
-                            reference[mine.notebook],
-                        )
-                    )
-        elif first is not None and name != names[0] and shares is None:
+        if first is not None and name != names[0]:
             for mine, reference in zip(result.runs, first.runs):
                 if mine.outputs != reference.outputs:
                     report.problems.append(
@@ -598,7 +624,7 @@ def run(
             )
 
     # Outside the learners' spaces (shared data too), nothing is added, changed or gone.
-    after = server_state()
+    after = server_objects(client)
     report.objects_checked = len(after)
 
     def owner(bucket_key: tuple[str, str]) -> str | None:
@@ -619,10 +645,7 @@ def run(
             f"objets {what} hors des espaces des apprenants : "
             + ", ".join(f"{b}/{k}" for b, k in keys[:5])
         )
-    # Every learner leaves the same keys in their own space (when they all follow the
-    # same chapters).
-    if shares is not None:
-        return report
+    # Every learner leaves the same keys in their own space.
     layouts = {}
     for name in names:
         bucket, prefix = spaces[name]

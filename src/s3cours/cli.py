@@ -302,8 +302,9 @@ def cmd_links(args: argparse.Namespace) -> int:
 #: pytest's options in the test command: the five slowest tests are listed at the end,
 #: before pytest's summary line, which stays the last line.
 PYTEST_OPTIONS = ("-p", "no:cacheprovider", "--durations=5")
-#: Three pytest-xdist workers: the small class takes one, the others share the rest; the
-#: work units, their order and the workers' priority are in tests/conftest.py.
+#: Three pytest-xdist workers: the published notebooks and their second pass take one,
+#: the others share the rest; the work units, their order and the workers' priority are
+#: in tests/conftest.py.
 PARALLEL_OPTIONS = ("-n", "3", "--dist", "loadscope", "--no-loadscope-reorder")
 #: Names the state folder of the playground that `./cours test` started for its run.
 TEST_STATE_VARIABLE = "S3COURS_TEST_STATE"
@@ -329,13 +330,13 @@ def cmd_test(args: argparse.Namespace) -> int:
             "tests/sanitize.cfg",
             *PYTEST_OPTIONS,
             *PARALLEL_OPTIONS,
-            # The small class runs every time; --rapide leaves it out (a quicker loop).
-            *(["-m", "not classroom"] if args.rapide else []),
+            # The second pass runs every time; --rapide leaves it out (a quicker loop).
+            *(["-m", "not second_pass"] if args.rapide else []),
             *args.pytest_args,
         ]
         env = kernel_environment(started)
         # The run's playground, for the tests that need more than its variables (the
-        # small class adds its learner there, beside the published notebooks' learner).
+        # second pass checks the published notebooks' learner's objects there).
         env[TEST_STATE_VARIABLE] = str(Path(started.state_file).parent)
         env["PYTHONPATH"] = os.pathsep.join(
             [str(TEST_PYTHONPATH), *filter(None, [env.get("PYTHONPATH")])]
@@ -618,7 +619,7 @@ def parser() -> argparse.ArgumentParser:
     test.add_argument(
         "--rapide",
         action="store_true",
-        help="sans la petite classe (tests marqués classroom)",
+        help="sans le second passage des notebooks (tests marqués second_pass)",
     )
     test.add_argument(
         "pytest_args",
