@@ -700,6 +700,17 @@ def output_problems(
     return problems
 
 
+#: The targets of the links inside the notebook (``[…](#nom)``, not the headings' own
+#: "¶" links) that JupyterLab cannot reach: no element has it as identifier (its
+#: sanitizer moves ``id`` to ``data-jupyter-id``), or it has an accent, which JupyterLab
+#: 4.6 compares in its percent-encoded form (measured: the click does not scroll).
+ANCHORS_JS = """() => Array.from(document.querySelectorAll(
+    '.jp-Notebook .jp-RenderedMarkdown a[href^="#"]:not(.jp-InternalAnchorLink)'))
+  .map(a => a.getAttribute('href').slice(1))
+  .filter(id => id.includes('%') || (!document.getElementById(id)
+    && !document.querySelector(`[data-jupyter-id="${CSS.escape(id)}"]`)))"""
+
+
 def problems_of(tab: LabTab, notebook: Path) -> list[str]:
     """Open ``notebook`` (a file under the tab's server root) in JupyterLab and list
     what a learner would see wrong."""
@@ -719,6 +730,7 @@ def problems_of(tab: LabTab, notebook: Path) -> list[str]:
         + setup_problems(cells, nb)
         + solution_problems(cells, nb)
         + output_problems(cells, nb)
+        + [f"lien interne sans cible : #{t}" for t in tab.page.evaluate(ANCHORS_JS)]
     )
     hidden = [c["index"] for c in cells if c["hidden"]]
     if hidden and reveal_solutions(tab.page):
@@ -838,14 +850,21 @@ def scratch_notebook(good: bool) -> nbformat.NotebookNode:
     folded = {"jupyter": {"source_hidden": True}} if good else {}
     cells = [
         new_markdown_cell("# Un chapitre"),
-        new_markdown_cell("## Préparer la session\n\nCette cellule prépare tout."),
+        new_markdown_cell(
+            "## Préparer la session\n\nCette cellule prépare tout. Ensuite : "
+            + (
+                "[la liste](#lister)."
+                if good
+                else "[la préparation](#Préparer-la-session)."
+            )
+        ),
         code(
             "import os\n\nENDPOINT = os.environ.get('AWS_S3_ENDPOINT')\nprint('prêt')",
             "Serveur S3 : prêt\n",
             **folded,
         ),
         new_markdown_cell(
-            "## Lister un bucket\n\n"
+            '<a id="lister"></a>\n\n## Lister un bucket\n\n'
             + fence.format('::: {.panel-tabset group="lib"}')
             + ("\n\n### boto3" if good else "\n\n## boto3")
         ),
@@ -910,6 +929,7 @@ def test_every_fault_a_learner_would_see_is_reported(
         "cellule 9 : titre replié « Indice » : seules les solutions sont repliées",
         "cellule 7 (\"print('s3fs')\") : sortie repliée",
         "cellule 11 : texte masqué avec la solution de la cellule 9, après sa fin",
+        "lien interne sans cible : #Pr%C3%A9parer-la-session",
         f"capture d'écran : {tmp_path / 'mauvais.png'}",
     ):
         assert fault in report, f"défaut non signalé : {fault}\n{report}"

@@ -155,6 +155,18 @@ def test_a_one_line_tab_may_point_to_a_section_after_its_tabset() -> None:
     assert structure.markdown_problems(markdown) == []
 
 
+def test_links_inside_a_chapter_lead_to_an_anchor_of_the_chapter() -> None:
+    part = (
+        '<a id="supprimer"></a>\n\n## Supprimer (ce que vous avez créé)\n\nTexte.\n\n'
+    )
+    assert structure.markdown_problems(part + "Voir [Supprimer](#supprimer).\n") == []
+    heading_id = part + "Voir [Supprimer](#supprimer-ce-que-vous-avez-créé).\n"
+    assert "aucune ancre" in structure.markdown_problems(heading_id)[0]
+    other = part + "Voir [Écrire](03_ecrire.ipynb#supprimer).\n"
+    assert "une partie d'un autre chapitre" in structure.markdown_problems(other)[0]
+    assert structure.markdown_problems(part + "[Écrire](03_ecrire.ipynb)\n") == []
+
+
 def test_cell_ids_do_not_change_from_one_build_to_the_next() -> None:
     first, second = (notebooks.from_source(SOURCES[0]) for _ in range(2))
     ids = [c.id for c in first.cells]

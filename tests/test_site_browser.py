@@ -359,6 +359,12 @@ SNAPSHOT_JS = r"""
     prose: [],
     proseText: '',
     silent: [],
+    // Links inside the page whose target no element has (structure.ANCHOR); Quarto's
+    // script turns their "#nom" into the page's whole address.
+    anchors: Array.from(main.querySelectorAll('a[href*="#"]'))
+      .filter(a => a.pathname === location.pathname && a.hash.length > 1)
+      .map(a => decodeURIComponent(a.hash.slice(1)))
+      .filter(id => !document.getElementById(id)),
   };
   const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT, {
     acceptNode: n => n.parentElement
@@ -530,6 +536,13 @@ def test_the_launch_badges_are_present(snapshots: dict, path: str) -> None:
         assert host in badges[label] and (
             stem in badges[label] or "cours-s3-" in badges[label]
         )
+
+
+@pytest.mark.parametrize("path", pages())
+def test_every_link_inside_a_page_leads_to_its_target(
+    snapshots: dict, path: str
+) -> None:
+    assert snapshots[path]["anchors"] == []
 
 
 @pytest.mark.parametrize("path", pages())

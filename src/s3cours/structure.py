@@ -68,7 +68,52 @@ def markdown_problems(markdown: str) -> list[str]:
         blocks = pandoc_ast(markdown)["blocks"]
     except RuntimeError as exc:
         return [f"pandoc : {str(exc).strip()[-500:]}"]
-    return tabset_problems(blocks)
+    return tabset_problems(blocks) + link_problems(blocks)
+
+
+#: An anchor a link inside a chapter leads to: ``<a id="nom"></a>`` on a line of its
+#: own, before the heading. Headings have different identifiers in JupyterLab (their
+#: text) and on the site (pandoc's), and JupyterLab 4.6 finds no target with an accent
+#: (it compares the link's percent-encoded form with the heading's text).
+ANCHOR = re.compile(r'^<a id="([a-z0-9-]+)">(</a>)?$')  # pandoc: "<a …>", then "</a>"
+
+
+def _nodes(value: Any, kind: str):
+    """Every AST node of type ``kind`` under ``value``, depth first."""
+    if isinstance(value, dict):
+        if value.get("t") == kind:
+            yield value
+        yield from _nodes(value.get("c"), kind)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _nodes(item, kind)
+
+
+def link_problems(blocks: list[dict[str, Any]]) -> list[str]:
+    """A link to a part of the same chapter (``[…](#nom)``) leads to an anchor of the
+    chapter (:data:`ANCHOR`), which both JupyterLab and the site find. A link to another
+    chapter's part could not work in both: link to the chapter (``NN_nom.ipynb``) and
+    name the part."""
+    anchors = {
+        match.group(1)
+        for kind in ("RawInline", "RawBlock")
+        for raw in _nodes(blocks, kind)
+        if raw["c"][0] == "html" and (match := ANCHOR.match(raw["c"][1].strip()))
+    }
+    problems = []
+    for link in _nodes(blocks, "Link"):
+        target = link["c"][2][0]
+        if target.startswith("#") and target[1:] not in anchors:
+            problems.append(
+                f'lien « {target} » : aucune ancre <a id="{target[1:]}"></a> dans ce '
+                "chapitre (mettez-en une, en lettres sans accent, avant le titre visé)"
+            )
+        elif re.match(r"^\d\d_[^/#]*\.ipynb#", target):
+            problems.append(
+                f"lien « {target} » : une partie d'un autre chapitre ; liez le "
+                "chapitre (sans #) et nommez la partie"
+            )
+    return problems
 
 
 def _text(inlines: list[dict[str, Any]]) -> str:
