@@ -264,6 +264,85 @@ def test_cli_env_gives_fresh_learner_credentials(tmp_path: Path) -> None:
         )
 
 
+# ------------------------------------------------------------------------- renewing
+
+
+def _refused(env: dict[str, str]) -> str | None:
+    """The error code the server gives this learner's listing, or None."""
+    try:
+        client_for(env).list_objects_v2(Bucket="eleve-a")
+    except ClientError as error:
+        return error.response["Error"]["Code"]
+    return None
+
+
+def test_renewing_revokes_the_old_credentials_and_only_them(
+    twin: playground.Playground,
+) -> None:
+    """« Renouveler les jetons », and the old ones as if expired: each set of
+    credentials carries its own revocation type, so the renewal ends that set only
+    (another service of the same learner keeps working)."""
+    old, other = twin.environment("eleve-a"), twin.environment("eleve-a")
+    assert learners.revoke_type(old["AWS_SESSION_TOKEN"]) != learners.revoke_type(
+        other["AWS_SESSION_TOKEN"]
+    )
+    assert _refused(old) is None
+    fresh, revoked = twin.renew(old["AWS_SESSION_TOKEN"], "eleve-a")
+    assert revoked
+    assert set(fresh) == ONYXIA_VARIABLES
+    assert _refused(old) == "InvalidAccessKeyId"
+    assert _refused(other) is None and _refused(fresh) is None
+    # A token that is not from this playground: nothing to revoke, fresh ones anyway.
+    again, revoked = twin.renew("pas-un-jeton", "eleve-a")
+    assert not revoked and _refused(again) is None and _refused(fresh) is None
+
+
+def test_cli_renews_the_terminals_credentials(
+    twin: playground.Playground, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:  # noqa: ANN001
+    from s3cours import cli
+
+    old = twin.environment("eleve-a")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", old["AWS_SESSION_TOKEN"])
+    state = str(Path(twin.state_file).parent)
+    args = ["playground", "env", "--renouveler", "--state-dir", state]
+    assert cli.main([*args, "--apprenant", "eleve-a"]) == 0
+    out, err = capsys.readouterr()
+    assert "les anciens (ceux de AWS_SESSION_TOKEN) sont révoqués" in err
+    assert "export AWS_SESSION_TOKEN=" in out
+    assert _refused(old) == "InvalidAccessKeyId"
+
+
+def test_the_chapters_helper_renews_only_what_it_gave(
+    twin: playground.Playground, monkeypatch, capsys: pytest.CaptureFixture[str]
+) -> None:  # noqa: ANN001
+    """aides.renouveler_identifiants: a first call gives fresh credentials and keeps
+    the service's; a second one revokes the first call's. Elsewhere, nothing
+    changes."""
+    from s3cours import aides
+
+    service = twin.environment("eleve-a")
+    for name, value in service.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv(config.PLAYGROUND_VARIABLE, str(Path(twin.state_file).parent))
+    monkeypatch.setattr(aides, "_DONNEES", set())
+    aides.renouveler_identifiants()
+    first = {n: os.environ[n] for n in ONYXIA_VARIABLES}
+    assert first["AWS_ACCESS_KEY_ID"] != service["AWS_ACCESS_KEY_ID"]
+    assert "ceux du démarrage du service restent valables" in capsys.readouterr().out
+    aides.renouveler_identifiants()
+    assert "les précédents sont révoqués" in capsys.readouterr().out
+    assert _refused(first) == "InvalidAccessKeyId"
+    assert _refused(service) is None
+    assert _refused({n: os.environ[n] for n in ONYXIA_VARIABLES}) is None
+    # Another server behind AWS_S3_ENDPOINT: nothing renewed, and it says where to.
+    monkeypatch.setenv("AWS_S3_ENDPOINT", "s3.example.org")
+    before = dict(os.environ)
+    aides.renouveler_identifiants()
+    assert "Renouveler les jetons" in capsys.readouterr().out
+    assert dict(os.environ) == before
+
+
 # --------------------------------------------------------------------- Onyxia 10 and 11
 
 

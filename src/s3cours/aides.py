@@ -14,6 +14,7 @@ import base64
 import json
 import math
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -336,6 +337,78 @@ def fin_du_jeton(jeton: str) -> datetime | None:
         return datetime.fromtimestamp(json.loads(texte)["exp"], timezone.utc)
     except (IndexError, ValueError, KeyError, TypeError):
         return None
+
+
+# ------------------------------------------------ « Dépannage » : renouveler, en direct
+
+#: Les clés d'accès que :func:`renouveler_identifiants` a données dans ce noyau : elle
+#: ne révoque que celles-là, jamais celles du démarrage du service (d'autres processus
+#: peuvent s'en servir).
+_DONNEES: set[str] = set()
+
+
+def renouveler_identifiants() -> None:
+    """Sur le bac à sable du cours, joue le datalab : met dans ``os.environ`` des
+    identifiants neufs (clé, secret, jeton, et ``MC_HOST_s3``), comme le bouton
+    « Renouveler les jetons » du SSP Cloud. Si les identifiants actuels sont de
+    précédents qu'elle a donnés, le bac à sable les révoque aussitôt, comme s'ils
+    avaient expiré. Elle appelle ``./cours playground env --renouveler``, qui signe avec
+    la clé de l'apprenant gardée par l'outillage : aucune clé permanente ne passe par
+    ce noyau. Ailleurs (SSP Cloud, AWS), ne change rien et dit où renouveler."""
+    from . import config
+
+    base = [sys.executable, "-m", "s3cours.cli", "playground"]
+    etat = os.environ.get(config.PLAYGROUND_VARIABLE)
+    if etat:
+        base += ["--state-dir", etat]
+    espace = os.environ.get("KUBERNETES_NAMESPACE", "")
+    if espace.startswith("user-"):
+        base += ["--apprenant", espace.removeprefix("user-")]
+    en_cours = subprocess.run(
+        [*base, "status"], capture_output=True, text=True, check=False
+    )
+    revoquer = os.environ.get("AWS_ACCESS_KEY_ID", "") in _DONNEES
+    reponse = (
+        subprocess.run(
+            [*base, "env", *(["--renouveler"] if revoquer else [])],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if en_cours.returncode == 0
+        else None
+    )
+    neuves = {}
+    for ligne in (reponse.stdout if reponse and reponse.returncode == 0 else "").split(
+        "\n"
+    ):
+        mots = shlex.split(ligne)
+        if len(mots) == 2 and mots[0] == "export" and "=" in mots[1]:
+            nom, _, valeur = mots[1].partition("=")
+            neuves[nom] = valeur
+    if neuves.get("AWS_S3_ENDPOINT") != os.environ.get("AWS_S3_ENDPOINT"):
+        print(
+            "Pas de bac à sable du cours derrière AWS_S3_ENDPOINT : rien n'est "
+            "renouvelé ici. Sur le SSP Cloud, « Renouveler les jetons » est dans le "
+            "profil S3 de l'explorateur (Stockage de données › Paramètres du profil) ; "
+            "copiez les trois valeurs dans os.environ. Vos identifiants actuels "
+            "restent valables : les cellules suivantes réussissent."
+        )
+        return
+    os.environ.update(neuves)
+    _DONNEES.add(neuves["AWS_ACCESS_KEY_ID"])
+    fin = fin_du_jeton(neuves.get("AWS_SESSION_TOKEN", ""))
+    duree = fin and round((fin - datetime.now(timezone.utc)).total_seconds() / 86400)
+    print(
+        "Identifiants neufs dans os.environ"
+        + (f", valables {duree} jours" if duree else "")
+        + " ; "
+        + (
+            "les précédents sont révoqués, comme expirés."
+            if revoquer
+            else "ceux du démarrage du service restent valables."
+        )
+    )
 
 
 # ----------------------------------------------------------- « Gros volumes » : l'envoi

@@ -87,6 +87,9 @@ def kernel_environment(started: playground.Playground) -> dict[str, str]:
     }
     env.update(playground.home_pins())
     env.update(started.service())
+    # Where aides.renouveler_identifiants finds the playground (chapter 7).
+    if started.state_file:
+        env[config.PLAYGROUND_VARIABLE] = str(Path(started.state_file).parent)
     # The course's own calls (code run in a notebook) must raise no deprecation warning.
     env["PYTHONWARNINGS"] = ",".join(f"error::{w}:__main__" for w in NOTEBOOK_WARNINGS)
     try:
@@ -147,11 +150,30 @@ def cmd_playground(args: argparse.Namespace) -> int:
         ):
             playground.add_learner(running, args.apprenant)  # the tooling's admin work
             say(f"Apprenant créé : {args.apprenant} (utilisateur, politique, bucket).")
-        env = (
-            running.environment(args.apprenant)
-            if running
-            else playground.load_environment(state)
-        )
+        if args.renouveler:
+            if running is None:
+                say("Aucun bac à sable en cours : rien à renouveler.")
+                return 1
+            env, revoked = running.renew(
+                os.environ.get("AWS_SESSION_TOKEN"), args.apprenant
+            )
+            say(
+                "Identifiants renouvelés ; les anciens (ceux de AWS_SESSION_TOKEN) "
+                "sont révoqués : un client créé avec eux reçoit InvalidAccessKeyId."
+                if revoked
+                else "Identifiants renouvelés ; rien de révoqué ("
+                + (
+                    "moto ne sait pas révoquer)"
+                    if running.server != "MinIO"
+                    else "AWS_SESSION_TOKEN ne vient pas de ce bac à sable)"
+                )
+            )
+        else:
+            env = (
+                running.environment(args.apprenant)
+                if running
+                else playground.load_environment(state)
+            )
         if args.secret_duckdb:
             say_duckdb_secret(env)
         print(exports(env))
@@ -589,6 +611,12 @@ def parser() -> argparse.ArgumentParser:
         "--apprenant",
         help=f"apprenant (défaut : ${config.LEARNER_VARIABLE} ou "
         f"{config.DEFAULT_LEARNER}) ; créé s'il n'existe pas",
+    )
+    pg.add_argument(
+        "--renouveler",
+        action="store_true",
+        help="env : des identifiants neufs, et ceux de l'environnement actuel "
+        "(AWS_SESSION_TOKEN) révoqués, comme expirés",
     )
     pg.set_defaults(func=cmd_playground)
 

@@ -63,6 +63,10 @@ DEFAULT_ONYXIA = 11
 #: :data:`DEFAULT_LEARNER`): a classroom shares one server, each learner with their own
 #: identity and bucket.
 LEARNER_VARIABLE = "S3COURS_APPRENANT"
+#: Environment variable naming the state folder of the playground that serves a kernel
+#: the tooling starts (``./cours build``, ``./cours test``): where
+#: ``aides.renouveler_identifiants`` finds it (elsewhere, the default state folder).
+PLAYGROUND_VARIABLE = "S3COURS_BAC_A_SABLE"
 
 #: ``./cours bench``: default number of generated communes, and latency per request of
 #: its "distant server" variant (seconds). Read by s3cours.bench.

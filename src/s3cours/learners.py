@@ -228,7 +228,11 @@ def session_credentials(
 ) -> Session:
     """STS ``AssumeRole`` as the learner (long-term key), under Onyxia's session policy.
 
-    Returns fresh temporary credentials. moto takes any key, with the same shapes."""
+    Returns fresh temporary credentials. Each set gets a revocation type of its own
+    (MinIO's ``TokenRevokeType``, carried by the session token): :func:`revoke` can
+    then end this set, and only it. moto takes any key, with the same shapes."""
+    import secrets
+
     import boto3
     from botocore.config import Config
 
@@ -244,6 +248,13 @@ def session_credentials(
             retries={"total_max_attempts": 3}, connect_timeout=10, read_timeout=30
         ),
     )
+    revoke_type = f"{REVOKE_TYPE_PREFIX}{secrets.token_hex(6)}"
+
+    def with_revoke_type(params: dict, **_: object) -> None:
+        # A MinIO parameter of AssumeRole (cmd/sts-handlers.go), unknown to botocore.
+        params["body"]["TokenRevokeType"] = revoke_type
+
+    sts.meta.events.register("before-call.sts.AssumeRole", with_revoke_type)
     answer = sts.assume_role(
         RoleArn=ROLE_ARN,
         RoleSessionName=learner,
@@ -257,3 +268,71 @@ def session_credentials(
         creds["SessionToken"],
         creds["Expiration"].isoformat(),
     )
+
+
+#: The start of each credential set's revocation type (:func:`session_credentials`).
+REVOKE_TYPE_PREFIX = "s3cours-"
+
+
+def revoke_type(token: str) -> str | None:
+    """The revocation type a session token carries (its JWT claims), if any."""
+    import base64
+
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
+        claims = json.loads(payload)
+    except ValueError:
+        return None
+    found = claims.get("tokenRevokeType") if isinstance(claims, dict) else None
+    return found if isinstance(found, str) and found else None
+
+
+def revoke(
+    endpoint_url: str,
+    learner: str,
+    secret: str,
+    region: str,
+    token_type: str,
+    ca_file: str | None = None,
+) -> None:
+    """End the learner's temporary credentials of ``token_type`` at once, as if they had
+    expired: MinIO's admin call ``revoke-tokens``, which a user may make for their own
+    credentials (``cmd/admin-handlers-users.go``, ``RevokeTokens``), signed with the
+    learner's long-term key, not with the admin keys."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    query = urllib.parse.urlencode({"tokenRevokeType": token_type})
+    request = AWSRequest(
+        method="POST",
+        url=f"{endpoint_url}/minio/admin/v3/revoke-tokens/builtin?{query}",
+        data=b"",
+    )
+    S3SigV4Auth(Credentials(learner, secret), "s3", region).add_auth(request)
+    prepared = request.prepare()
+    context = None
+    if endpoint_url.startswith("https://"):
+        import ssl
+
+        context = ssl.create_default_context(cafile=ca_file)
+    call = urllib.request.Request(
+        prepared.url, data=b"", headers=dict(prepared.headers), method="POST"
+    )
+    try:
+        with urllib.request.urlopen(call, timeout=30, context=context) as answer:
+            status = answer.status
+    except urllib.error.HTTPError as refused:
+        raise LearnerError(
+            f"Révocation refusée par le serveur ({refused.code}) : "
+            f"{refused.read().decode(errors='replace')[:300]}"
+        ) from None
+    if status != 204:
+        raise LearnerError(f"Révocation : réponse inattendue du serveur ({status})")

@@ -202,6 +202,28 @@ class Playground:
             env["SSL_CERT_FILE"] = self.ca_file
         return env
 
+    def renew(
+        self, token: str | None, learner: str | None = None
+    ) -> tuple[dict[str, str], bool]:
+        """What SSP Cloud's « Renouveler les jetons » gives, and what expiry does to the
+        old ones: ``learner``'s variables with fresh credentials (:meth:`environment`),
+        then, on MinIO, the credentials whose session token is ``token`` revoked (only
+        that set: :func:`learners.revoke`). Returns the variables and whether the old
+        set was revoked (not with moto, nor without a token of this playground)."""
+        env = self.environment(learner)
+        old_type = learners.revoke_type(token) if token else None
+        if self.server != "MinIO" or old_type is None:
+            return env, False
+        learners.revoke(
+            self.endpoint_url,
+            _learner(learner),
+            self.learner_keys[_learner(learner)],
+            config.PLAYGROUND_REGION,
+            old_type,
+            self.ca_file,
+        )
+        return env, True
+
     def service_home(self, learner: str | None = None) -> Path:
         """The home of ``learner``'s service (its ``HOME``), beside the state file."""
         return Path(self.state_file).parent / "services" / _learner(learner)
