@@ -297,6 +297,11 @@ def test_renewing_revokes_the_old_credentials_and_only_them(
     assert not revoked and _refused(again) is None and _refused(fresh) is None
 
 
+def test_a_revocation_without_a_server_is_a_clear_error() -> None:
+    with pytest.raises(learners.LearnerError, match="le serveur ne répond pas"):
+        learners.revoke("http://127.0.0.1:9", "eleve-a", "x", "us-east-1", "t")
+
+
 def test_cli_renews_the_terminals_credentials(
     twin: playground.Playground, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:  # noqa: ANN001

@@ -334,5 +334,9 @@ def revoke(
             f"Révocation refusée par le serveur ({refused.code}) : "
             f"{refused.read().decode(errors='replace')[:300]}"
         ) from None
+    except urllib.error.URLError as down:
+        raise LearnerError(
+            f"Révocation impossible : le serveur ne répond pas ({down.reason})"
+        ) from None
     if status != 204:
         raise LearnerError(f"Révocation : réponse inattendue du serveur ({status})")

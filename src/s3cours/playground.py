@@ -214,14 +214,20 @@ class Playground:
         old_type = learners.revoke_type(token) if token else None
         if self.server != "MinIO" or old_type is None:
             return env, False
-        learners.revoke(
-            self.endpoint_url,
-            _learner(learner),
-            self.learner_keys[_learner(learner)],
-            config.PLAYGROUND_REGION,
-            old_type,
-            self.ca_file,
-        )
+        try:
+            learners.revoke(
+                self.endpoint_url,
+                _learner(learner),
+                self.learner_keys[_learner(learner)],
+                config.PLAYGROUND_REGION,
+                old_type,
+                self.ca_file,
+            )
+        except learners.LearnerError as exc:
+            raise PlaygroundError(
+                f"{exc}. Les identifiants neufs n'ont pas été donnés ; les anciens "
+                "restent valables. Relancez la commande, ou le bac à sable."
+            ) from None
         return env, True
 
     def service_home(self, learner: str | None = None) -> Path:
