@@ -157,17 +157,26 @@ def cmd_playground(args: argparse.Namespace) -> int:
             env, revoked = running.renew(
                 os.environ.get("AWS_SESSION_TOKEN"), args.apprenant
             )
+            token = os.environ.get("AWS_SESSION_TOKEN")
             say(
                 "Identifiants renouvelés ; les anciens (ceux de AWS_SESSION_TOKEN) "
-                "sont révoqués : un client créé avec eux reçoit InvalidAccessKeyId."
+                "sont révoqués : tout terminal, noyau ou client qui s'en sert encore "
+                "reçoit InvalidAccessKeyId."
                 if revoked
                 else "Identifiants renouvelés ; rien de révoqué ("
                 + (
                     "moto ne sait pas révoquer)"
                     if running.server != "MinIO"
+                    else "AWS_SESSION_TOKEN absent)"
+                    if not token
                     else "AWS_SESSION_TOKEN ne vient pas de ce bac à sable)"
                 )
             )
+            if revoked and sys.stdout.isatty():
+                say(
+                    'Sans eval "$(./cours playground env --renouveler)", ce terminal '
+                    "garde les anciennes variables, désormais révoquées."
+                )
         else:
             env = (
                 running.environment(args.apprenant)

@@ -39,7 +39,9 @@ class Diagnosis:
 
 _REFRESH = (
     "sur le SSP Cloud, lancez un nouveau service, ou prenez des identifiants frais "
-    "dans Stockage de données › Paramètres du profil (Détail du profil S3)"
+    "dans Stockage de données › Paramètres du profil (Détail du profil S3) ; après un "
+    "renouvellement, recréez vos clients (s3fs et pandas : "
+    "s3fs.S3FileSystem.clear_instance_cache())"
 )
 
 #: (pattern looked for in the exception's text, diagnosis), most specific first.
