@@ -15,12 +15,10 @@ Chromium; where one is missing, the tests are skipped and say which, and how to 
 from __future__ import annotations
 
 import functools
-import hashlib
 import http.server
 import os
 import re
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -29,28 +27,10 @@ from pathlib import Path
 
 import pytest
 
-from s3cours import aide_memoire, config, launch, notebooks, structure
+from s3cours import aide_memoire, launch, notebooks, structure
+from s3cours.site import QUARTO_VERSION, find_quarto, rendered_site
 
-QUARTO_VERSION = "1.10.18"
-#: What Quarto reads to render the site (``project.render`` in ``_quarto.yml``), assets
-#: included.
-SITE_FILES = (
-    "_quarto.yml",
-    "index.qmd",
-    "aide-memoire.qmd",
-    "formation.qmd",
-    "notebooks",
-    "site",
-)
 WIDTH = 1280
-
-
-def find_quarto() -> str | None:
-    found = shutil.which("quarto")
-    if found:
-        return found
-    cached = Path.home() / ".cache" / f"quarto-{QUARTO_VERSION}" / "bin" / "quarto"
-    return str(cached) if cached.exists() else None
 
 
 def find_chromium() -> str | None:
@@ -98,64 +78,6 @@ def chapters() -> list[str]:
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-def site_key() -> str:
-    """A digest of everything the render reads (every file of :data:`SITE_FILES`, path
-    and bytes), of Quarto's version and of the Python it runs: equal keys, equal
-    sites."""
-    digest = hashlib.sha256(
-        f"{QUARTO_VERSION} {find_quarto()} {sys.executable}".encode()
-    )
-    for name in SITE_FILES:
-        source = config.ROOT / name
-        files = sorted(source.rglob("*")) if source.is_dir() else [source]
-        for path in files:
-            if path.is_file():
-                digest.update(path.relative_to(config.ROOT).as_posix().encode() + b"\0")
-                digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
-def render(into: Path) -> Path:
-    """Render the site from a copy of its files; return the ``_site`` folder."""
-    for name in SITE_FILES:
-        source = config.ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, into / name)
-        elif source.exists():
-            shutil.copy2(source, into / name)
-    env = dict(os.environ, QUARTO_PYTHON=sys.executable)
-    # About 45 s, at low priority beside the course's chain (tests/conftest.py); 10
-    # minutes leave room for a loaded machine, where 300 s once ran out.
-    run = subprocess.run(
-        [find_quarto(), "render", "--quiet"],
-        cwd=into,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert run.returncode == 0, f"quarto render a échoué :\n{run.stdout}\n{run.stderr}"
-    warnings = [line for line in run.stderr.splitlines() if "WARN" in line]
-    assert warnings == [], "\n".join(warnings)
-    return into / "_site"
-
-
-def rendered_site(scratch: Path) -> Path:
-    """The site of today's files: rendered once, then kept in the course's cache under
-    :func:`site_key`, so that a test run on unchanged files reuses it (a render costs
-    about 30 s of CPU). Only a render without error or warning is kept, and only the
-    latest one."""
-    cache = config.cache_dir() / "site"
-    kept = cache / site_key()
-    if not (kept / "index.html").exists():
-        fresh = render(scratch)
-        shutil.rmtree(cache, ignore_errors=True)
-        cache.mkdir(parents=True)
-        shutil.copytree(fresh, cache / "partial")
-        (cache / "partial").rename(kept)
-    return kept
 
 
 @pytest.fixture(scope="module")

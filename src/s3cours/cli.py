@@ -263,6 +263,32 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     page = aide_memoire.write()
     say(f"{page.relative_to(config.ROOT)} : tiré des notebooks exécutés.")
+    return build_site()
+
+
+def build_site() -> int:
+    """The site rendered by Quarto into the course's cache (the one the site's tests
+    open: after a build, they do not render it again)."""
+    from . import site
+
+    if site.find_quarto() is None:
+        say(
+            f"Site non rendu : Quarto {site.QUARTO_VERSION} introuvable (ni dans le "
+            f"PATH, ni dans ~/.cache/quarto-{site.QUARTO_VERSION}) ; "
+            "../shared/tools/quarto/install-quarto.sh l'installe, comme .ci/run."
+        )
+        return 0
+    if (config.cache_dir() / "site" / site.site_key() / "index.html").exists():
+        say("Site déjà rendu pour ces fichiers (cache du cours).")
+        return 0
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="s3cours-site-") as scratch:
+        try:
+            folder = site.rendered_site(Path(scratch))
+        except site.SiteError as exc:
+            say(f"Erreur : {exc}")
+            return 1
+    say(f"Site rendu par Quarto en {time.monotonic() - t0:.0f} s : {folder}")
     return 0
 
 

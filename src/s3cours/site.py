@@ -1,0 +1,100 @@
+"""The course's site, rendered by Quarto from the executed notebooks: once per set of
+files, kept in the course's cache under a digest of everything Quarto reads, so that
+``./cours build`` and the site's tests share it (a render costs about 30 s of CPU)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from . import config
+
+QUARTO_VERSION = "1.10.18"
+#: What Quarto reads to render the site (``project.render`` in ``_quarto.yml``), assets
+#: included.
+SITE_FILES = (
+    "_quarto.yml",
+    "index.qmd",
+    "aide-memoire.qmd",
+    "formation.qmd",
+    "notebooks",
+    "site",
+)
+
+
+def find_quarto() -> str | None:
+    """Quarto on the PATH, else where the course's install script puts it."""
+    found = shutil.which("quarto")
+    if found:
+        return found
+    cached = Path.home() / ".cache" / f"quarto-{QUARTO_VERSION}" / "bin" / "quarto"
+    return str(cached) if cached.exists() else None
+
+
+class SiteError(RuntimeError):
+    """The render failed; the message says what Quarto said."""
+
+
+def site_key() -> str:
+    """A digest of everything the render reads (every file of :data:`SITE_FILES`, path
+    and bytes), of Quarto's version and of the Python it runs: equal keys, equal
+    sites."""
+    digest = hashlib.sha256(
+        f"{QUARTO_VERSION} {find_quarto()} {sys.executable}".encode()
+    )
+    for name in SITE_FILES:
+        source = config.ROOT / name
+        files = sorted(source.rglob("*")) if source.is_dir() else [source]
+        for path in files:
+            if path.is_file():
+                digest.update(path.relative_to(config.ROOT).as_posix().encode() + b"\0")
+                digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def render(into: Path) -> Path:
+    """Render the site from a copy of its files; return the ``_site`` folder."""
+    for name in SITE_FILES:
+        source = config.ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, into / name)
+        elif source.exists():
+            shutil.copy2(source, into / name)
+    env = dict(os.environ, QUARTO_PYTHON=sys.executable)
+    # About 45 s (in the test command, at low priority beside the course's chain:
+    # tests/conftest.py); 10 minutes leave room for a loaded machine, where 300 s once
+    # ran out.
+    run = subprocess.run(
+        [find_quarto(), "render", "--quiet"],
+        cwd=into,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if run.returncode != 0:
+        raise SiteError(f"quarto render a échoué :\n{run.stdout}\n{run.stderr}")
+    warnings = [line for line in run.stderr.splitlines() if "WARN" in line]
+    if warnings:
+        raise SiteError("quarto render a averti :\n" + "\n".join(warnings))
+    return into / "_site"
+
+
+def rendered_site(scratch: Path) -> Path:
+    """The site of today's files: rendered once, then kept in the course's cache under
+    :func:`site_key`, so that a test run on unchanged files reuses it (a render costs
+    about 30 s of CPU). Only a render without error or warning is kept, and only the
+    latest one."""
+    cache = config.cache_dir() / "site"
+    kept = cache / site_key()
+    if not (kept / "index.html").exists():
+        fresh = render(scratch)
+        shutil.rmtree(cache, ignore_errors=True)
+        cache.mkdir(parents=True)
+        shutil.copytree(fresh, cache / "partial")
+        (cache / "partial").rename(kept)
+    return kept
