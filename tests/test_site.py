@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import pytest
 import yaml
 
 from s3cours import config, launch, notebooks
@@ -122,3 +124,29 @@ def test_footer_names_both_licences_and_links_their_files_on_the_repository() ->
     readme = (config.ROOT / "README.md").read_text()
     for name, path in files.items():
         assert f"[{name}]({path})" in readme, name
+
+
+def test_build_says_how_to_get_quarto_when_it_is_missing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from s3cours import cli, site
+
+    monkeypatch.setattr(site, "find_quarto", lambda: None)
+    assert cli.build_site() == 0
+    err = capsys.readouterr().err
+    assert "Site non rendu" in err and "install-quarto.sh" in err
+
+
+def test_build_reuses_the_site_it_rendered_for_the_same_files(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    from s3cours import cli, site
+
+    monkeypatch.setattr(config, "cache_dir", lambda: tmp_path)
+    monkeypatch.setattr(site, "find_quarto", lambda: "/bin/quarto-factice")
+    (tmp_path / "site" / site.site_key()).mkdir(parents=True)
+    (tmp_path / "site" / site.site_key() / "index.html").write_text("<html></html>")
+    assert cli.build_site() == 0
+    assert "Site déjà rendu" in capsys.readouterr().err
