@@ -71,6 +71,70 @@ class Source:
     def endpoint(self) -> str:
         return self.endpoint_url.split("://", 1)[1]
 
+    # Each library's client on these credentials: a new one at each call (nothing
+    # cached from a previous read).
+
+    def boto3_client(self):  # noqa: ANN201
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            aws_session_token=self.session_token,
+        )
+
+    def s3fs_options(self) -> dict:
+        """For ``s3fs.S3FileSystem`` and pandas' ``storage_options``; a fresh s3fs,
+        without the listings an earlier read cached."""
+        return {
+            "endpoint_url": self.endpoint_url,
+            "key": self.access_key,
+            "secret": self.secret_key,
+            "token": self.session_token,
+            "skip_instance_cache": True,
+        }
+
+    def s3fs(self, **options):  # noqa: ANN003, ANN201
+        import s3fs
+
+        return s3fs.S3FileSystem(**self.s3fs_options(), **options)
+
+    def arrow(self):  # noqa: ANN201
+        from pyarrow import fs as pafs
+
+        return pafs.S3FileSystem(
+            endpoint_override=self.endpoint_url,
+            region=self.region,
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            session_token=self.session_token,
+        )
+
+    def polars_options(self) -> dict[str, str]:
+        return {
+            "aws_endpoint_url": self.endpoint_url,
+            "aws_region": self.region,
+            "aws_allow_http": str(self.endpoint_url.startswith("http://")).lower(),
+            "aws_access_key_id": self.access_key,
+            "aws_secret_access_key": self.secret_key,
+            # Said even when empty: polars would otherwise take AWS_SESSION_TOKEN from
+            # the environment, which belongs to other keys than these.
+            "aws_session_token": self.session_token or "",
+        }
+
+    def duckdb(self):  # noqa: ANN201
+        return duckdb_connection(
+            self.endpoint,
+            self.region,
+            self.access_key,
+            self.secret_key,
+            use_ssl=self.endpoint_url.startswith("https://"),
+            session_token=self.session_token,
+        )
+
 
 def duckdb_connection(
     endpoint: str,
@@ -118,17 +182,9 @@ def duckdb_connection(
 
 
 def _boto3(src: Source, case: str) -> int:
-    import boto3
     import pyarrow.parquet as pq
 
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=src.endpoint_url,
-        region_name=src.region,
-        aws_access_key_id=src.access_key,
-        aws_secret_access_key=src.secret_key,
-        aws_session_token=src.session_token,
-    )
+    s3 = src.boto3_client()
 
     def get(key: str, bucket: str = src.bucket) -> io.BytesIO:
         return io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -153,17 +209,9 @@ def _boto3(src: Source, case: str) -> int:
 
 def _s3fs(src: Source, case: str) -> int:
     import pyarrow.parquet as pq
-    import s3fs
 
     # No read-ahead cache: pyarrow asks for exactly the byte ranges it needs.
-    fs = s3fs.S3FileSystem(
-        endpoint_url=src.endpoint_url,
-        key=src.access_key,
-        secret=src.secret_key,
-        token=src.session_token,
-        default_cache_type="none",
-        skip_instance_cache=True,
-    )
+    fs = src.s3fs(default_cache_type="none")
     if case == "csv":
         with fs.open(f"{src.bucket}/{src.csv_key}", cache_type="readahead") as f:
             return len(pd.read_csv(f, sep=";", dtype={"CODGEO": "string"}))
@@ -181,15 +229,8 @@ def _pyarrow(src: Source, case: str) -> int:
     import pyarrow.csv as pacsv
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
-    from pyarrow import fs as pafs
 
-    fs = pafs.S3FileSystem(
-        endpoint_override=src.endpoint_url,
-        region=src.region,
-        access_key=src.access_key,
-        secret_key=src.secret_key,
-        session_token=src.session_token,
-    )
+    fs = src.arrow()
     if case == "csv":
         with fs.open_input_stream(f"{src.bucket}/{src.csv_key}") as f:
             return pacsv.read_csv(
@@ -213,14 +254,7 @@ def _pyarrow(src: Source, case: str) -> int:
 
 
 def _pandas(src: Source, case: str) -> int:
-    # skip_instance_cache: a fresh s3fs, without the listings an earlier read cached.
-    options = {
-        "endpoint_url": src.endpoint_url,
-        "key": src.access_key,
-        "secret": src.secret_key,
-        "token": src.session_token,
-        "skip_instance_cache": True,
-    }
+    options = src.s3fs_options()
     if case == "csv":
         return len(
             pd.read_csv(
@@ -264,16 +298,7 @@ def _hive():
 def _polars(src: Source, case: str) -> int:
     import polars as pl
 
-    options = {
-        "aws_endpoint_url": src.endpoint_url,
-        "aws_region": src.region,
-        "aws_allow_http": str(src.endpoint_url.startswith("http://")).lower(),
-        "aws_access_key_id": src.access_key,
-        "aws_secret_access_key": src.secret_key,
-        # Said even when empty: polars would otherwise take AWS_SESSION_TOKEN from the
-        # environment, which belongs to other keys than these.
-        "aws_session_token": src.session_token or "",
-    }
+    options = src.polars_options()
     if case == "csv":
         return (
             pl.scan_csv(
@@ -316,14 +341,7 @@ def _polars(src: Source, case: str) -> int:
 
 
 def _duckdb(src: Source, case: str) -> int:
-    con = duckdb_connection(
-        src.endpoint,
-        src.region,
-        src.access_key,
-        src.secret_key,
-        use_ssl=src.endpoint_url.startswith("https://"),
-        session_token=src.session_token,
-    )
+    con = src.duckdb()
     # One thread: with several, two threads may both fetch the last row group (its range
     # is also part of a larger read ahead), depending on timing, and the count varies.
     con.sql("SET threads = 1")
@@ -574,53 +592,17 @@ def tuned_readers(src: Source) -> dict[str, Callable[[], int]]:
     read itself for s3fs, pandas and duckdb). Each returned callable reads the two
     columns and returns the number of rows.
     """
-    import boto3
     import fsspec.parquet
     import pyarrow.parquet as pq
-    import s3fs
-    from pyarrow import fs as pafs
 
     path = f"{src.bucket}/{src.parquet_key}"
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=src.endpoint_url,
-        region_name=src.region,
-        aws_access_key_id=src.access_key,
-        aws_secret_access_key=src.secret_key,
-        aws_session_token=src.session_token,
-    )
-    fs = s3fs.S3FileSystem(
-        endpoint_url=src.endpoint_url,
-        key=src.access_key,
-        secret=src.secret_key,
-        token=src.session_token,
-        skip_instance_cache=True,
-    )
-    s3_arrow = pafs.S3FileSystem(
-        endpoint_override=src.endpoint_url,
-        region=src.region,
-        access_key=src.access_key,
-        secret_key=src.secret_key,
-        session_token=src.session_token,
-    )
-    con = duckdb_connection(
-        src.endpoint,
-        src.region,
-        src.access_key,
-        src.secret_key,
-        use_ssl=src.endpoint_url.startswith("https://"),
-        session_token=src.session_token,
-    )
+    s3 = src.boto3_client()
+    fs = src.s3fs()
+    s3_arrow = src.arrow()
+    con = src.duckdb()
     # Each measured read is a first read: no file kept from a previous one.
     con.sql("SET enable_external_file_cache = false")
-    polars_options = {
-        "aws_endpoint_url": src.endpoint_url,
-        "aws_region": src.region,
-        "aws_allow_http": str(src.endpoint_url.startswith("http://")).lower(),
-        "aws_access_key_id": src.access_key,
-        "aws_secret_access_key": src.secret_key,
-        **({"aws_session_token": src.session_token} if src.session_token else {}),
-    }
+    polars_options = src.polars_options()
 
     def boto3_() -> int:  # one GET of the whole object: one round trip, every byte
         body = s3.get_object(Bucket=src.bucket, Key=src.parquet_key)["Body"].read()
