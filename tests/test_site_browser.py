@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from s3cours import aide_memoire, launch, notebooks, structure
-from s3cours.site import QUARTO_VERSION, find_quarto, rendered_site
+from s3cours.site import quarto_missing, rendered_site
 
 WIDTH = 1280
 
@@ -42,14 +42,7 @@ def find_chromium() -> str | None:
 
 def missing_tools() -> list[str]:
     """What is missing to render the site and open it in a browser, how to get it."""
-    missing = []
-    if find_quarto() is None:
-        missing.append(
-            "quarto introuvable (ni dans le PATH, ni dans "
-            f"~/.cache/quarto-{QUARTO_VERSION}) : installez Quarto {QUARTO_VERSION} "
-            "(https://quarto.org/docs/download/, ou "
-            "../shared/tools/quarto/install-quarto.sh à côté du dépôt, comme .ci/run)"
-        )
+    missing = [m for m in [quarto_missing()] if m]
     if find_chromium() is None:
         missing.append(
             "Chromium introuvable : « apt-get install chromium » (Debian/Ubuntu), "

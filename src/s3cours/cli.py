@@ -271,14 +271,11 @@ def build_site() -> int:
     open: after a build, they do not render it again)."""
     from . import site
 
-    if site.find_quarto() is None:
-        say(
-            f"Site non rendu : Quarto {site.QUARTO_VERSION} introuvable (ni dans le "
-            f"PATH, ni dans ~/.cache/quarto-{site.QUARTO_VERSION}) ; "
-            "../shared/tools/quarto/install-quarto.sh l'installe, comme .ci/run."
-        )
+    missing = site.quarto_missing()
+    if missing:
+        say(f"Site non rendu : {missing}.")
         return 0
-    if (config.cache_dir() / "site" / site.site_key() / "index.html").exists():
+    if site.cached_site() is not None:
         say("Site déjà rendu pour ces fichiers (cache du cours).")
         return 0
     t0 = time.monotonic()

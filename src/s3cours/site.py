@@ -35,6 +35,18 @@ def find_quarto() -> str | None:
     return str(cached) if cached.exists() else None
 
 
+def quarto_missing() -> str | None:
+    """Where Quarto is not found: what is missing and how to get it."""
+    if find_quarto() is not None:
+        return None
+    return (
+        "quarto introuvable (ni dans le PATH, ni dans "
+        f"~/.cache/quarto-{QUARTO_VERSION}) : installez Quarto {QUARTO_VERSION} "
+        "(https://quarto.org/docs/download/, ou "
+        "../shared/tools/quarto/install-quarto.sh à côté du dépôt, comme .ci/run)"
+    )
+
+
 class SiteError(RuntimeError):
     """The render failed; the message says what Quarto said."""
 
@@ -84,17 +96,25 @@ def render(into: Path) -> Path:
     return into / "_site"
 
 
+def cached_site() -> Path | None:
+    """The site already rendered from today's files (course's cache), if any."""
+    kept = config.cache_dir() / "site" / site_key()
+    return kept if (kept / "index.html").exists() else None
+
+
 def rendered_site(scratch: Path) -> Path:
     """The site of today's files: rendered once, then kept in the course's cache under
-    :func:`site_key`, so that a test run on unchanged files reuses it (a render costs
-    about 30 s of CPU). Only a render without error or warning is kept, and only the
-    latest one."""
+    :func:`site_key`, so that a build or a test run on unchanged files reuses it (a
+    render costs about 30 s of CPU). Only a render without error or warning is kept,
+    and only the latest one."""
+    kept = cached_site()
+    if kept is not None:
+        return kept
     cache = config.cache_dir() / "site"
-    kept = cache / site_key()
-    if not (kept / "index.html").exists():
-        fresh = render(scratch)
-        shutil.rmtree(cache, ignore_errors=True)
-        cache.mkdir(parents=True)
-        shutil.copytree(fresh, cache / "partial")
-        (cache / "partial").rename(kept)
-    return kept
+    key = site_key()
+    fresh = render(scratch)
+    shutil.rmtree(cache, ignore_errors=True)
+    cache.mkdir(parents=True)
+    shutil.copytree(fresh, cache / "partial")
+    (cache / "partial").rename(cache / key)
+    return cache / key
