@@ -110,7 +110,7 @@ def test_package_extras_have_the_locked_versions() -> None:
         assert len(pins) == len(requirements), f"{name} : version non fixée"
         for package, version_ in pins.items():
             assert pinned.get(package) == version_, f"{name} : {package}=={version_}"
-    assert set(extras) == {"chapitres", "bac-a-sable"}
+    assert set(extras) == {"chapitres", "spark", "bac-a-sable"}
     learners = set().union(*(_pins(requirements) for requirements in extras.values()))
     assert not any(name.startswith("duckdb-extension") for name in learners), (
         "extension DuckDB dans l'installation des "
