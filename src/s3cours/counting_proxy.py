@@ -35,6 +35,7 @@ import http.client
 import os
 import re
 import ssl
+import sys
 import threading
 import time
 import urllib.parse
@@ -101,6 +102,33 @@ def canonical_target(target: str) -> str:
     return path + ("?" + "&".join(f"{k}={v}" for k, v in pairs) if pairs else "")
 
 
+def _decoded(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    """A body sent in ``aws-chunked`` encoding (``size;chunk-signature=…`` lines, then
+    optional trailers), decoded, with the headers of a plain upload."""
+    data, rest = [], body
+    while rest:
+        line, _, rest = rest.partition(b"\r\n")
+        size = int(line.split(b";")[0], 16)
+        if size == 0:
+            break
+        data.append(rest[:size])
+        rest = rest[size + 2 :]
+    drop = {
+        "x-amz-decoded-content-length",
+        "x-amz-trailer",
+        "x-amz-content-sha256",
+        "content-length",
+    }
+    kept = {k: v for k, v in headers.items() if k.lower() not in drop}
+    for name in [k for k in kept if k.lower() == "content-encoding"]:
+        codings = [c for c in kept[name].split(",") if c.strip() != "aws-chunked"]
+        if codings:
+            kept[name] = ",".join(codings)
+        else:
+            del kept[name]
+    return b"".join(data), kept
+
+
 def _environment_credentials():  # noqa: ANN202 - botocore credentials
     from botocore.credentials import Credentials
 
@@ -111,6 +139,15 @@ def _environment_credentials():  # noqa: ANN202 - botocore credentials
     if not key or not secret:
         return None
     return Credentials(key, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that closes a kept-alive connection (the JVM's pool, when Spark
+    stops) is not an error worth printing in a notebook."""
+
+    def handle_error(self, request, client_address) -> None:  # noqa: ANN001
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class CountingProxy:
@@ -162,7 +199,7 @@ class CountingProxy:
         self.latency = latency
         self._lock = threading.Lock()
         self._exchanges: list[Exchange] = []
-        self._server = ThreadingHTTPServer((config.LOOPBACK, 0), self._handler_class())
+        self._server = _QuietServer((config.LOOPBACK, 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -304,6 +341,12 @@ class CountingProxy:
                     for k, v in self.headers.items()
                     if k.lower() not in HOP_BY_HOP and k.lower() != "host"
                 }
+                if self.headers.get("x-amz-content-sha256", "").startswith(
+                    "STREAMING-AWS4-HMAC-SHA256"
+                ):
+                    # Signed chunk by chunk (the AWS SDK for Java over http: Spark's
+                    # S3A): the decoded body goes on, signed whole.
+                    body, headers = _decoded(body, headers)
                 if body or self.command in ("PUT", "POST"):
                     headers["Content-Length"] = str(len(body))
                 target = canonical_target(self.path)
