@@ -364,17 +364,24 @@ def test_a_403_with_an_error_code_keeps_its_precise_explanation(
 
 
 def test_every_explanation_points_to_its_section_of_the_troubleshooting_page() -> None:
-    """Under each error, the explanation names the troubleshooting page, and the section
+    """Under each error, the explanation names the page that explains it (the
+    troubleshooting page, or the Spark chapter for Spark's connector), and the section
     that raises the same fault, by the start of its heading."""
-    page = config.CONTENT_DIR / diagnostic.TROUBLESHOOTING.replace(".ipynb", ".Rmd")
-    headings = [
-        line[3:].replace("`", "")
-        for line in page.read_text().splitlines()
-        if line.startswith("## ")
-    ]
-    sections = [d.section for _, d in diagnostic.RULES if d.section]
-    assert len(sections) >= 6
-    for section in sections:
-        assert any(h.startswith(section) for h in headings), (section, headings)
+    sections = [d for _, d in diagnostic.RULES if d.section]
+    assert len(sections) >= 10
+    for diagnosis in sections:
+        page = config.CONTENT_DIR / diagnosis.notebook.replace(".ipynb", ".Rmd")
+        headings = [
+            line.lstrip("#").strip().replace("`", "")
+            for line in page.read_text().splitlines()
+            if line.startswith(("## ", "### "))
+        ]
+        assert any(h.startswith(diagnosis.section) for h in headings), (
+            diagnosis.section,
+            headings,
+        )
     for _, found in diagnostic.RULES:
-        assert diagnostic.TROUBLESHOOTING in str(found)
+        assert found.notebook in str(found)
+        assert (found.notebook == diagnostic.TROUBLESHOOTING) == (
+            found.page == "Dépannage"
+        )

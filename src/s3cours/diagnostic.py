@@ -28,13 +28,21 @@ class Diagnosis:
     what: str
     fix: str
     section: str = ""
+    #: The chapter that explains it: its title, and its notebook.
+    page: str = "Dépannage"
+    notebook: str = TROUBLESHOOTING
 
     def __str__(self) -> str:
         where = f", « {self.section} »" if self.section else ""
         return (
             f"➜ {self.what}\n  À faire : {self.fix}\n"
-            f"  En savoir plus : page Dépannage du cours ({TROUBLESHOOTING}{where})."
+            f"  En savoir plus : page {self.page} du cours ({self.notebook}{where})."
         )
+
+
+def _spark(what: str, fix: str, section: str) -> Diagnosis:
+    """A fault of Spark's S3A connector, explained in the chapter « Spark et S3 »."""
+    return Diagnosis(what, fix, section, page="Spark et S3", notebook="08_spark.ipynb")
 
 
 _REFRESH = (
@@ -48,6 +56,53 @@ _REFRESH = (
 RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), diagnosis)
     for pattern, diagnosis in (
+        (
+            r"ClassNotFoundException\W.*S3AFileSystem",
+            _spark(
+                "Spark n'a pas le connecteur S3A (le jar hadoop-aws) : il ne sait pas "
+                "ouvrir un chemin s3a://.",
+                "à la création de la session, ajoutez spark.jars.packages = "
+                "org.apache.hadoop:hadoop-aws:<la version du Hadoop de Spark> (3.4.2 "
+                "pour PySpark 4.1.1) ; sur le SSP Cloud, ouvrez un service PySpark, "
+                "qui l'a déjà.",
+                "ClassNotFoundException : le connecteur S3A manque",
+            ),
+        ),
+        (
+            r'No FileSystem for scheme "s3"',
+            _spark(
+                "Hadoop, donc Spark, ne connaît pas les chemins s3:// : son connecteur "
+                "S3 s'appelle s3a.",
+                "écrivez s3a://bucket/clé (boto3, s3fs, pandas et duckdb gardent "
+                "s3://).",
+                "s3:// au lieu de s3a://",
+            ),
+        ),
+        (
+            r"getFileStatus on s3a://.*(?:\b403\b|Forbidden)",
+            _spark(
+                "Le serveur refuse la première requête de Spark (un HEAD, d'où un 403 "
+                "sans code d'erreur) : clé envoyée sans son jeton, jeton périmé, ou "
+                "droits insuffisants.",
+                "avec des identifiants temporaires, posez "
+                "fs.s3a.aws.credentials.provider = org.apache.hadoop.fs.s3a."
+                "TemporaryAWSCredentialsProvider et fs.s3a.session.token ; sinon, "
+                f"vérifiez la fin du jeton (s3cours.aides.fin_du_jeton) : {_REFRESH}, "
+                "puis recréez la session Spark (spark.stop()).",
+                "403 : des clés sans leur jeton",
+            ),
+        ),
+        (
+            r"UnknownHostException",
+            _spark(
+                "Le nom d'hôte du serveur est inconnu ; s'il commence par le nom du "
+                "bucket, S3A utilise l'adressage virtuel (le bucket dans le nom "
+                "d'hôte), que MinIO n'attend pas.",
+                "posez fs.s3a.path.style.access = true (et vérifiez fs.s3a.endpoint : "
+                "l'hôte seul, celui d'AWS_S3_ENDPOINT).",
+                "Adressage virtuel sur MinIO",
+            ),
+        ),
         (
             r"ExpiredToken|InvalidTokenId|TokenRefreshRequired"
             r"|security token included in the request is invalid",
@@ -199,6 +254,8 @@ S3_LIBRARIES = (
     "fsspec",
     "pyarrow",
     "polars",
+    "pyspark",
+    "py4j",
 )
 
 
