@@ -13,7 +13,7 @@ from pathlib import Path
 import botocore.session
 import pytest
 
-from s3cours import cli, playground
+from s3cours import cli, config, playground
 
 # Tests make many fresh boto3 sessions (to read the environment's credentials of the
 # moment); each parsed botocore's JSON models again (60 ms of CPU). One loader per
@@ -84,6 +84,10 @@ def _order(item: pytest.Item) -> tuple[int, str, int]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The Spark chapter's cells have their own command (./cours test --spark).
+    for item in items:
+        if item.nodeid.startswith(f"notebooks/{config.SPARK_CHAPTER}.ipynb"):
+            item.add_marker(pytest.mark.spark)
     # A stable sort: the cells of a notebook and the tests of a file keep their order.
     items.sort(key=_order)
 

@@ -127,9 +127,12 @@ def url_problems(url: str) -> list[str]:
 
 
 def _onyxia_problems(parsed) -> list[str]:
-    if parsed.path != "/launcher/ide/jupyter-python":
-        return [f"lanceur Onyxia inattendu : {parsed.path}"]
     raw = dict(pair.split("=", 1) for pair in parsed.query.split("&"))
+    # The Spark chapter opens in a Jupyter-pyspark service, every other in Jupyter.
+    chapter = unquote(raw.get("init.personalInitArgs", ""))[1:-1]
+    service = "jupyter-pyspark" if chapter == config.SPARK_CHAPTER else "jupyter-python"
+    if parsed.path != f"/launcher/ide/{service}":
+        return [f"lanceur Onyxia inattendu : {parsed.path} (attendu : {service})"]
     problems = [] if raw.get("autoLaunch") == "true" else ["autoLaunch=true manque"]
     # Onyxia's launcher route (web/src/ui/pages/launcher/route.ts): ``name`` is plain.
     if not re.fullmatch(r"cours-s3-[0-9]{2}", raw.get("name", "")):

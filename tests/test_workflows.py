@@ -90,3 +90,25 @@ def test_the_big_class_runs_weekly_and_on_demand() -> None:
         s.get("run", "").startswith("./cours classroom simulate --learners ")
         for s in steps
     )
+
+
+def test_the_spark_chapter_runs_on_its_changes_weekly_and_on_demand() -> None:
+    """The Spark chapter is no part of the test command (a JVM per kernel): its own
+    workflow runs ``./cours test --spark`` when the chapter or its tooling changes,
+    weekly and by hand, with the jars cached once."""
+    workflow = yaml.safe_load(
+        (config.ROOT / ".github" / "workflows" / "spark.yml").read_text()
+    )
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+    assert triggers["schedule"][0]["cron"] and "workflow_dispatch" in triggers
+    for event in ("push", "pull_request"):
+        assert "content/08_spark.Rmd" in triggers[event]["paths"]
+        assert "src/s3cours/**" in triggers[event]["paths"]
+    steps = workflow["jobs"]["spark"]["steps"]
+    assert any(s.get("run") == "./cours test --spark" for s in steps)
+    cached = [
+        s["with"]["path"]
+        for s in steps
+        if s.get("uses", "").startswith("actions/cache")
+    ]
+    assert "~/.cache/s3cours/spark/ivy" in cached

@@ -43,7 +43,7 @@ from pathlib import Path
 # Only what every command needs is imported here: `./cours playground env` must stay
 # quick. A command that needs pandas or jupytext (build, check, bench…) imports them
 # itself.
-from . import config, mc, playground, trainer
+from . import config, mc, playground, spark, trainer
 
 
 #: Warnings that are errors when raised by a notebook's own code.
@@ -87,6 +87,8 @@ def kernel_environment(started: playground.Playground) -> dict[str, str]:
     }
     env.update(playground.home_pins())
     env.update(started.service())
+    # Spark's jars from the course's cache, and Java's trust of the test CA (https).
+    env.update(spark.environment(started.ca_file))
     # Where aides.renouveler_identifiants finds the playground (chapter 7).
     if started.state_file:
         env[config.PLAYGROUND_VARIABLE] = str(Path(started.state_file).parent)
@@ -246,6 +248,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         with private_playground(
             server=args.server, port=port, onyxia=args.onyxia
         ) as started:
+            if any(source.stem == config.SPARK_CHAPTER for source in chapters):
+                spark.prepare(say)
             env = kernel_environment(started)
             for source in chapters:
                 t0 = time.monotonic()
@@ -369,6 +373,8 @@ TEST_PYTHONPATH = config.ROOT / "tests" / "sans_iri"
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    if args.spark:
+        return test_spark(args)
     with private_playground(server=args.server, onyxia=args.onyxia) as started:
         # Said before pytest runs, so that pytest's summary stays the last line.
         say(f"Serveur S3 utilisé pour les tests : {started.server} {started.version}")
@@ -385,7 +391,9 @@ def cmd_test(args: argparse.Namespace) -> int:
             *PYTEST_OPTIONS,
             *PARALLEL_OPTIONS,
             # The second pass runs every time; --rapide leaves it out (a quicker loop).
-            *(["-m", "not second_pass"] if args.rapide else []),
+            # The Spark chapter has its own command (test_spark).
+            "-m",
+            "not spark and not second_pass" if args.rapide else "not spark",
             *args.pytest_args,
         ]
         env = kernel_environment(started)
@@ -396,6 +404,60 @@ def cmd_test(args: argparse.Namespace) -> int:
             [str(TEST_PYTHONPATH), *filter(None, [env.get("PYTHONPATH")])]
         )
         return subprocess.call(command, cwd=config.ROOT, env=env)
+
+
+def test_spark(args: argparse.Namespace) -> int:
+    """``./cours test --spark``: the chapter « Spark et S3 », too long for the test
+    command's budget (a JVM per kernel, about 90 s per pass). nbval and its second pass
+    on a playground with the course data, over http as in the build; then its learner
+    runs it over https, the shared data absent (a copy in their space), as on SSP Cloud
+    before a trainer publishes them: no untagged error."""
+    from . import classroom
+
+    spark.prepare(say)
+    notebook = config.NOTEBOOKS_DIR / f"{config.SPARK_CHAPTER}.ipynb"
+    with private_playground(server=args.server, onyxia=args.onyxia) as started:
+        say(f"Serveur S3 utilisé pour Spark : {started.server} {started.version}")
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(notebook.relative_to(config.ROOT)),
+            "tests/test_second_pass.py",
+            "--nbval",
+            "--nbval-current-env",
+            "--nbval-sanitize-with",
+            "tests/sanitize.cfg",
+            *PYTEST_OPTIONS,
+            "-m",
+            "spark",
+            *args.pytest_args,
+        ]
+        env = kernel_environment(started)
+        env[TEST_STATE_VARIABLE] = str(Path(started.state_file).parent)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(TEST_PYTHONPATH), *filter(None, [env.get("PYTHONPATH")])]
+        )
+        code = subprocess.call(command, cwd=config.ROOT, env=env)
+    if code:
+        return code
+    with private_playground(
+        server=args.server, tls=True, shared_data=False, onyxia=args.onyxia
+    ) as started:
+        problems = classroom.course_problems(
+            started, kernel_environment(started), config.DEFAULT_LEARNER, [notebook]
+        )
+    for problem in problems:
+        say(f"- {problem}")
+    say(
+        f"{notebook.name} en https, sans les données partagées : "
+        + (
+            f"{len(problems)} erreur(s) non prévue(s)."
+            if problems
+            else "aucune erreur."
+        )
+    )
+    return 1 if problems else 0
 
 
 # ---------------------------------------------------------------------- classroom group
@@ -680,6 +742,12 @@ def parser() -> argparse.ArgumentParser:
         "--rapide",
         action="store_true",
         help="sans le second passage des notebooks (tests marqués second_pass)",
+    )
+    test.add_argument(
+        "--spark",
+        action="store_true",
+        help="le chapitre « Spark et S3 » seul (nbval, second passage, puis en https "
+        "sans les données partagées) : hors de la suite, trop long pour elle",
     )
     test.add_argument(
         "pytest_args",

@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTENT_DIR = ROOT / "content"
 NOTEBOOKS_DIR = ROOT / "notebooks"
 TESTS_DIR = ROOT / "tests"
+#: The chapter run with Spark: tested by its own command (``./cours test --spark``).
+SPARK_CHAPTER = "08_spark"
 
 #: Public open-data bucket of SSP Cloud; its ``diffusion/`` folder is readable by every
 #: user (Onyxia bookmarks ``s3://donnees-insee/diffusion/`` as "Données de diffusion").

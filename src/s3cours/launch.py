@@ -20,6 +20,9 @@ from . import config
 
 #: Onyxia's launcher for its Jupyter (Python) service on SSP Cloud.
 ONYXIA_LAUNCHER = "https://datalab.sspcloud.fr/launcher/ide/jupyter-python"
+#: The chapter « Spark et S3 » opens in a Jupyter-pyspark service (Spark, Hadoop with
+#: hadoop-aws, Java, and the service's core-site.xml), which takes the same init script.
+ONYXIA_SPARK_LAUNCHER = "https://datalab.sspcloud.fr/launcher/ide/jupyter-pyspark"
 #: Script Onyxia runs before JupyterLab starts (``init.personalInit``), in this repo.
 INIT_SCRIPT = "sspcloud/init-jupyter.sh"
 SITE_CONFIG = config.ROOT / "_quarto.yml"
@@ -81,11 +84,14 @@ def links(notebook: str, repo: Repository | None = None) -> dict[str, str]:
     (``notebooks/01_se_connecter.ipynb``), keyed sspcloud / binder / colab / github."""
     repo = repo or repository()
     chapter = Path(notebook).stem
+    launcher = (
+        ONYXIA_SPARK_LAUNCHER if chapter == config.SPARK_CHAPTER else ONYXIA_LAUNCHER
+    )
     return {
         # ``name`` is a plain query parameter of Onyxia's launcher route (the service's
         # friendly name); only dotted keys (Helm values) take the « » form.
         "sspcloud": (
-            f"{ONYXIA_LAUNCHER}?name={quote(service_name(notebook), safe='')}"
+            f"{launcher}?name={quote(service_name(notebook), safe='')}"
             "&autoLaunch=true"
             f"&init.personalInit={onyxia_value(repo.raw(INIT_SCRIPT))}"
             f"&init.personalInitArgs={onyxia_value(chapter)}"
