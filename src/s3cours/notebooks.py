@@ -156,12 +156,40 @@ def _title_cell(front_matter: str) -> nbformat.NotebookNode:
     return nbformat.v4.new_markdown_cell(f"# {meta['title']}")
 
 
-def _split_before_solutions(cell: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
-    """A markdown cell cut before each folded solution's fence, so that the solution's
-    heading is the first heading of its own cell, collapsed in JupyterLab."""
+#: A fence that opens a block, and one that closes it.
+OPENING_FENCE = re.compile(r"^:{3,} *\{")
+CLOSING_FENCE = re.compile(r"^:{3,} *$")
+
+
+def _split_solutions(
+    cell: nbformat.NotebookNode, depth: int
+) -> tuple[list[nbformat.NotebookNode], int]:
+    """A markdown cell cut around each folded solution, so that JupyterLab hides all
+    of it under its collapsed heading: before the solution's fence (its heading is the
+    first heading of its own cell, collapsed), after that heading (the explanation
+    that follows it is a cell of its own), and before the fence that closes the
+    solution (text after its code stays under the heading, not with the next
+    exercise's heading). ``depth``: the fences open inside a solution when the cell
+    starts (0: none); returned as it is at the cell's end."""
     lines = cell.source.split("\n")
-    starts = [i for i, line in enumerate(lines) if SOLUTION_FENCE.match(line.strip())]
-    pieces, bounds = [], [0, *starts, len(lines)]
+    cuts = []
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if SOLUTION_FENCE.match(text):
+            cuts.append(i)
+            depth = 1
+            heading = next(
+                (k for k in range(i + 1, len(lines)) if lines[k].strip()), None
+            )
+            if heading is not None and HEADING.match(lines[heading]):
+                cuts.append(heading + 1)
+        elif depth and OPENING_FENCE.match(text):
+            depth += 1
+        elif depth and CLOSING_FENCE.match(text):
+            depth -= 1
+            if depth == 0:
+                cuts.append(i)
+    pieces, bounds = [], [0, *cuts, len(lines)]
     for begin, end in zip(bounds, bounds[1:]):
         text = "\n".join(lines[begin:end]).strip("\n")
         if text:
@@ -177,19 +205,20 @@ def _split_before_solutions(cell: nbformat.NotebookNode) -> list[nbformat.Notebo
                     f"(« #### Solution… »), pas par : {heading[:60]!r}"
                 )
             piece.metadata[HEADING_COLLAPSED] = True
-    return pieces
+    return pieces, depth
 
 
 def for_jupyter(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The notebook as JupyterLab shows it well: a ``#`` title, no visible Quarto
     markup, folded chunks and solutions folded there too (see the module's
     docstring)."""
-    cells = []
+    cells, depth = [], 0
     for index, cell in enumerate(nb.cells):
         if index == 0 and cell.cell_type == "raw" and cell.source.startswith("---"):
             cells.append(_title_cell(cell.source))
         elif cell.cell_type == "markdown":
-            for piece in _split_before_solutions(cell):
+            pieces, depth = _split_solutions(cell, depth)
+            for piece in pieces:
                 piece.source = hide_fences(piece.source)
                 cells.append(piece)
         else:
