@@ -259,9 +259,10 @@ def _difference(what: str, texts: list[str], reference: list[str]) -> str:
     )
 
 
-#: The identifier of a Spark write, in the name of every file it writes: new at each
-#: write (Spark draws it at random), like the magic committer's report in _SUCCESS.
-SPARK_JOB = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}")
+#: The identifier of a Spark write, in the name of every file it writes
+#: (``part-00000-<job>.c000.snappy.parquet``): new at each write (Spark draws it at
+#: random), like the magic committer's report in _SUCCESS.
+SPARK_JOB = re.compile(r"(?<=/part-\d{5}-)[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}")
 
 
 def comparable(found: dict[str, tuple[int, str]]) -> dict[str, tuple[int, str]]:
