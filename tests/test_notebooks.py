@@ -233,17 +233,36 @@ def test_for_jupyter_hides_fences_and_the_site_filter_gets_them_back() -> None:
         "::: {.callout-note}\n## Une note\n\nCorps.\n:::\n\n### Exercice 1\n\n"
         'Énoncé.\n\n::: {.callout-tip collapse="true"}\n'
         "#### Solution de l'exercice 1\n\n"
-        "Texte."
+        "Indice.\n"
     )
-    nb = notebooks.for_jupyter(_notebook(nbformat.v4.new_markdown_cell(source)))
+    after = "Explication.\n\n:::\n\n### Exercice 2\n\nÉnoncé."
+    nb = notebooks.for_jupyter(
+        _notebook(
+            nbformat.v4.new_markdown_cell(source),
+            nbformat.v4.new_code_cell("print(1)"),
+            nbformat.v4.new_markdown_cell(after),
+        )
+    )
     shown = "\n".join(c.source for c in nb.cells)
     assert not notebooks.FENCE.search(shown)
     assert "> **Une note**" in shown and "### boto3" in shown
-    assert [bool(c.metadata.get(notebooks.HEADING_COLLAPSED)) for c in nb.cells] == [
-        False,
-        True,
+    # The solution's heading alone, collapsed; its hint, its code and the text after
+    # its code each in a cell of their own under it; the next exercise after them.
+    assert [
+        (c.cell_type, bool(c.metadata.get(notebooks.HEADING_COLLAPSED)))
+        for c in nb.cells
+    ] == [
+        ("markdown", False),
+        ("markdown", True),
+        ("markdown", False),
+        ("code", False),
+        ("markdown", False),
+        ("markdown", False),
     ]
     assert nb.cells[1].source.split("\n")[2] == "#### Solution de l'exercice 1"
+    assert nb.cells[2].source == "Indice."
+    assert nb.cells[4].source == "Explication."
+    assert nb.cells[5].source.startswith("<!-- ::: -->\n\n### Exercice 2")
     back = notebooks.show_fences(shown)
     for fence in (
         '::: {.panel-tabset group="lib"}',
