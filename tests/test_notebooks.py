@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from s3cours import config, notebooks, structure
+from s3cours import cli, config, notebooks, structure
 
 SOURCES = notebooks.sources()
 IDS = [s.stem for s in SOURCES]
@@ -90,9 +90,7 @@ def test_nbval_fails_on_an_output_edited_by_hand(tmp_path: Path) -> None:
             sys.executable,
             "-m",
             "pytest",
-            "--nbval",
-            "--nbval-current-env",
-            "--nbval-sanitize-with",
+            *cli.NBVAL_OPTIONS,
             "sanitize.cfg",
             "-p",
             "no:cacheprovider",

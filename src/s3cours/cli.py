@@ -359,6 +359,9 @@ def cmd_links(args: argparse.Namespace) -> int:
 
 #: pytest's options in the test command: the five slowest tests are listed at the end,
 #: before pytest's summary line, which stays the last line.
+#: nbval in strict mode, in the test process's environment, with the sanitizer file
+#: named next.
+NBVAL_OPTIONS = ("--nbval", "--nbval-current-env", "--nbval-sanitize-with")
 PYTEST_OPTIONS = ("-p", "no:cacheprovider", "--durations=5")
 #: Three pytest-xdist workers: the published notebooks and their second pass take one,
 #: the others share the rest; the work units, their order and the workers' priority are
@@ -372,43 +375,55 @@ TEST_STATE_VARIABLE = "S3COURS_TEST_STATE"
 TEST_PYTHONPATH = config.ROOT / "tests" / "sans_iri"
 
 
+def run_pytest(
+    started: playground.Playground, paths: list[str], options: list[str]
+) -> int:
+    """pytest on ``paths`` (tests and published notebooks, these with nbval against
+    tests/sanitize.cfg), its processes in the playground's learner's environment."""
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *paths,
+        *NBVAL_OPTIONS,
+        "tests/sanitize.cfg",
+        *PYTEST_OPTIONS,
+        *options,
+    ]
+    env = kernel_environment(started)
+    # The run's playground, for the tests that need more than its variables (the
+    # second pass checks the published notebooks' learner's objects there).
+    env[TEST_STATE_VARIABLE] = str(Path(started.state_file).parent)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(TEST_PYTHONPATH), *filter(None, [env.get("PYTHONPATH")])]
+    )
+    return subprocess.call(command, cwd=config.ROOT, env=env)
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     if args.spark:
         return test_spark(args)
     with private_playground(server=args.server, onyxia=args.onyxia) as started:
         # Said before pytest runs, so that pytest's summary stays the last line.
         say(f"Serveur S3 utilisé pour les tests : {started.server} {started.version}")
-        command = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "tests",
-            *map(str, sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))),
-            "--nbval",
-            "--nbval-current-env",
-            "--nbval-sanitize-with",
-            "tests/sanitize.cfg",
-            *PYTEST_OPTIONS,
-            *PARALLEL_OPTIONS,
-            # The second pass runs every time; --rapide leaves it out (a quicker loop).
-            # The Spark chapter has its own command (test_spark).
-            "-m",
-            "not spark and not second_pass" if args.rapide else "not spark",
-            *args.pytest_args,
-        ]
-        env = kernel_environment(started)
-        # The run's playground, for the tests that need more than its variables (the
-        # second pass checks the published notebooks' learner's objects there).
-        env[TEST_STATE_VARIABLE] = str(Path(started.state_file).parent)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(TEST_PYTHONPATH), *filter(None, [env.get("PYTHONPATH")])]
+        notebooks = map(str, sorted(config.NOTEBOOKS_DIR.glob("*.ipynb")))
+        return run_pytest(
+            started,
+            ["tests", *notebooks],
+            [
+                *PARALLEL_OPTIONS,
+                # The second pass runs every time; --rapide leaves it out (a quicker
+                # loop). The Spark chapter has its own command (test_spark).
+                "-m",
+                "not spark and not second_pass" if args.rapide else "not spark",
+                *args.pytest_args,
+            ],
         )
-        return subprocess.call(command, cwd=config.ROOT, env=env)
 
 
 def test_spark(args: argparse.Namespace) -> int:
     """``./cours test --spark``: the chapter « Spark et S3 », too long for the test
-    command's budget (a JVM per kernel, about 90 s per pass). nbval and its second pass
+    command's budget (a JVM per kernel, about 85 s per pass). nbval and its second pass
     on a playground with the course data, over http as in the build; then its learner
     runs it over https, the shared data absent (a copy in their space), as on SSP Cloud
     before a trainer publishes them: no untagged error."""
@@ -418,27 +433,11 @@ def test_spark(args: argparse.Namespace) -> int:
     notebook = config.NOTEBOOKS_DIR / f"{config.SPARK_CHAPTER}.ipynb"
     with private_playground(server=args.server, onyxia=args.onyxia) as started:
         say(f"Serveur S3 utilisé pour Spark : {started.server} {started.version}")
-        command = [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(notebook.relative_to(config.ROOT)),
-            "tests/test_second_pass.py",
-            "--nbval",
-            "--nbval-current-env",
-            "--nbval-sanitize-with",
-            "tests/sanitize.cfg",
-            *PYTEST_OPTIONS,
-            "-m",
-            "spark",
-            *args.pytest_args,
-        ]
-        env = kernel_environment(started)
-        env[TEST_STATE_VARIABLE] = str(Path(started.state_file).parent)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(TEST_PYTHONPATH), *filter(None, [env.get("PYTHONPATH")])]
+        code = run_pytest(
+            started,
+            [str(notebook.relative_to(config.ROOT)), "tests/test_second_pass.py"],
+            ["-m", "spark", *args.pytest_args],
         )
-        code = subprocess.call(command, cwd=config.ROOT, env=env)
     if code:
         return code
     with private_playground(
