@@ -87,8 +87,9 @@ RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
                 "avec des identifiants temporaires, posez "
                 "fs.s3a.aws.credentials.provider = org.apache.hadoop.fs.s3a."
                 "TemporaryAWSCredentialsProvider et fs.s3a.session.token ; sinon, "
-                f"vérifiez la fin du jeton (s3cours.aides.fin_du_jeton) : {_REFRESH}, "
-                "puis recréez la session Spark (spark.stop()).",
+                "vérifiez la date d'expiration du jeton "
+                f"(s3cours.aides.fin_du_jeton) : {_REFRESH}, puis recréez la session "
+                "Spark (spark.stop()).",
                 "403 : des clés sans leur jeton",
             ),
         ),
