@@ -357,11 +357,11 @@ def cmd_links(args: argparse.Namespace) -> int:
     return 0
 
 
-#: pytest's options in the test command: the five slowest tests are listed at the end,
-#: before pytest's summary line, which stays the last line.
 #: nbval in strict mode, in the test process's environment, with the sanitizer file
 #: named next.
 NBVAL_OPTIONS = ("--nbval", "--nbval-current-env", "--nbval-sanitize-with")
+#: pytest's options in the test command: the five slowest tests are listed at the end,
+#: before pytest's summary line, which stays the last line.
 PYTEST_OPTIONS = ("-p", "no:cacheprovider", "--durations=5")
 #: Three pytest-xdist workers: the published notebooks and their second pass take one,
 #: the others share the rest; the work units, their order and the workers' priority are
