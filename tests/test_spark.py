@@ -40,7 +40,7 @@ def test_kernels_find_the_cached_jars_and_trust_the_playground_ca(
     options = arguments[arguments.index("--driver-java-options") + 1].split()
     store = Path(options[0].removeprefix("-Djavax.net.ssl.trustStore="))
     assert store.is_file() and store.is_relative_to(tmp_path)
-    keytool = Path(spark.java()).resolve().parents[1] / "bin" / "keytool"
+    keytool = spark.keytool_of(spark.java())
     listing = subprocess.run(
         [str(keytool), "-list", "-keystore", str(store), "-storepass", "changeit"],
         capture_output=True,

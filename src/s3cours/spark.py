@@ -127,6 +127,11 @@ def prepare(log: Callable[[str], None]) -> Path:
     return ivy_dir()
 
 
+def keytool_of(binary: str) -> Path:
+    """The ``keytool`` beside a ``java`` (the JDK's or the JRE's own)."""
+    return Path(binary).resolve().parent / "keytool"
+
+
 def trust_store(ca_file: str) -> Path:
     """A copy of Java's trust store with the playground's CA added (PKCS12), made once
     per CA in the course's cache."""
@@ -140,7 +145,7 @@ def trust_store(ca_file: str) -> Path:
     if store.exists():
         return store
     java_home = Path(binary).resolve().parents[1]
-    keytool = java_home / "bin" / "keytool"
+    keytool = keytool_of(binary)
     store.parent.mkdir(parents=True, exist_ok=True)
     partial = store.with_suffix(".tmp")
     partial.unlink(missing_ok=True)
