@@ -280,3 +280,58 @@ def test_moto_says_it_cannot_keep_data(state_dir: Path, tmp_path: Path) -> None:
         server="moto", data_dir=tmp_path / "d", state_dir=state_dir, log=lambda _: None
     )
     assert any("mémoire" in note for note in started.notes)
+
+
+def _offline_install(home: Path, name: str = "httpfs") -> None:
+    """``INSTALL name`` then ``LOAD name`` as a notebook in ``home`` would, with
+    DuckDB's repository out of reach (a port where nothing listens): offline."""
+    import duckdb
+
+    con = duckdb.connect(
+        config={"extension_directory": str(home / ".duckdb" / "extensions")}
+    )
+    try:
+        con.execute("SET custom_extension_repository = 'http://127.0.0.1:9'")
+        con.install_extension(name)
+        con.load_extension(name)
+    finally:
+        con.close()
+
+
+def test_a_home_gets_the_image_duckdb_extensions_once(tmp_path: Path) -> None:
+    import duckdb
+
+    home = tmp_path / "maison"
+    with pytest.raises(duckdb.IOException, match="Failed to download extension"):
+        _offline_install(home)
+    assert playground.give_duckdb_extensions(home) == list(playground.DUCKDB_EXTENSIONS)
+    for name in playground.DUCKDB_EXTENSIONS:
+        _offline_install(home, name)
+    assert playground.give_duckdb_extensions(home) == []
+
+
+def test_the_learners_own_playground_gives_their_home_the_extensions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`./cours playground start` (no state folder named: the one notebooks find)
+    gives the learner's home what the SSP Cloud image gives a service's home; a
+    playground with a state folder of its own (tests, builds) leaves the home alone."""
+    monkeypatch.setenv("S3COURS_CACHE", str(config.cache_dir()))
+    home = tmp_path / "maison"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    other = playground.start(
+        server="moto", state_dir=tmp_path / "autre", log=lambda _: None
+    )
+    playground.stop(tmp_path / "autre")
+    assert not (home / ".duckdb").exists()
+    assert not any("DuckDB" in note for note in other.notes)
+
+    monkeypatch.setenv("S3COURS_STATE_DIR", str(tmp_path / "etat"))
+    started = playground.start(server="moto", log=lambda _: None)
+    try:
+        (note,) = [note for note in started.notes if "DuckDB" in note]
+        assert "httpfs et aws installées" in note and str(home) in note
+        _offline_install(home)
+    finally:
+        playground.stop()

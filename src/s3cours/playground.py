@@ -75,9 +75,11 @@ VARIABLES = (
 DUCKDB_SECRET = "s3_onyxia_connection"
 #: The DuckDB extensions the image installs when it is built, among others
 #: (images-datascience, python-minimal/scripts/install-duckdb-extensions.py:
-#: ``INSTALL httpfs``, ``INSTALL aws``…): a service's home gets the same signed files
-#: (:func:`install_duckdb_extensions`), so that a chapter's ``INSTALL httpfs`` finds
-#: them there, offline too.
+#: ``INSTALL httpfs``, ``INSTALL aws``…, run by python-minimal/Dockerfile with
+#: ``HOME=/home/onyxia``, the service's home): a service's home gets the same signed
+#: files (:func:`give_duckdb_extensions`), and so does the learner's home when they
+#: start their own playground, so that a chapter's ``INSTALL httpfs`` finds them there
+#: and downloads nothing, offline too.
 DUCKDB_EXTENSIONS = ("httpfs", "aws")
 #: Where DuckDB keeps the secret, under the service's home.
 DUCKDB_SECRET_FILE = f".duckdb/stored_secrets/{DUCKDB_SECRET}.duckdb_secret"
@@ -312,6 +314,33 @@ def write_duckdb_secret(env: dict[str, str], home: Path) -> Path:
     finally:
         con.close()
     return folder
+
+
+def give_duckdb_extensions(
+    home: Path, names: tuple[str, ...] = DUCKDB_EXTENSIONS
+) -> list[str]:
+    """Give ``home`` the image's DuckDB extensions, as the SSP Cloud image gives the
+    service's home when it is built: the signed files of ``names`` in DuckDB's default
+    extension folder under ``home`` (``.duckdb/extensions/<version>/<platform>/``),
+    where ``INSTALL httpfs`` finds them and downloads nothing. Those already there are
+    left as they are. Returns the names installed now."""
+    import duckdb
+
+    con = duckdb.connect(
+        config={"extension_directory": str(home / ".duckdb" / "extensions")}
+    )
+    try:
+        present = {
+            name
+            for (name,) in con.execute(
+                "SELECT extension_name FROM duckdb_extensions() WHERE installed"
+            ).fetchall()
+        }
+        missing = tuple(name for name in names if name not in present)
+        install_duckdb_extensions(con, missing)
+    finally:
+        con.close()
+    return list(missing)
 
 
 def install_duckdb_extensions(con, names: tuple[str, ...] = DUCKDB_EXTENSIONS) -> None:
@@ -745,7 +774,29 @@ def start(
         if temporary:
             shutil.rmtree(data, ignore_errors=True)
         raise
+    if state_dir is None:
+        # The learner's own playground (the one a notebook finds): their home gets the
+        # image's DuckDB extensions, as a service's home on SSP Cloud has them.
+        notes.append(duckdb_extensions_note(Path.home()))
     return playground
+
+
+def duckdb_extensions_note(home: Path) -> str:
+    """Give ``home`` the image's DuckDB extensions (:func:`give_duckdb_extensions`) and
+    say so in one French sentence; a failure is said, not raised (the playground works
+    without them, and DuckDB would download them where there is internet)."""
+    try:
+        added = give_duckdb_extensions(home)
+    except PlaygroundError as exc:
+        return f"{exc}".replace("\n", " ")
+    where = home / ".duckdb" / "extensions"
+    names = " et ".join(DUCKDB_EXTENSIONS)
+    return (
+        f"Extensions DuckDB {names} "
+        + ("installées" if added else "déjà présentes")
+        + f" dans {where}, comme dans un service du SSP Cloud : « INSTALL httpfs » "
+        "les y trouve, sans rien télécharger (hors ligne aussi)."
+    )
 
 
 def _write_state(playground: Playground) -> None:
