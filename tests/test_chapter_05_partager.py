@@ -161,3 +161,20 @@ def test_exercises_have_collapsed_executed_solutions(nb) -> None:
     assert len(solutions) >= 3
     for cell in solutions:
         assert cell.execution_count and cell.outputs, cell.source[:60]
+
+
+def test_a_deposit_link_signed_with_if_none_match_serves_once(nb) -> None:
+    """The chapter says a plain deposit link overwrites, and one signed with
+    ``If-None-Match: *`` is refused (412) once the object exists."""
+    text = _text(_cell(nb, "lien_unique = "))
+    assert re.search(r"^premier dépôt : HTTP 200 ", text, re.M), text
+    assert "second dépôt : HTTP 412 : PreconditionFailed" in text, text
+
+
+def test_the_clean_up_reads_the_errors_of_delete_objects(nb) -> None:
+    cell = _cell(nb, "a_supprimer = sorted(set(ECRITS))")
+    assert 'reponse.get("Errors", [])' in cell.source and "raise " in cell.source
+    assert '"Quiet"' not in cell.source  # the count printed is the server's Deleted
+    match = re.search(r"^(\d+) objets supprimés", _text(cell), re.M)
+    written = _text(_cell(nb, "Prefix=DEPOT")).count("identique : True")
+    assert match and int(match.group(1)) > written, _text(cell)

@@ -80,3 +80,30 @@ def test_the_executed_notebook_shows_what_the_chapter_claims() -> None:
         _text(c) for c in cells if c.source.startswith("s3.abort_multipart_upload")
     ]
     assert pending == ["envois en cours sous cette clé : 0\n"]
+
+
+def _dask_section() -> str:
+    text = SOURCE.read_text()
+    return text[
+        text.index("## Calculer à plusieurs : Dask") : text.index("## Exercices")
+    ]
+
+
+def test_the_dask_example_stands_alone_and_says_what_a_script_needs() -> None:
+    """What a learner copies into a script: no course helper builds its data, and the
+    chapter says the guard a script needs (else ``Nanny failed to start``)."""
+    section = _dask_section()
+    code = "".join(re.findall(r"```\{python[^}]*\}\n(.*?)```", section, flags=re.S))
+    assert "bench." not in code and "s3cours" not in code
+    assert 'if __name__ == "__main__":' in section
+    assert "RuntimeError: Nanny failed to start." in section
+    result = next(c for c in _cells() if "DOSSIER_RESULTAT = " in c.source)
+    assert _text(result).startswith("100 départements, dont :"), _text(result)
+
+
+def test_the_clean_up_checks_what_fs_rm_does_not_report() -> None:
+    cell = next(c for c in _cells() if "fs.rm(sorted(set(a_supprimer)))" in c.source)
+    assert "raise RuntimeError" in cell.source
+    assert re.fullmatch(
+        r"\d+ objets supprimés ; rien ne reste sous \S+\n", _text(cell)
+    ), _text(cell)

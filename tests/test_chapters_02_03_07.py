@@ -5,6 +5,7 @@ none of the 2020 page's defects left anywhere in the repository."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections import defaultdict
 from pathlib import Path
@@ -187,3 +188,82 @@ def test_every_failing_cell_is_followed_by_its_explanation() -> None:
             cell.outputs[1].text.startswith("➜ ")
             and "À faire : " in cell.outputs[1].text
         ), (cell.source[:80], cell.outputs[1].text)
+
+
+# ------------------------------------------------------- claims checked against outputs
+
+
+def _outputs(source: Path, marker: str) -> str:
+    nb = nbformat.read(notebooks.notebook_path(source), as_version=4)
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and marker in c.source]
+    return "".join(
+        o.get("text", "") or o.get("data", {}).get("text/plain", "")
+        for o in cell.outputs
+    )
+
+
+def test_duckdb_offline_fails_on_a_new_machine_and_not_where_the_image_put_them() -> (
+    None
+):
+    failed = _outputs(TROUBLESHOOTING, "poste_neuf.install_extension")
+    assert failed.startswith(
+        'IOException: IO Error: Failed to download extension "httpfs"'
+    )
+    assert "v1.5.5" in failed and "linux_amd64" in failed  # what the prose points at
+    found = _outputs(TROUBLESHOOTING, "hors_ligne.install_extension")
+    assert found.strip() == "[('aws', True, True), ('httpfs', True, True)]", found
+
+
+def test_the_default_retry_mode_is_the_one_the_page_names() -> None:
+    assert "Mode de réessai par défaut : legacy\n" in _outputs(
+        TROUBLESHOOTING, 'retries["mode"]'
+    )
+    assert "de `legacy` à `standard`" in TROUBLESHOOTING.read_text()
+
+
+def test_the_folder_copy_clean_up_reads_errors_and_counts_every_copy() -> None:
+    nb = nbformat.read(notebooks.notebook_path(WRITE), as_version=4)
+    (cell,) = [c for c in nb.cells if "supprimees = 0" in c.source]
+    assert 'reponse.get("Errors", [])' in cell.source and "raise " in cell.source
+    # Four libraries copied the eight objects of « ecrits/ ».
+    assert (
+        _outputs(WRITE, "supprimees = 0") == "32 objets supprimés sous copie_ecrits/\n"
+    )
+
+
+#: A count or a size printed the English way in a chapter's own lines: four digits or
+#: more with no separator, or a decimal point, next to what it counts.
+NOT_FRENCH = re.compile(
+    r"\b\d{4,} (?:communes|ménages|lignes|octets|objets|clés)"
+    r"|\b\d+\.\d+ (?:Mo|Mio|Go|Gio|s)\b"
+    r"|^\(\d{4,}, \d+\)$"
+    r"|^\d{4,}$",
+    re.M,
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["(34000, 29)", "34000", "200000 communes", "15.2 Mio à envoyer", "0.34 s de"],
+)
+def test_not_french_catches_what_python_prints(text: str) -> None:
+    assert NOT_FRENCH.search(text)
+
+
+@pytest.mark.parametrize(
+    "stem",
+    ["01_se_connecter", "02_lire", "03_ecrire", "05_partager", "06_gros_volumes"]
+    + ["07_depannage"],
+)
+def test_counts_and_sizes_are_printed_the_french_way(stem: str) -> None:
+    nb = nbformat.read(config.ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
+    found = {
+        m.group()
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        for m in NOT_FRENCH.finditer(
+            o.get("text", "") or o.get("data", {}).get("text/plain", "")
+        )
+    }
+    assert not found, found
