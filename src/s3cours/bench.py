@@ -1,9 +1,13 @@
 """What each library downloads to read the course data: requests and bytes, measured the
 same way for every library by a counting relay (:mod:`s3cours.counting_proxy`).
 
-Four cases, each read into memory by each library: the whole CSV, the whole Parquet
-file, two columns of the Parquet file, and one partition (one department) of a Parquet
-dataset partitioned by department. The chapter "Parquet sur S3" calls :func:`measure` on
+Five cases, each read into memory by each library: the whole CSV, the whole Parquet
+file, two columns of the Parquet file, the same two columns of one department's
+communes only (a filter on ``CODGEO``), and one partition (one department) of a Parquet
+dataset partitioned by department. The two columns are the ones a learner asks for: a
+key column (``CODGEO``) and a value column (``MED14``), far apart in the file; two
+neighbouring columns would flatter the readers that merge nearby byte ranges into one
+request. The chapter "Parquet sur S3" calls :func:`measure` on
 the playground's data; ``./cours bench`` does the same on a larger generated table.
 
 Request and byte counts depend only on the data and on the pinned library versions; wall
@@ -33,12 +37,24 @@ CASES = {
     "csv": "CSV entier",
     "parquet": "Parquet entier",
     "colonnes": "Parquet, 2 colonnes",
+    "filtre": "2 colonnes, 1 département",
     "partition": "Parquet, 1 partition",
 }
-#: The two columns read in the "colonnes" case: median income and poverty rate.
+#: The two columns read in the "colonnes" and "filtre" cases, as a learner asks for
+#: them: a key column (the commune code) and a value column (median income).
+COLUMNS = ["CODGEO", "MED14"]
+#: Two neighbouring columns (median income and poverty rate), which the chapter « Gros
+#: volumes » reads in its latency measures (:func:`s3cours.mesures.source`).
 TWO_COLUMNS = ["MED14", "TP6014"]
 #: Name of the partition column (the department, derived from CODGEO).
 PARTITION = "DEP"
+
+
+def department_range(department: str) -> tuple[str, str]:
+    """The commune codes of ``department`` as a range ``[low, high)``: the codes that
+    start with it. A range, not a prefix test: readers compare it with the minimum and
+    maximum of each row group, and skip the groups that cannot hold such a code."""
+    return department, department[:-1] + chr(ord(department[-1]) + 1)
 
 
 def department_of(codgeo: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -66,6 +82,15 @@ class Source:
     department: str
     #: A learner's temporary credentials (playground, SSP Cloud) carry a token.
     session_token: str | None = None
+    #: The two columns of the "colonnes" and "filtre" cases (and of
+    #: :func:`tuned_readers`).
+    columns: tuple[str, ...] = tuple(COLUMNS)
+
+    @property
+    def filters(self) -> list[tuple[str, str, str]]:
+        """The "filtre" case's filter, in pyarrow's form: the department's codes."""
+        low, high = department_range(self.department)
+        return [("CODGEO", ">=", low), ("CODGEO", "<", high)]
 
     @property
     def endpoint(self) -> str:
@@ -193,10 +218,13 @@ def _boto3(src: Source, case: str) -> int:
         return len(pd.read_csv(get(src.csv_key), sep=";", dtype={"CODGEO": "string"}))
     if case == "parquet":
         return pq.read_table(get(src.parquet_key)).num_rows
-    if (
-        case == "colonnes"
-    ):  # no projection: the whole object comes, then columns are chosen
-        return pq.read_table(get(src.parquet_key), columns=TWO_COLUMNS).num_rows
+    if case in ("colonnes", "filtre"):
+        # No projection on the network: the whole object comes, then columns (and
+        # rows) are chosen in memory.
+        filters = src.filters if case == "filtre" else None
+        return pq.read_table(
+            get(src.parquet_key), columns=list(src.columns), filters=filters
+        ).num_rows
     bucket, prefix = src.dataset.split("/", 1)
     listing = s3.list_objects_v2(
         Bucket=bucket, Prefix=f"{prefix}/{PARTITION}={src.department}/"
@@ -217,9 +245,12 @@ def _s3fs(src: Source, case: str) -> int:
             return len(pd.read_csv(f, sep=";", dtype={"CODGEO": "string"}))
     if case == "parquet":
         return pq.read_table(f"{src.bucket}/{src.parquet_key}", filesystem=fs).num_rows
-    if case == "colonnes":
+    if case in ("colonnes", "filtre"):
         return pq.read_table(
-            f"{src.bucket}/{src.parquet_key}", columns=TWO_COLUMNS, filesystem=fs
+            f"{src.bucket}/{src.parquet_key}",
+            columns=list(src.columns),
+            filesystem=fs,
+            filters=src.filters if case == "filtre" else None,
         ).num_rows
     folder = f"{src.dataset}/{PARTITION}={src.department}"
     return pq.read_table(folder, filesystem=fs).num_rows
@@ -238,9 +269,12 @@ def _pyarrow(src: Source, case: str) -> int:
             ).num_rows
     if case == "parquet":
         return pq.read_table(f"{src.bucket}/{src.parquet_key}", filesystem=fs).num_rows
-    if case == "colonnes":
+    if case in ("colonnes", "filtre"):
         return pq.read_table(
-            f"{src.bucket}/{src.parquet_key}", columns=TWO_COLUMNS, filesystem=fs
+            f"{src.bucket}/{src.parquet_key}",
+            columns=list(src.columns),
+            filesystem=fs,
+            filters=src.filters if case == "filtre" else None,
         ).num_rows
     dataset = ds.dataset(
         src.dataset,
@@ -271,11 +305,12 @@ def _pandas(src: Source, case: str) -> int:
                 f"s3://{src.bucket}/{src.parquet_key}", storage_options=options
             )
         )
-    if case == "colonnes":
+    if case in ("colonnes", "filtre"):
         return len(
             pd.read_parquet(
                 f"s3://{src.bucket}/{src.parquet_key}",
-                columns=TWO_COLUMNS,
+                columns=list(src.columns),
+                filters=src.filters if case == "filtre" else None,
                 storage_options=options,
             )
         )
@@ -318,15 +353,16 @@ def _polars(src: Source, case: str) -> int:
             .collect()
             .height
         )
-    if case == "colonnes":
-        return (
-            pl.scan_parquet(
-                f"s3://{src.bucket}/{src.parquet_key}", storage_options=options
-            )
-            .select(TWO_COLUMNS)
-            .collect()
-            .height
-        )
+    if case in ("colonnes", "filtre"):
+        query = pl.scan_parquet(
+            f"s3://{src.bucket}/{src.parquet_key}", storage_options=options
+        ).select(list(src.columns))
+        if case == "filtre":
+            # A range, which polars compares with each row group's statistics;
+            # str.starts_with gives the same rows but skips no row group.
+            low, high = department_range(src.department)
+            query = query.filter((pl.col("CODGEO") >= low) & (pl.col("CODGEO") < high))
+        return query.collect().height
     return (
         pl.scan_parquet(
             f"s3://{src.dataset}/",
@@ -353,11 +389,13 @@ def _duckdb(src: Source, case: str) -> int:
             )
         elif case == "parquet":
             query = f"SELECT * FROM read_parquet('s3://{src.bucket}/{src.parquet_key}')"
-        elif case == "colonnes":
+        elif case in ("colonnes", "filtre"):
             query = (
-                f"SELECT {', '.join(TWO_COLUMNS)} "
+                f"SELECT {', '.join(src.columns)} "
                 f"FROM read_parquet('s3://{src.bucket}/{src.parquet_key}')"
             )
+            if case == "filtre":  # duckdb turns a prefix LIKE into a range
+                query += f" WHERE CODGEO LIKE '{src.department}%'"
         else:
             query = (
                 f"SELECT * FROM read_parquet('s3://{src.dataset}/*/*.parquet', "
@@ -550,8 +588,48 @@ def upload(
     )
 
 
-def report(results: list[Measure], sizes: dict[str, int]) -> str:
-    """The benchmark's report: sizes, then bytes, requests and times per case."""
+def physical_minimum(src: Source) -> int:
+    """The fewest bytes any reader can fetch for the "filtre" case: the footer (its
+    serialized size, then 4 bytes of length and ``PAR1``), and the chunks of
+    ``src.columns`` in the row groups whose ``CODGEO`` statistics do not exclude the
+    department. Read from the file's own footer (pyarrow, through ``src``)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(
+        f"{src.bucket}/{src.parquet_key}", filesystem=src.arrow()
+    ).metadata
+    names = [meta.schema.column(j).name for j in range(meta.num_columns)]
+    low, high = department_range(src.department)
+    total = meta.serialized_size + 8
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        key = group.column(names.index("CODGEO")).statistics
+        if key is not None and key.has_min_max and (key.max < low or key.min >= high):
+            continue
+        total += sum(
+            group.column(names.index(name)).total_compressed_size
+            for name in src.columns
+        )
+    return total
+
+
+def minimum_table(results: list[Measure], minimum: int) -> pd.DataFrame:
+    """Bytes of the "filtre" case per library, beside the physical minimum."""
+    received = table(results)[CASES["filtre"]]
+    return pd.DataFrame(
+        {
+            "octets reçus": received,
+            "minimum": minimum,
+            "× le minimum": received / minimum,
+        }
+    )
+
+
+def report(
+    results: list[Measure], sizes: dict[str, int], minimum: int | None = None
+) -> str:
+    """The benchmark's report: sizes, then bytes, requests and times per case; with
+    ``minimum`` (:func:`physical_minimum`), the filtered read beside it."""
     csv, parquet = (f"{sizes[k]:,}".replace(",", " ") for k in ("csv", "parquet"))
     lines = [
         f"Objets : CSV {csv} octets, Parquet {parquet} octets "
@@ -571,6 +649,15 @@ def report(results: list[Measure], sizes: dict[str, int]) -> str:
         "Octets de 2 colonnes Parquet / octets du CSV entier :",
         ratios(results).map("{:.1%}".format).to_string(),
     ]
+    if minimum is not None:
+        frame = minimum_table(results, minimum)
+        frame["× le minimum"] = frame["× le minimum"].round(2)
+        lines += [
+            "",
+            f"{CASES['filtre']} : octets reçus et minimum physique (le pied, et les "
+            "colonnes des groupes de lignes qui peuvent contenir le département) :",
+            frame.to_string(),
+        ]
     return "\n".join(lines)
 
 
@@ -596,6 +683,7 @@ def tuned_readers(src: Source) -> dict[str, Callable[[], int]]:
     import pyarrow.parquet as pq
 
     path = f"{src.bucket}/{src.parquet_key}"
+    columns = list(src.columns)
     s3 = src.boto3_client()
     fs = src.s3fs()
     s3_arrow = src.arrow()
@@ -606,27 +694,27 @@ def tuned_readers(src: Source) -> dict[str, Callable[[], int]]:
 
     def boto3_() -> int:  # one GET of the whole object: one round trip, every byte
         body = s3.get_object(Bucket=src.bucket, Key=src.parquet_key)["Body"].read()
-        return pq.read_table(io.BytesIO(body), columns=TWO_COLUMNS).num_rows
+        return pq.read_table(io.BytesIO(body), columns=columns).num_rows
 
     def s3fs_() -> int:  # footer, then every needed range at once (concurrent requests)
         fs.invalidate_cache()
         with fsspec.parquet.open_parquet_file(
-            path, fs=fs, columns=TWO_COLUMNS, engine="pyarrow"
+            path, fs=fs, columns=columns, engine="pyarrow"
         ) as f:
-            return pq.read_table(f, columns=TWO_COLUMNS).num_rows
+            return pq.read_table(f, columns=columns).num_rows
 
     def pyarrow_() -> int:
-        return pq.read_table(path, columns=TWO_COLUMNS, filesystem=s3_arrow).num_rows
+        return pq.read_table(path, columns=columns, filesystem=s3_arrow).num_rows
 
     def pandas_() -> int:  # pyarrow's own S3 client instead of s3fs
-        return len(pd.read_parquet(path, columns=TWO_COLUMNS, filesystem=s3_arrow))
+        return len(pd.read_parquet(path, columns=columns, filesystem=s3_arrow))
 
     def polars_() -> int:
         import polars as pl
 
         return (
             pl.scan_parquet(f"s3://{path}", storage_options=polars_options)
-            .select(TWO_COLUMNS)
+            .select(columns)
             .collect()
             .height
         )
@@ -634,7 +722,7 @@ def tuned_readers(src: Source) -> dict[str, Callable[[], int]]:
     def duckdb_() -> int:
         return len(
             con.sql(
-                f"SELECT {', '.join(TWO_COLUMNS)} FROM read_parquet('s3://{path}')"
+                f"SELECT {', '.join(columns)} FROM read_parquet('s3://{path}')"
             ).fetchall()
         )
 

@@ -108,7 +108,9 @@ def figure_memoire(pics: pd.Series, n_communes: int) -> Image:
 def source(adresse: str, region: str, bucket: str, cle_parquet: str) -> bench.Source:
     """Le fichier Parquet ``bucket/cle_parquet`` tel que le lisent les mesures de
     :mod:`s3cours.bench` (``bench.measure``, ``bench.measure_tuned``) : par ``adresse``
-    (celle d'un relais), avec les identifiants de l'environnement, ceux du service."""
+    (celle d'un relais), avec les identifiants de l'environnement, ceux du service. Les
+    deux colonnes lues sont ``bench.TWO_COLUMNS``, celles des onglets du chapitre
+    « Gros volumes »."""
     return bench.Source(
         endpoint_url=adresse,
         region=region,
@@ -120,6 +122,7 @@ def source(adresse: str, region: str, bucket: str, cle_parquet: str) -> bench.So
         parquet_key=cle_parquet,
         dataset="",
         department="",
+        columns=tuple(bench.TWO_COLUMNS),
     )
 
 
