@@ -156,3 +156,31 @@ def test_the_spark_chapter_opens_in_a_pyspark_service() -> None:
     assert link.startswith(launch.ONYXIA_SPARK_LAUNCHER + "?")
     other = launch.links("notebooks/01_se_connecter.ipynb")["sspcloud"]
     assert other.startswith(launch.ONYXIA_LAUNCHER + "?")
+
+
+def _spark_outputs(marker: str) -> str:
+    """What the cell of the executed Spark chapter whose code holds ``marker`` shows."""
+    import nbformat
+
+    nb = nbformat.read(
+        config.NOTEBOOKS_DIR / f"{config.SPARK_CHAPTER}.ipynb", as_version=4
+    )
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and marker in c.source]
+    return "".join(
+        o.get("text", "") or o.get("data", {}).get("text/plain", "")
+        for o in cell.outputs
+    )
+
+
+def test_the_spark_chapter_shows_no_port_and_no_date_that_change() -> None:
+    """A rebuild gives the same outputs: the server's port is named by its variable,
+    the token's end as the time left (7 days minus the minutes since it was given)."""
+    settings = _spark_outputs('valeur = "(masqué)"')
+    assert "(l'hôte d'AWS_S3_ENDPOINT)" in settings and "127.0.0.1" not in settings
+    assert _spark_outputs("fin_du_jeton(JETON)") == "Votre jeton expire dans 6 j 23 h\n"
+
+
+def test_the_spark_chapter_empties_a_folder_reading_delete_objects_errors() -> None:
+    text = (config.CONTENT_DIR / f"{config.SPARK_CHAPTER}.Rmd").read_text()
+    vider = text[text.index("def vider(") : text.index("deux_departements = ")]
+    assert 'reponse.get("Errors", [])' in vider and "raise ClientError(" in vider
