@@ -385,3 +385,123 @@ def test_every_explanation_points_to_its_section_of_the_troubleshooting_page() -
         assert (found.notebook == diagnostic.TROUBLESHOOTING) == (
             found.page == "Dépannage"
         )
+
+
+# ----------------------------------------------- « Recettes du quotidien » : refusals
+
+
+def _learner_clients(url: str) -> tuple:
+    """The learner's boto3 client, s3fs and pandas options (the run's credentials)."""
+    if not os.environ.get("AWS_SESSION_TOKEN"):
+        pytest.fail(
+            "Ce test demande les identifiants d'un apprenant (lancez `./cours test`)."
+        )
+    client = boto3.client("s3", endpoint_url=url, config=Config(**FAST))
+    fs = s3fs.S3FileSystem(endpoint_url=url, skip_instance_cache=True)
+    return client, fs, {"endpoint_url": url, "skip_instance_cache": True}
+
+
+def test_a_conditional_write_that_fails_is_explained_whatever_the_library(
+    session_endpoint_url: str,
+) -> None:
+    """« Écrire sans écraser » : IfNoneMatch on a taken key (boto3, s3fs's
+    mode="create", pandas' mode="x"), IfMatch on a stale ETag: 412, explained; the
+    object in place is left as it was."""
+    import pandas as pd
+
+    client, fs, options = _learner_clients(session_endpoint_url)
+    key = "tests/ecriture-conditionnelle.csv"
+    path = f"{config.LEARNER_BUCKET}/{key}"
+    client.put_object(Bucket=config.LEARNER_BUCKET, Key=key, Body=b"a;b\n1;2\n")
+    try:
+        stale = client.head_object(Bucket=config.LEARNER_BUCKET, Key=key)["ETag"]
+        client.put_object(
+            Bucket=config.LEARNER_BUCKET, Key=key, Body=b"a;b\n3;4\n", IfMatch=stale
+        )
+        writes = {
+            "boto3 IfNoneMatch": lambda: client.put_object(
+                Bucket=config.LEARNER_BUCKET, Key=key, Body=b"x", IfNoneMatch="*"
+            ),
+            "boto3 IfMatch": lambda: client.put_object(
+                Bucket=config.LEARNER_BUCKET, Key=key, Body=b"x", IfMatch=stale
+            ),
+            "s3fs create": lambda: fs.pipe_file(path, b"x", mode="create"),
+            "s3fs xb": lambda: fs.pipe(path, b"x", mode="create"),
+            "pandas x": lambda: pd.DataFrame({"a": [1]}).to_csv(
+                f"s3://{path}", mode="x", storage_options=options
+            ),
+        }
+        for name, write in writes.items():
+            with pytest.raises(Exception) as caught:
+                write()
+                pytest.fail(f"{name} : écrit malgré la condition")
+            found = diagnostic.explain(caught.value)
+            assert found is not None, (name, repr(caught.value))
+            assert "412 PreconditionFailed" in found.what, name
+            assert found.section == "Écrire sans écraser", name
+        body = client.get_object(Bucket=config.LEARNER_BUCKET, Key=key)["Body"].read()
+        assert body == b"a;b\n3;4\n", "un refus ne doit rien écrire"
+    finally:
+        client.delete_object(Bucket=config.LEARNER_BUCKET, Key=key)
+
+
+def _refused(response: dict) -> RuntimeError | None:
+    """The chapters' check of a DeleteObjects answer (their clean-up cells)."""
+    refus = response.get("Errors", [])
+    if not refus:
+        return None
+    return RuntimeError(
+        f"{len(refus)} objets non supprimés, dont {refus[0]['Key']} : "
+        f"{refus[0]['Code']} ({refus[0].get('Message', '')})"
+    )
+
+
+def test_a_deletion_refused_inside_a_200_answer_is_explained(
+    session_endpoint_url: str,
+) -> None:
+    """A DeleteObjects answer is 200 with the refused keys in ``Errors``; the chapters'
+    check raises a RuntimeError of its own (no S3 library in its traceback), which
+    the course still explains, as a partial deletion; other errors of the chapters'
+    own code are left alone."""
+    client, _, _ = _learner_clients(session_endpoint_url)
+    refused_key = config.DATA_PREFIX + "cours-python-s3-jamais-cree.csv"
+    response = client.delete_objects(
+        Bucket=config.DATA_BUCKET, Delete={"Objects": [{"Key": refused_key}]}
+    )
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 200
+    error = _refused(response)
+    assert error is not None, response
+    with pytest.raises(RuntimeError) as caught:
+        raise error
+    assert not diagnostic.from_s3_library(caught.value)
+    found = diagnostic.explain(caught.value)
+    assert found is diagnostic.PARTIAL_DELETE_DIAGNOSIS
+    assert "AccessDenied" in str(caught.value) and refused_key in str(caught.value)
+    assert diagnostic.explain(RuntimeError("2 objets à supprimer")) is None
+    # A whole request refused keeps the plain explanation of a refusal.
+    from botocore.exceptions import ClientError
+
+    whole = ClientError(
+        {"Error": {"Code": "AccessDenied", "Message": "Access Denied."}},
+        "DeleteObjects",
+    )
+    assert diagnostic.diagnose(whole).what.startswith("Accès refusé")
+
+
+def test_the_partial_deletion_explanation_points_to_its_section() -> None:
+    found = diagnostic.PARTIAL_DELETE_DIAGNOSIS
+    page = config.CONTENT_DIR / found.notebook.replace(".ipynb", ".Rmd")
+    assert f"## {found.section}\n" in page.read_text()
+    assert found.page == "Recettes du quotidien" and found.notebook in str(found)
+
+
+def test_a_conflict_between_conditional_writes_is_explained() -> None:
+    from botocore.exceptions import ClientError
+
+    conflict = ClientError(
+        {"Error": {"Code": "ConditionalRequestConflict", "Message": "conflict"}},
+        "PutObject",
+    )
+    found = diagnostic.diagnose(conflict)
+    assert found is not None and "409" in found.what
+    assert found.notebook == "09_recettes.ipynb"

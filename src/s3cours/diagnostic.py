@@ -45,6 +45,13 @@ def _spark(what: str, fix: str, section: str) -> Diagnosis:
     return Diagnosis(what, fix, section, page="Spark et S3", notebook="08_spark.ipynb")
 
 
+def _recipes(what: str, fix: str, section: str) -> Diagnosis:
+    """A fault explained in the chapter « Recettes du quotidien »."""
+    return Diagnosis(
+        what, fix, section, page="Recettes du quotidien", notebook="09_recettes.ipynb"
+    )
+
+
 _REFRESH = (
     "sur le SSP Cloud, lancez un nouveau service, ou prenez des identifiants frais "
     "dans Stockage de données › Paramètres du profil (Détail du profil S3) ; après un "
@@ -56,6 +63,33 @@ _REFRESH = (
 RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), diagnosis)
     for pattern, diagnosis in (
+        (
+            r"PreconditionFailed|pre-conditions? you specified did not hold"
+            r"|\(412\) when calling",
+            _recipes(
+                "L'écriture était conditionnelle et la condition n'est pas remplie "
+                "(412 PreconditionFailed) : avec IfNoneMatch='*' (s3fs : "
+                "mode='create' ou 'xb' ; pandas : mode='x'), la clé existe déjà ; "
+                "avec IfMatch, l'objet a changé depuis que vous avez lu son ETag. Rien "
+                "n'a été écrit : l'objet en place est intact.",
+                "pour un nouvel objet, choisissez une autre clé (ou supprimez "
+                "d'abord l'ancien, s'il est à vous et ne sert plus) ; pour une mise à "
+                "jour, relisez l'objet et son ETag, refaites la modification, puis "
+                "réécrivez avec IfMatch=le nouvel ETag.",
+                "Écrire sans écraser",
+            ),
+        ),
+        (
+            r"ConditionalRequestConflict",
+            _recipes(
+                "Une autre écriture conditionnelle sur la même clé était en cours "
+                "(409 ConditionalRequestConflict) : le serveur a refusé celle-ci, "
+                "rien n'a été écrit.",
+                "relancez l'écriture ; pour une mise à jour avec IfMatch, relisez "
+                "d'abord l'objet et son ETag.",
+                "Écrire sans écraser",
+            ),
+        ),
         (
             r"ClassNotFoundException\W.*S3AFileSystem",
             _spark(
@@ -286,11 +320,31 @@ NO_SPACE = Diagnosis(
 )
 
 
+#: A DeleteObjects answer is HTTP 200 even when the server refused keys: they are in its
+#: ``Errors``. The chapters check it in their clean-up cells and raise, from their own
+#: code (no S3 library in the traceback), ``RuntimeError("N objets non supprimés, dont
+#: KEY : CODE (MESSAGE)")``: « Recettes du quotidien », « Suppressions refusées en
+#: partie ».
+PARTIAL_DELETE = re.compile(r"^\d+ objets? non supprimés?, dont .+ : \w+")
+PARTIAL_DELETE_DIAGNOSIS = _recipes(
+    "Le serveur a répondu 200 à la suppression groupée (delete_objects) mais a refusé "
+    "des clés : chacune est dans la liste Errors de la réponse, avec son code (celui "
+    "de la première, après sa clé ci-dessus) ; les autres clés du lot sont bien "
+    "supprimées.",
+    "AccessDenied : la clé est hors de vos droits (le dossier diffusion/ ou le bucket "
+    "d'un autre) : retirez-la du lot, vous ne pouvez pas la supprimer ; un autre "
+    "code : lisez reponse['Errors'] clé par clé, corrigez, et ne relancez la "
+    "suppression que de celles-là.",
+    "Suppressions refusées en partie",
+)
+
+
 def explain(exc: BaseException, namespace: dict | None = None) -> Diagnosis | None:
-    """What the chapters print under an error: the explanation of an S3 error, or of a
+    """What the chapters print under an error: the explanation of an S3 error, of a
     write attempted without a space (a name the setup cell left undefined, or one drawn
-    from it: ``namespace``, the notebook's, says the setup cell found no space); None
-    for any other error."""
+    from it: ``namespace``, the notebook's, says the setup cell found no space), or of
+    the chapters' own check of a deletion that the server refused in part
+    (:data:`PARTIAL_DELETE`); None for any other error."""
     if isinstance(exc, NameError) and (
         getattr(exc, "name", None) in SPACE_NAMES
         or (
@@ -300,6 +354,8 @@ def explain(exc: BaseException, namespace: dict | None = None) -> Diagnosis | No
         )
     ):
         return NO_SPACE
+    if isinstance(exc, RuntimeError) and PARTIAL_DELETE.search(str(exc)):
+        return PARTIAL_DELETE_DIAGNOSIS
     return diagnose(exc) if from_s3_library(exc) else None
 
 
