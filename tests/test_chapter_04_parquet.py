@@ -166,6 +166,10 @@ def test_each_library_against_the_minimum_is_what_the_prose_says() -> None:
     )
     assert abs(ratio["polars"] - int(claim.group(1))) < 0.5
     assert received["polars"] == int(claim.group(2)) * 1024 + span
+    stated = _claim(r"ici, les ([\d\s]+) octets qui vont du début de `CODGEO` à la fin")
+    assert _number(stated.group(1)) == span
+    footer = _claim(r"même quand le pied est bien plus petit \(ici (\d+) Ko\)")
+    assert round((minimum - chunks) / 1000) == int(footer.group(1))
     assert ratio["polars"] > bound  # so the chapter has to say why
     # « boto3 reçoit l'objet entier ».
     _claim(r"\*\*`boto3`\*\* reçoit l'objet entier")
@@ -191,9 +195,7 @@ def test_the_polars_filters_cost_what_the_prose_says() -> None:
     )
     share = octets(lines["str.starts_with"]) / len(_parquet())
     assert round(100 * share) == int(claim.group(1)) and claim.group(2) == "483"
-    assert len(pq.ParquetFile(io.BytesIO(_parquet())).metadata.to_dict()) and (
-        pq.ParquetFile(io.BytesIO(_parquet())).num_row_groups == 4
-    )
+    assert pq.ParquetFile(io.BytesIO(_parquet())).num_row_groups == 4  # « quatre »
     # The tabs' range is the benchmark's read.
     assert octets(lines["intervalle"]) == _bytes_by_case()["polars"]["filtre"]
     bound = _number(
@@ -204,6 +206,12 @@ def test_the_polars_filters_cost_what_the_prose_says() -> None:
     )
     assert octets(lines["use_pyarrow=True"]) / minimum < bound
     assert octets(lines["use_pyarrow=True"]) == _bytes_by_case()["pyarrow"]["filtre"]
+    # After explain(), the read makes one request fewer than the fresh one above.
+    _claim(r"fait une requête de moins que la lecture neuve de la cellule précédente")
+    after = _output("relais.reset()\nrequete_mesuree").splitlines()[1]
+    fresh = int(re.search(r"(\d+) requêtes", lines["intervalle"])[1])
+    assert after.startswith("collect() après explain()")
+    assert int(re.search(r"(\d+) requête", after)[1]) == fresh - 1
 
 
 def test_the_two_columns_against_the_csv_are_what_the_prose_says() -> None:
@@ -226,6 +234,10 @@ def test_the_two_columns_against_the_csv_are_what_the_prose_says() -> None:
     polars = int(_claim(r"`polars` en reçoit (\d+) % : il demande").group(1))
     assert round(100 * shares["polars"]) == polars
     assert by_case["boto3"]["colonnes"] == len(_parquet())
+    _claim(r"\*\*Deux colonnes d'un département\*\* : moins encore, sauf pour `boto3`")
+    for lib in LIBRARIES:
+        fewer = by_case[lib]["filtre"] < by_case[lib]["colonnes"]
+        assert fewer == (lib != "boto3"), lib
 
 
 def test_a_retenir_says_what_was_measured() -> None:
