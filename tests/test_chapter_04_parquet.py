@@ -168,6 +168,12 @@ def test_each_library_against_the_minimum_is_what_the_prose_says() -> None:
     assert received["polars"] == int(claim.group(2)) * 1024 + span
     stated = _claim(r"ici, les ([\d\s]+) octets qui vont du début de `CODGEO` à la fin")
     assert _number(stated.group(1)) == span
+    between = _claim(
+        r"avec les trois colonnes rangées entre elles \(`(\w+)`, `(\w+)`, `(\w+)`\)"
+    )
+    schema = pq.ParquetFile(io.BytesIO(_parquet())).schema_arrow.names
+    start, end = schema.index("CODGEO"), schema.index("MED14")
+    assert list(between.groups()) == schema[start + 1 : end]
     footer = _claim(r"même quand le pied est bien plus petit \(ici (\d+) Ko\)")
     assert round((minimum - chunks) / 1000) == int(footer.group(1))
     assert ratio["polars"] > bound  # so the chapter has to say why
@@ -196,6 +202,9 @@ def test_the_polars_filters_cost_what_the_prose_says() -> None:
     share = octets(lines["str.starts_with"]) / len(_parquet())
     assert round(100 * share) == int(claim.group(1)) and claim.group(2) == "483"
     assert pq.ParquetFile(io.BytesIO(_parquet())).num_row_groups == 4  # « quatre »
+    # Every row group: the same bytes as the two columns read without a filter.
+    all_groups = _bytes_by_case()["polars"]["colonnes"]
+    assert octets(lines["str.starts_with"]) == all_groups
     # The tabs' range is the benchmark's read.
     assert octets(lines["intervalle"]) == _bytes_by_case()["polars"]["filtre"]
     bound = _number(
