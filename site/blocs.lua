@@ -44,6 +44,38 @@ local function unquote(div)
   return div
 end
 
+-- Un encadré replié (`collapse="true"` : les solutions des exercices). Quarto en fait un
+-- `div` à `data-bs-toggle`, sans rôle ni tabindex : le clavier ne l'atteint pas, et un
+-- lecteur d'écran l'annonce en anglais (« Toggle callout »). Il devient ici un encadré
+-- sans bandeau de titre (apparence « minimal ») dont le contenu est un vrai `<details>` :
+-- son `<summary>` porte le titre de la source (« Solution de l'exercice 1 »), s'ouvre et
+-- se ferme au clavier (Entrée, Espace) et se lit en français, comme la cellule de
+-- préparation (repliée par Quarto en `<details>` elle aussi).
+local function fold(div)
+  if div.attributes.collapse ~= "true" then
+    return div
+  end
+  local first = div.content[1]
+  if first == nil or first.t ~= "Header" then
+    error("encadré replié sans titre dans un notebook : le titre nomme ce qu'il cache")
+  end
+  div.attributes.collapse = nil
+  -- Sans bandeau de titre (« Astuce ») : le titre est celui du <summary>.
+  div.attributes.appearance = "minimal"
+  local blocks = pandoc.List({
+    pandoc.RawBlock("html", '<details class="replie">'),
+    pandoc.RawBlock("html", "<summary>"),
+    pandoc.Plain(first.content),
+    pandoc.RawBlock("html", "</summary>"),
+  })
+  for i = 2, #div.content do
+    blocks:insert(div.content[i])
+  end
+  blocks:insert(pandoc.RawBlock("html", "</details>"))
+  div.content = blocks
+  return div
+end
+
 function Pandoc(doc)
   local out, stack = {}, {}
   local function add(block)
@@ -62,7 +94,7 @@ function Pandoc(doc)
         error("`:::` fermant sans bloc ouvert dans un notebook")
       end
       local top = table.remove(stack)
-      add(unquote(pandoc.Div(top.content, top.attr)))
+      add(fold(unquote(pandoc.Div(top.content, top.attr))))
     else
       table.insert(stack, { attr = attributes(line), content = {} })
     end

@@ -146,7 +146,64 @@ def test_build_reuses_the_site_it_rendered_for_the_same_files(
 
     monkeypatch.setattr(config, "cache_dir", lambda: tmp_path)
     monkeypatch.setattr(site, "find_quarto", lambda: "/bin/quarto-factice")
+    monkeypatch.setattr(site, "PUBLISHED", tmp_path / "_site")
     (tmp_path / "site" / site.site_key()).mkdir(parents=True)
     (tmp_path / "site" / site.site_key() / "index.html").write_text("<html></html>")
     assert cli.build_site() == 0
     assert "Site déjà rendu" in capsys.readouterr().err
+    assert (tmp_path / "_site" / "index.html").read_text() == "<html></html>"
+
+
+def test_the_site_ends_in_site_folder_ignored_by_git(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The build leaves the site where a Quarto user looks for it: ``_site/`` (Quarto's
+    ``output-dir``), ignored by git, replaced whole when the files change and left
+    alone when they have not."""
+    from s3cours import site
+
+    assert quarto()["project"]["output-dir"] == "_site"
+    assert site.PUBLISHED == config.ROOT / "_site"
+    ignored = (config.ROOT / ".gitignore").read_text().splitlines()
+    assert "_site/" in ignored
+    monkeypatch.setattr(site, "PUBLISHED", tmp_path / "_site")
+    first = tmp_path / "cache" / "aaaa"
+    first.mkdir(parents=True)
+    (first / "index.html").write_text("un")
+    (tmp_path / "_site").mkdir()
+    (tmp_path / "_site" / "ancien.html").write_text("ancien")
+    assert site.publish(first) == tmp_path / "_site"
+    assert sorted(p.name for p in (tmp_path / "_site").iterdir()) == [
+        site.PUBLISHED_KEY,
+        "index.html",
+    ]
+    (tmp_path / "_site" / "index.html").write_text("lu par le lecteur")
+    site.publish(first)  # same files: nothing copied again
+    assert (tmp_path / "_site" / "index.html").read_text() == "lu par le lecteur"
+    second = tmp_path / "cache" / "bbbb"
+    second.mkdir()
+    (second / "index.html").write_text("deux")
+    site.publish(second)
+    assert (tmp_path / "_site" / "index.html").read_text() == "deux"
+
+
+def test_axe_core_is_pinned_and_installed_into_the_course_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """axe-core, which the site's browser tests inject into every page, comes from npm
+    at a pinned 4.x version, into the course's cache, by version."""
+    from s3cours import site
+
+    assert re.fullmatch(r"4\.\d+\.\d+", site.AXE_VERSION)
+    monkeypatch.setattr(config, "cache_dir", lambda: tmp_path)
+    assert site.axe_path() == (
+        tmp_path
+        / "npm"
+        / f"axe-core-{site.AXE_VERSION}"
+        / "node_modules"
+        / "axe-core"
+        / "axe.min.js"
+    )
+    monkeypatch.setattr(site.shutil, "which", lambda name: None)
+    message = site.axe_missing()
+    assert message is not None and "npm" in message and site.AXE_VERSION in message

@@ -7,9 +7,14 @@ those files, so that a run on unchanged files reuses it), served over
 not as under ``file://``), and driven by Playwright with the system's Chromium. Every
 page is checked: every chapter, whatever chapters exist.
 
-Needs ``quarto`` (on the PATH, or where the course's install script puts it) and
-Chromium; where one is missing, the tests are skipped and say which, and how to get it.
-``.ci/run`` provides both, so CI always runs them.
+Every page is also read by axe-core (WCAG 2.1 A and AA rules), at 1280 and 390 px, in
+the light and the dark theme, with every other host blocked: one visit per page, width
+and theme, shared by the checks below.
+
+Needs ``quarto`` (on the PATH, or where the course's install script puts it), Chromium
+and npm (which installs axe-core once into the course's cache); where one is missing,
+the tests are skipped and say which, and how to get it. ``.ci/run`` provides them, so CI
+always runs them.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from pathlib import Path
 
 import pytest
 
-from s3cours import aide_memoire, launch, notebooks, structure
-from s3cours.site import quarto_missing, rendered_site
+from s3cours import aide_memoire, config, launch, notebooks, structure
+from s3cours import site as site_module
+from s3cours.site import axe_missing, quarto_missing, render_once
 
 WIDTH = 1280
 
@@ -42,7 +48,7 @@ def find_chromium() -> str | None:
 
 def missing_tools() -> list[str]:
     """What is missing to render the site and open it in a browser, how to get it."""
-    missing = [m for m in [quarto_missing()] if m]
+    missing = [m for m in [quarto_missing(), axe_missing()] if m]
     if find_chromium() is None:
         missing.append(
             "Chromium introuvable : « apt-get install chromium » (Debian/Ubuntu), "
@@ -85,7 +91,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = (
         Path(os.environ["S3COURS_SITE"])
         if os.environ.get("S3COURS_SITE")
-        else rendered_site(tmp_path_factory.mktemp("site"))
+        else render_once(tmp_path_factory.mktemp("site"))
     )
     print(f"\nRendu Quarto : {time.monotonic() - started:.1f} s", file=sys.stderr)
 
@@ -132,16 +138,7 @@ def page(browser, site: str) -> Iterator:
     context.route(re.compile(r"^(?!http://127\.0\.0\.1:)"), lambda route: route.abort())
     tab = context.new_page()
     errors: list[str] = []
-    # "define is not defined": require.js, which Quarto loads from a CDN for notebook
-    # outputs, is blocked above; every other script error is a defect.
-    tab.on(
-        "pageerror",
-        lambda error: (
-            errors.append(str(error))
-            if "define is not defined" not in str(error)
-            else None
-        ),
-    )
+    tab.on("pageerror", lambda error: errors.append(str(error)))
     try:
         yield tab
     finally:
@@ -255,7 +252,8 @@ SNAPSHOT_JS = r"""
     sidebar: Array.from(document.querySelectorAll('#quarto-sidebar a.sidebar-link'))
       .map(a => a.getAttribute('href')),
     badges: Array.from(main.querySelectorAll('a > img')).map(img =>
-      [img.alt, img.parentElement.href, img.getAttribute('src')]),
+      [img.alt, img.parentElement.href, img.getAttribute('src'),
+       img.complete && img.naturalWidth > 0]),
     sources: Array.from(document.querySelectorAll('.source-page a, a.toc-action'))
       .map(a => [a.textContent.trim(), a.href]),
     setup: setup ? {
@@ -270,7 +268,22 @@ SNAPSHOT_JS = r"""
       Array.from(t.querySelectorAll(':scope > .nav-tabs .nav-link'))
         .map(a => a.textContent.trim())),
     callouts: Array.from(main.querySelectorAll('div.callout')).map(c =>
-      c.querySelector('.callout-title-container')?.textContent.trim() ?? ''),
+      (c.querySelector('.callout-title-container')
+       ?? c.querySelector('details.replie > summary'))?.textContent.trim() ?? ''),
+    // Quarto's folded callouts (a div the keyboard cannot reach), left on the page.
+    toggles: main.querySelectorAll('[data-bs-toggle="collapse"]').length,
+    // The course's French explanation under an S3 error (diagnostic.py: "➜ …"): its
+    // classes, its left border and background, and the error output's.
+    explanations: Array.from(main.querySelectorAll('.cell-output-stdout'))
+      .filter(o => o.textContent.trimStart().startsWith('➜'))
+      .map(o => {
+        const error = o.previousElementSibling;
+        const look = e => e ? [getComputedStyle(e).borderLeftWidth,
+                               getComputedStyle(e).backgroundColor] : null;
+        return {classes: o.className, own: look(o),
+                error: error && error.classList.contains('cell-output-error')
+                  ? look(error) : null};
+      }),
     prose: [],
     proseText: '',
     silent: [],
@@ -345,24 +358,95 @@ SNAPSHOT_JS = r"""
 DARK_CHOICE = "localStorage.setItem('quarto-color-scheme', 'alternate')"
 
 
+#: axe-core's run on the page as a reader may see it whole: every folded block open,
+#: every tab's pane shown (two frames later, site/defilement.html has marked what now
+#: scrolls); its WCAG 2.1 A and AA rules (or only the rules named), one line per
+#: violation. Also: whatever scrolls sideways in the page without saying so (the role,
+#: French name and focus that site/defilement.html gives it, and its shadow).
+AXE_JS = r"""
+async (rules) => {
+  document.querySelectorAll('details').forEach(d => d.open = true);
+  const style = document.createElement('style');
+  style.textContent = '.tab-pane { display: block !important; }';
+  document.head.appendChild(style);
+  await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
+  const result = await axe.run(document, {
+    runOnly: rules ? {type: 'rule', values: rules}
+      : {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']},
+    resultTypes: ['violations'],
+  });
+  const unmarked = Array.from(document.querySelectorAll('main *')).filter(e => {
+    const overflow = getComputedStyle(e).overflowX;
+    return e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1
+      && (overflow === 'auto' || overflow === 'scroll');
+  }).filter(e => e.tabIndex !== 0 || e.getAttribute('role') !== 'region'
+      || !/défile/.test(e.getAttribute('aria-label') || '')
+      || getComputedStyle(e).boxShadow === 'none')
+    .map(e => `${e.tagName.toLowerCase()}.${e.className} : `
+      + e.textContent.trim().slice(0, 60));
+  return {
+    unmarked,
+    violations: result.violations.map(v => `${v.id} (${v.impact}, ${v.nodes.length}) : `
+      + v.nodes.slice(0, 3).map(n => n.target.join(' ') + ' ' + n.html.slice(0, 80))
+        .join(' | ')),
+  };
+}
+"""
+
+
+#: The rules of axe-core whose verdict depends on the colours: the only ones run again
+#: in the dark theme (the page's markup is the same in both; the width changes it, as
+#: site/defilement.html marks what scrolls: every rule runs at each width). A full run
+#: on a long chapter takes seconds; this keeps the four visits within the test budget.
+COLOUR_RULES = ["color-contrast", "link-in-text-block"]
+
+
+@functools.cache
+def axe_source() -> str:
+    return site_module.axe_script()
+
+
 def read_every_page(
     browser, site: str, width: int, height: int, script: str, dark: bool = False
 ) -> dict:
-    """Every page opened once at ``width`` px (only 127.0.0.1 reachable), and what
-    ``script`` returns on it; with ``dark``, as a reader who chose the dark theme sees
-    it."""
+    """Every page opened once at ``width`` px, and what ``script`` returns on it (an
+    object), then what axe-core finds (:data:`AXE_JS`, under ``"axe"``); with ``dark``,
+    as a reader who chose the dark theme sees it (axe-core then runs
+    :data:`COLOUR_RULES` only). Every host but 127.0.0.1 is blocked:
+    each page's requests to them (``"outside"``) and its console errors (``"errors"``)
+    are kept."""
+    from playwright.sync_api import Error as playwright_error
+
     context = browser.new_context(
         viewport={"width": width, "height": height}, base_url=site
     )
-    context.route(re.compile(r"^(?!http://127\.0\.0\.1:)"), lambda route: route.abort())
+    outside: list[str] = []
+    errors: list[str] = []
+
+    def block(route) -> None:
+        outside.append(route.request.url)
+        route.abort()
+
+    context.route(re.compile(r"^(?!http://127\.0\.0\.1:)"), block)
     if dark:
         context.add_init_script(DARK_CHOICE)
+    context.add_init_script(axe_source())
     tab = context.new_page()
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda error: errors.append(str(error)))
     try:
         found = {}
         for path in pages():
+            outside.clear()
+            errors.clear()
             open_page(tab, path)
-            found[path] = tab.evaluate(script)
+            try:
+                found[path] = tab.evaluate(script)
+            except playwright_error as exc:
+                raise AssertionError(f"{path} : {exc}") from None
+            found[path]["axe"] = tab.evaluate(AXE_JS, COLOUR_RULES if dark else None)
+            found[path]["outside"] = list(outside)
+            found[path]["errors"] = list(errors)
         return found
     finally:
         context.close()
@@ -387,32 +471,118 @@ def dark(browser, site: str) -> dict[str, dict]:
     return read_every_page(browser, site, WIDTH, 900, script, dark=True)
 
 
+PHONE_WIDTH = 390
+
+
+@pytest.fixture(scope="module")
+def phone(browser, site: str) -> dict[str, dict]:
+    """Every page at a phone's width, light theme: the page's own width, then
+    :data:`SNAPSHOT_JS`."""
+    script = (
+        "() => { const width = document.documentElement.scrollWidth;"
+        f" return {{...({SNAPSHOT_JS})(), width}}; }}"
+    )
+    return read_every_page(browser, site, PHONE_WIDTH, 844, script)
+
+
+@pytest.fixture(scope="module")
+def phone_dark(browser, site: str) -> dict[str, dict]:
+    """Every page at a phone's width in the dark theme (axe-core's reading only)."""
+    return read_every_page(browser, site, PHONE_WIDTH, 844, "() => ({})", dark=True)
+
+
+@pytest.fixture(scope="module")
+def visits(snapshots, dark, phone, phone_dark) -> dict[str, dict[str, dict]]:
+    """The four visits of every page: width and theme."""
+    return {
+        "1280 px, clair": snapshots,
+        "1280 px, sombre": dark,
+        "390 px, clair": phone,
+        "390 px, sombre": phone_dark,
+    }
+
+
+@pytest.mark.parametrize("path", pages())
+def test_axe_finds_no_wcag_violation_at_either_width_in_either_theme(
+    visits: dict, path: str
+) -> None:
+    """axe-core's WCAG 2.1 A and AA rules (the RGAA's base), on the whole page (folded
+    blocks open, every tab shown), at 1280 and 390 px, light and dark (there, the rules
+    on colours): no violation."""
+    found = {how: seen[path]["axe"]["violations"] for how, seen in visits.items()}
+    assert {how: v for how, v in found.items() if v} == {}
+
+
+@pytest.mark.parametrize("path", pages())
+def test_a_page_asks_nothing_of_another_host_and_logs_no_error(
+    visits: dict, path: str
+) -> None:
+    """No request leaves the site when a page loads (fonts, scripts, badge images: every
+    other host is blocked, and each attempt counted), and the console shows no error."""
+    outside = {how: seen[path]["outside"] for how, seen in visits.items()}
+    errors = {how: seen[path]["errors"] for how, seen in visits.items()}
+    assert {how: u for how, u in outside.items() if u} == {}
+    assert {how: e for how, e in errors.items() if e} == {}
+
+
+@pytest.mark.parametrize("path", pages())
+def test_what_scrolls_sideways_says_so_and_takes_the_keyboard(
+    visits: dict, path: str
+) -> None:
+    """A code block, an output or a table wider than its frame (on a phone, mostly)
+    shows a shadow on the side left to see, takes the focus (its arrows scroll it) and
+    is named in French for screen readers."""
+    found = {how: seen[path]["axe"]["unmarked"] for how, seen in visits.items()}
+    assert {how: u for how, u in found.items() if u} == {}
+
+
+def test_axe_reports_what_the_site_once_got_wrong(browser, site: str) -> None:
+    """The check above can fail: the callout Quarto folds (a ``div`` with an
+    ``aria-expanded`` and no role) and white inline code on a light background, put
+    back into a page, are reported by :data:`AXE_JS`."""
+    context = browser.new_context(viewport={"width": WIDTH, "height": 900})
+    context.add_init_script(axe_source())
+    tab = context.new_page()
+    try:
+        tab.goto(site + "index.html")
+        tab.evaluate("""() => document.querySelector('main').insertAdjacentHTML(
+          'beforeend', '<div class="callout-header" data-bs-toggle="collapse" '
+          + 'aria-expanded="false">Toggle</div><h2><code style="color: #fff; '
+          + 'background: #f8f9fa">403</code></h2>')""")
+        found = " ".join(tab.evaluate(AXE_JS, None)["violations"])
+    finally:
+        context.close()
+    assert "aria-allowed-attr" in found and "color-contrast" in found, found
+
+
 @pytest.mark.parametrize("path", pages())
 def test_nothing_scrolls_sideways_at_1280_px(snapshots: dict, path: str) -> None:
     assert snapshots[path]["wide"] == []
 
 
 @pytest.mark.parametrize("path", chapters())
-def test_no_source_line_wraps_at_1280_px(snapshots: dict, path: str) -> None:
+def test_no_source_line_wraps_at_1280_px_nor_on_a_phone(
+    snapshots: dict, phone: dict, path: str
+) -> None:
     """The chapters' code is at most 88 characters a line (tests/test_formatage.py): on
-    a 1280 px screen, each line shows on one line, its indentation intact."""
+    a 1280 px screen, each line shows on one line, its indentation intact. On a phone,
+    too: the block scrolls sideways, no line is cut in two, no name split."""
     assert snapshots[path]["wrapped"] == []
+    assert phone[path]["wrapped"] == []
 
 
 @pytest.mark.parametrize("path", chapters())
-def test_the_copy_button_covers_no_code(snapshots: dict, path: str) -> None:
+def test_the_copy_button_covers_no_code(
+    snapshots: dict, phone: dict, path: str
+) -> None:
     assert snapshots[path]["covered"] == []
+    assert phone[path]["covered"] == []
 
 
-PHONE_WIDTH = 390
-
-
-def test_no_page_is_wider_than_a_phone(browser, site: str) -> None:
+def test_no_page_is_wider_than_a_phone(phone: dict) -> None:
     """At a phone's width, a wide table scrolls in its own frame and long inline code
     wraps: the page itself never scrolls sideways."""
-    widths = read_every_page(
-        browser, site, PHONE_WIDTH, 844, "document.documentElement.scrollWidth"
-    )
+    widths = {path: seen["width"] for path, seen in phone.items()}
     assert {p: w for p, w in widths.items() if w > PHONE_WIDTH} == {}
 
 
@@ -439,7 +609,7 @@ def test_every_chapter_is_in_the_sidebar(snapshots: dict, path: str) -> None:
 
 @pytest.mark.parametrize("path", chapters())
 def test_the_launch_badges_are_present(snapshots: dict, path: str) -> None:
-    badges = {label: link for label, link, _ in snapshots[path]["badges"]}
+    badges = {label: link for label, link, _, _ in snapshots[path]["badges"]}
     stem = Path(path).stem
     for label, host in (
         ("Ouvrir sur le SSP Cloud", "datalab.sspcloud.fr"),
@@ -701,12 +871,71 @@ def test_every_figure_has_alt_text_and_its_own_light_background(dark: dict) -> N
 
 
 @pytest.mark.parametrize("path", chapters())
-def test_the_badge_images_are_the_generated_ones(snapshots: dict, path: str) -> None:
-    """Each badge shows the image that the course generates (Quarto once appended ".png"
-    to extensionless image addresses: the shields.io badges lost their logo)."""
-    shown = {label: image for label, _, image in snapshots[path]["badges"]}
-    for label, image in launch.BADGES.values():
-        assert shown.get(label) == image, (label, shown.get(label))
+def test_the_badge_images_are_the_site_s_own(snapshots: dict, path: str) -> None:
+    """Each badge shows the course's own image, served by the site (site/local.lua maps
+    the notebook's badge, from another host, to site/badges/), loaded."""
+    shown = {label: (image, ok) for label, _, image, ok in snapshots[path]["badges"]}
+    for key, (label, _) in launch.BADGES.items():
+        assert shown.get(label) == (f"../site/badges/{key}.svg", True), label
+
+
+@pytest.mark.parametrize("path", chapters())
+def test_solutions_are_real_disclosures_named_in_french(
+    snapshots: dict, path: str
+) -> None:
+    """No callout folded by Quarto's script (a ``div`` the keyboard cannot reach):
+    each folded solution of the source is a ``<details>`` whose ``<summary>`` is its
+    title."""
+    snapshot = snapshots[path]
+    assert snapshot["toggles"] == 0
+    source = (config.CONTENT_DIR / f"{Path(path).stem}.Rmd").read_text()
+    titles = re.findall(
+        r'^::: \{\.callout-\w+ collapse="true"\}\n#+ (.+)$', source, re.MULTILINE
+    )
+    for title in titles:
+        assert title.replace("'", "\u2019") in [
+            c.replace("'", "\u2019") for c in snapshot["callouts"]
+        ], (title, snapshot["callouts"])
+
+
+def test_a_solution_opens_and_closes_from_the_keyboard(page) -> None:
+    """Tab reaches a solution's title; Enter opens it, Space closes it."""
+    open_page(page, chapters()[0])
+    summary = page.locator("details.replie > summary").first
+    assert summary.inner_text().strip().startswith("Solution de l")
+    # From the paragraph before the solution (focusable by script only), Tab onwards.
+    summary.evaluate(
+        "s => { const p = s.closest('div.callout').previousElementSibling;"
+        " p.tabIndex = -1; p.focus(); }"
+    )
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if summary.evaluate("s => s === document.activeElement"):
+            break
+    assert summary.evaluate("s => s === document.activeElement"), "Tab ne l'atteint pas"
+    page.keyboard.press("Enter")
+    assert summary.evaluate("s => s.parentElement.open")
+    assert summary.evaluate(
+        "s => s.parentElement.querySelector('pre').checkVisibility()"
+    )
+    page.keyboard.press(" ")
+    assert not summary.evaluate("s => s.parentElement.open")
+
+
+@pytest.mark.parametrize("path", chapters())
+def test_the_french_explanation_stands_apart_from_the_traceback(
+    snapshots: dict, path: str
+) -> None:
+    """The course's explanation under an S3 error has a frame of its own: a left
+    border and a background that the error output above it has not."""
+    found = snapshots[path]["explanations"]
+    if path.endswith("07_depannage.html"):
+        assert len(found) >= 5, found
+    for explanation in found:
+        assert "explication" in explanation["classes"], explanation
+        assert explanation["own"][0] != "0px", explanation
+        if explanation["error"] is not None:
+            assert explanation["own"] != explanation["error"], explanation
 
 
 @pytest.mark.parametrize("path", pages())
@@ -758,3 +987,79 @@ def test_the_cheat_sheet_prints_without_the_site_around_it(browser, site: str) -
         assert page.pdf(format="A4")[:4] == b"%PDF"
     finally:
         context.close()
+
+
+#: The selected tab's mark (its bottom border) and the focus ring of the element that
+#: has the focus, as colours and contrast ratios (WCAG 2) against the page's background.
+MARKS_JS = r"""
+() => {
+  const rgb = s => s.match(/[\d.]+/g).map(Number).slice(0, 3);
+  const luminance = c => c.map(v => v / 255)
+    .map(v => (v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const ratio = (a, b) => {
+    const [l1, l2] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+    return Math.round((l1 + 0.05) / (l2 + 0.05) * 100) / 100;
+  };
+  const page = rgb(getComputedStyle(document.body).backgroundColor);
+  const tab = getComputedStyle(
+    document.querySelector('.panel-tabset .nav-link.active'));
+  const focused = document.activeElement;
+  const ring = getComputedStyle(focused);
+  return {
+    dark: document.body.classList.contains('quarto-dark'),
+    tab: [parseFloat(tab.borderBottomWidth), ratio(rgb(tab.borderBottomColor), page)],
+    focusVisible: focused.matches(':focus-visible'),
+    ring: [ring.outlineStyle, parseFloat(ring.outlineWidth),
+           ratio(rgb(ring.outlineColor), page)],
+  };
+}
+"""
+
+
+@pytest.mark.parametrize("theme", ["clair", "sombre"])
+def test_the_selected_tab_and_the_focus_ring_stand_out(
+    browser, site: str, theme: str
+) -> None:
+    """The selected tab is marked by a border of at least 2 px, and the keyboard's
+    focus by a ring of at least 2 px, each at 3:1 or more against the page (WCAG
+    1.4.11), in both themes."""
+    context = browser.new_context(
+        viewport={"width": WIDTH, "height": 900}, base_url=site
+    )
+    context.route(re.compile(r"^(?!http://127\.0\.0\.1:)"), lambda route: route.abort())
+    if theme == "sombre":
+        context.add_init_script(DARK_CHOICE)
+    tab = context.new_page()
+    try:
+        open_page(tab, chapters()[1])
+        tab.locator(".panel-tabset .nav-link:not(.active)").first.focus()
+        marks = tab.evaluate(MARKS_JS)
+    finally:
+        context.close()
+    assert marks["dark"] is (theme == "sombre")
+    width, contrast = marks["tab"]
+    assert width >= 2 and contrast >= 3, marks
+    assert marks["focusVisible"], marks
+    style, width, contrast = marks["ring"]
+    assert style != "none" and width >= 2 and contrast >= 3, marks
+
+
+def test_the_reader_s_system_theme_is_followed(browser, site: str) -> None:
+    """A reader whose system prefers dark (and who chose nothing on the site) gets the
+    dark theme; light, the light one."""
+    found = {}
+    for scheme in ("dark", "light"):
+        context = browser.new_context(color_scheme=scheme, base_url=site)
+        context.route(
+            re.compile(r"^(?!http://127\.0\.0\.1:)"), lambda route: route.abort()
+        )
+        tab = context.new_page()
+        try:
+            open_page(tab, "index.html")
+            found[scheme] = tab.evaluate(
+                "() => document.body.classList.contains('quarto-dark')"
+            )
+        finally:
+            context.close()
+    assert found == {"dark": True, "light": False}

@@ -1,6 +1,11 @@
 """The course's site, rendered by Quarto from the executed notebooks: once per set of
 files, kept in the course's cache under a digest of everything Quarto reads, so that
-``./cours build`` and the site's tests share it (a render costs about 30 s of CPU)."""
+``./cours build`` and the site's tests share it (a render costs about 30 s of CPU).
+
+``./cours build`` also puts it where a Quarto user looks for it: ``_site/`` at the root
+of the checkout (``output-dir`` in ``_quarto.yml``, ignored by git), replaced whole
+whenever the files change (:data:`PUBLISHED`). The tests open the cached copy and never
+write in the work tree."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from . import config
@@ -96,18 +102,52 @@ def render(into: Path) -> Path:
     return into / "_site"
 
 
-def cached_site() -> Path | None:
-    """The site already rendered from today's files (course's cache), if any."""
+#: Where ``./cours build`` leaves the site for its reader: Quarto's ``_site/``.
+PUBLISHED = config.ROOT / "_site"
+#: In :data:`PUBLISHED`, the key (:func:`site_key`) of the files it was rendered from.
+PUBLISHED_KEY = ".s3cours-cle"
+
+
+def publish(kept: Path) -> Path:
+    """The cached site ``kept`` copied to :data:`PUBLISHED` (unless it is there
+    already), replacing whatever was there; returns :data:`PUBLISHED`."""
+    marker = PUBLISHED / PUBLISHED_KEY
+    if marker.exists() and marker.read_text() == kept.name:
+        return PUBLISHED
+    partial = PUBLISHED.with_name(PUBLISHED.name + ".partiel")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(kept, partial)
+    (partial / PUBLISHED_KEY).write_text(kept.name)
+    shutil.rmtree(PUBLISHED, ignore_errors=True)
+    partial.rename(PUBLISHED)
+    return PUBLISHED
+
+
+def kept_site() -> Path | None:
+    """The site already rendered from today's files, in the course's cache, if any."""
     kept = config.cache_dir() / "site" / site_key()
     return kept if (kept / "index.html").exists() else None
 
 
+def cached_site() -> Path | None:
+    """The site already rendered from today's files, if any: published to ``_site/``
+    (copied there from the course's cache if it was not)."""
+    kept = kept_site()
+    return publish(kept) if kept is not None else None
+
+
 def rendered_site(scratch: Path) -> Path:
+    """The site of today's files in ``_site/`` (:func:`cached_site`, else
+    :func:`render_once`)."""
+    return cached_site() or publish(render_once(scratch))
+
+
+def render_once(scratch: Path) -> Path:
     """The site of today's files: rendered once, then kept in the course's cache under
     :func:`site_key`, so that a build or a test run on unchanged files reuses it (a
     render costs about 30 s of CPU). Only a render without error or warning is kept,
-    and only the latest one."""
-    kept = cached_site()
+    and only the latest one. Nothing is written in the work tree."""
+    kept = kept_site()
     if kept is not None:
         return kept
     cache = config.cache_dir() / "site"
@@ -118,3 +158,70 @@ def rendered_site(scratch: Path) -> Path:
     shutil.copytree(fresh, cache / "partial")
     (cache / "partial").rename(cache / key)
     return cache / key
+
+
+#: axe-core, the accessibility engine the site's tests inject into every page (WCAG 2.1
+#: A and AA rules): from npm, at this version (``npm view axe-core versions``).
+AXE_VERSION = "4.14.1"
+
+
+def axe_missing() -> str | None:
+    """Where axe-core is neither cached nor installable: what is missing, what to do."""
+    if axe_path().exists() or shutil.which("npm"):
+        return None
+    return (
+        f"axe-core {AXE_VERSION} absent du cache du cours et npm introuvable : "
+        "installez npm (Debian : « apt-get install npm »), qui l'y installera"
+    )
+
+
+def axe_path() -> Path:
+    """Where the course keeps axe-core's script (the course's cache, by version)."""
+    return (
+        config.cache_dir()
+        / "npm"
+        / f"axe-core-{AXE_VERSION}"
+        / "node_modules"
+        / "axe-core"
+        / "axe.min.js"
+    )
+
+
+def axe_script() -> str:
+    """axe-core's script, installed once per machine with npm into the course's cache
+    (a first install takes a few seconds; none later)."""
+    target = axe_path()
+    if not target.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise SiteError(axe_missing() or "npm introuvable")
+        folder = target.parents[2]
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
+        try:
+            run = subprocess.run(
+                [
+                    npm,
+                    "install",
+                    "--prefix",
+                    str(scratch),
+                    "--no-audit",
+                    "--no-fund",
+                    "--ignore-scripts",
+                    "--no-save",
+                    f"axe-core@{AXE_VERSION}",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            installed = scratch / target.relative_to(folder)
+            if run.returncode != 0 or not installed.exists():
+                raise SiteError(
+                    f"npm n'a pas installé axe-core {AXE_VERSION} :\n{run.stderr}"
+                )
+            if not target.exists():
+                scratch.rename(folder)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return target.read_text()
