@@ -305,6 +305,10 @@ def test_the_other_stated_figures_are_printed() -> None:
     assert s3fs.S3FileSystem.default_block_size == 50 * 2**20
     check = next(c.source for c in _cells() if c.source.startswith("rapport = "))
     assert "plus de 3 fois plus d'octets" in check and "rapport > 3," in check
+    times = _claim(
+        r"lit en avance \(jusqu'à 50 Mio\), ici plus de (\d+) fois les octets"
+    )
+    assert f"rapport > {times.group(1)}," in check
     assert _output("rapport = ").strip().endswith(": True")
     # 100 open files of 10 MiB each: nearly a GiB, not more.
     assert "près d'un Gio de mémoire (100 fois 10 Mio)" in prose
