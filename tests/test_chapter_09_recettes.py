@@ -133,7 +133,10 @@ def test_a_refused_deletion_answers_200_and_the_check_says_so(nb) -> None:
     assert "RuntimeError: 1 objets non supprimés, dont diffusion/" in text
     assert ": AccessDenied (" in text
     assert "Suppressions refusées en partie" in text  # the course's explanation
-    assert "refusées : 1" in _text(_cell(nb, "supprimees = fs.rm(demandees)"))
+    s3fs = _text(_cell(nb, 'fs.call_s3(\n    "delete_objects"'))
+    assert s3fs.startswith(
+        "fs.rm rend : [] et ne lève rien\nrefusées : [('AccessDenied',"
+    )
 
 
 def test_many_objects_are_all_made_copied_and_deleted(nb) -> None:
