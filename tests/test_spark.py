@@ -183,4 +183,4 @@ def test_the_spark_chapter_shows_no_port_and_no_date_that_change() -> None:
 def test_the_spark_chapter_empties_a_folder_reading_delete_objects_errors() -> None:
     text = (config.CONTENT_DIR / f"{config.SPARK_CHAPTER}.Rmd").read_text()
     vider = text[text.index("def vider(") : text.index("deux_departements = ")]
-    assert 'reponse.get("Errors", [])' in vider and "raise ClientError(" in vider
+    assert 'reponse.get("Errors", [])' in vider and "raise RuntimeError(" in vider
