@@ -73,7 +73,7 @@ def test_the_gzip_sizes_the_prose_states_are_the_printed_ones(nb) -> None:
     assert set(sizes) == {
         "CSV",
         "Parquet",
-        *(f"CSV gzip ({lib})" for lib in ("pandas", "polars", "duckdb")),
+        *(f"CSV gzip ({lib})" for lib in ("pandas", "polars")),
     }
     prose = _prose(nb)
     stated = re.search(
