@@ -73,4 +73,16 @@ touch "$CONFIG"
 grep -v '^c\.LabApp\.default_url' "$CONFIG" > "$CONFIG.tmp" || true
 echo "c.LabApp.default_url = '/lab/tree/$NOTEBOOK'" >> "$CONFIG.tmp"
 mv "$CONFIG.tmp" "$CONFIG"
+
+# Pas de question, en anglais, sur les nouvelles de Jupyter au-dessus du notebook : la
+# réponse « Never » (fetchNews de @jupyterlab/apputils-extension:notification), dans
+# les réglages de l'utilisateur, où JupyterLab range sa réponse ; sauf s'il en a donné
+# une.
+JUPYTER_DIR=${JUPYTER_CONFIG_DIR:-$HOME/.jupyter}
+USER_SETTINGS=${JUPYTERLAB_SETTINGS_DIR:-$JUPYTER_DIR/lab/user-settings}
+NEWS="$USER_SETTINGS/@jupyterlab/apputils-extension/notification.jupyterlab-settings"
+if [ ! -e "$NEWS" ]; then
+  mkdir -p "$(dirname "$NEWS")"
+  printf '{\n  "fetchNews": "false",\n  "checkForUpdates": false\n}\n' > "$NEWS"
+fi
 echo "init-jupyter.sh : $NOTEBOOK prêt, ouvert au démarrage de JupyterLab."

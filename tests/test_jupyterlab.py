@@ -53,7 +53,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from s3cours import config, structure
+from s3cours import config, notebooks, noyau, structure
 
 CHROMIUM = os.environ.get("S3COURS_CHROMIUM") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
@@ -73,14 +73,17 @@ LIBRARIES = set(structure.TAB_ORDER)
 RAW_MARKUP = (":::", "{.panel-tabset", "{.callout", 'group="lib"', "{python")
 #: A front matter line shown as text (the ``---`` fences show in a raw cell only).
 FRONT_MATTER = re.compile(r"^(---|title:|jupyter:)", re.MULTILINE)
-#: JupyterLab's user settings for the test: no news or update toast, never autosave.
+#: JupyterLab's user settings for the test: never autosave. No news setting here: the
+#: question about Jupyter's news is turned off by the course's own defaults, in the
+#: environment's JupyterLab (``s3cours.noyau``, as on Binder), which the tests check.
 SETTINGS = {
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-        "fetchNews": "false",
-        "checkForUpdates": False,
-    },
     "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
 }
+#: The English question that JupyterLab shows over the notebook unless ``fetchNews`` is
+#: answered.
+NEWS_QUESTION = "Would you like to get notified about official Jupyter news?"
+#: Seconds a kernel has to start and answer.
+KERNEL_READY_WITHIN = 60
 
 
 # --------------------------------------------------------------------------- the server
@@ -105,9 +108,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_lab(root: Path, private: Path) -> Lab:
+def start_lab(root: Path, private: Path, course_settings: bool = True) -> Lab:
     """A JupyterLab server on ``root``, its Jupyter folders under ``private``; returns
-    once ``/lab`` answers."""
+    once ``/lab`` answers. Its default settings are the environment's, which hold the
+    course's (:func:`s3cours.noyau.install`), or none (``course_settings`` false)."""
     folders = {
         name: private / name
         for name in (
@@ -131,6 +135,8 @@ def start_lab(root: Path, private: Path) -> Lab:
         JUPYTER_DATA_DIR=str(folders["data"]),
         JUPYTER_RUNTIME_DIR=str(folders["runtime"]),
     )
+    if course_settings:
+        noyau.install(prefix=sys.prefix)  # as ./cours test did: nothing rewritten
     port = free_port()
     command = [
         sys.executable,
@@ -154,6 +160,8 @@ def start_lab(root: Path, private: Path) -> Lab:
         # window.jupyterapp, to open the next notebook in the same tab.
         "--LabApp.expose_app_in_browser=True",
     ]
+    if not course_settings:
+        command.append(f"--LabApp.app_settings_dir={private / 'app-settings'}")
     log = private / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -210,9 +218,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """JupyterLab on a scratch folder, for notebooks written by the tests."""
+    """JupyterLab on a scratch folder, for notebooks written by the tests, without the
+    course's settings."""
     root = tmp_path_factory.mktemp("scratch")
-    started = start_lab(root, tmp_path_factory.mktemp("scratch-jupyterlab"))
+    started = start_lab(
+        root, tmp_path_factory.mktemp("scratch-jupyterlab"), course_settings=False
+    )
     try:
         yield started
     finally:
@@ -270,6 +281,10 @@ class LabTab:
     lab: Lab
     page: Any = None
     errors: list[str] = field(default_factory=list)
+    #: The texts of the notifications closed so far (toasts over the notebook).
+    toasts: list[str] = field(default_factory=list)
+    #: The id of the kernel started for the notebooks opened in this tab.
+    kernel: str | None = None
 
     def open(self, relative: str) -> None:
         if self.page is not None and self.page.locator(".jp-Dialog").count():
@@ -437,12 +452,24 @@ def open_notebook(tab: LabTab, relative: str, nb: nbformat.NotebookNode) -> list
         raise NotDrawn(f"pas affiché en {DRAWN_WITHIN} s ({which})") from None
     except PlaywrightError as error:
         raise NotDrawn(f"ouverture impossible : {error.message[:300]}") from None
-    # The question "receive official Jupyter news?" is turned off by the settings;
-    # should a toast still show, it is closed so that it hides nothing.
-    for close in tab.page.locator(".jp-toast-button, .Toastify__close-button").all():
-        if close.is_visible():
-            close.click()
+    close_toasts(tab)
     return settled(tab.page)
+
+
+def close_toasts(tab: LabTab) -> None:
+    """Close the notifications shown over the notebook (the news question is turned
+    off by the course's settings: :func:`kernel_problems` says if one showed), so that
+    they hide nothing; their texts are kept in ``tab.toasts``."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    for toast in tab.page.locator(".Toastify__toast").all():
+        try:
+            if toast.is_visible():
+                tab.toasts.append(toast.inner_text(timeout=2000))
+                # "Hide notification": no answer given, no action run.
+                toast.locator(".jp-Notification-Toast-Close").click(timeout=2000)
+        except PlaywrightError:
+            pass  # gone meanwhile
 
 
 def settled(page: Any) -> list[dict]:
@@ -711,9 +738,11 @@ ANCHORS_JS = """() => Array.from(document.querySelectorAll(
     && !document.querySelector(`[data-jupyter-id="${CSS.escape(id)}"]`)))"""
 
 
-def problems_of(tab: LabTab, notebook: Path) -> list[str]:
+def problems_of(tab: LabTab, notebook: Path, kernel: bool = False) -> list[str]:
     """Open ``notebook`` (a file under the tab's server root) in JupyterLab and list
-    what a learner would see wrong."""
+    what a learner would see wrong; with ``kernel``, once its kernel runs too
+    (:func:`kernel_problems`, before the solutions are unfolded: that changes the
+    document)."""
     nb = nbformat.read(notebook, as_version=4)
     try:
         cells = open_notebook(tab, notebook.relative_to(tab.lab.root).as_posix(), nb)
@@ -731,6 +760,7 @@ def problems_of(tab: LabTab, notebook: Path) -> list[str]:
         + solution_problems(cells, nb)
         + output_problems(cells, nb)
         + [f"lien interne sans cible : #{t}" for t in tab.page.evaluate(ANCHORS_JS)]
+        + (kernel_problems(tab, nb) if kernel else [])
     )
     hidden = [c["index"] for c in cells if c["hidden"]]
     if hidden and reveal_solutions(tab.page):
@@ -761,13 +791,16 @@ def state_of(path: Path) -> tuple[int, str]:
     return path.stat().st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def check_notebook(tab: LabTab, notebook: Path, shots: Path) -> None:
-    """Every check on one notebook; fails with the problems found and a screenshot of
-    the page. The notebook and its folder must be unchanged on disk afterwards."""
+def check_notebook(
+    tab: LabTab, notebook: Path, shots: Path, kernel: bool = False
+) -> None:
+    """Every check on one notebook (``kernel``: see :func:`problems_of`); fails with
+    the problems found and a screenshot of the page. The notebook and its folder must
+    be unchanged on disk afterwards."""
     before = state_of(notebook)
     beside = sorted(p.name for p in notebook.parent.iterdir())
     del tab.errors[:]
-    problems = problems_of(tab, notebook)
+    problems = problems_of(tab, notebook, kernel)
     problems += [f"erreur JavaScript : {error}" for error in tab.errors]
     if problems and tab.page is not None:
         shot = screenshot(tab.page, shots / f"{notebook.stem}.png")
@@ -777,6 +810,73 @@ def check_notebook(tab: LabTab, notebook: Path, shots: Path) -> None:
     if sorted(p.name for p in notebook.parent.iterdir()) != beside:
         problems.append(f"fichiers apparus ou disparus dans {notebook.parent.name}/")
     assert problems == [], f"{notebook.name} dans JupyterLab :\n" + "\n".join(problems)
+
+
+# ------------------------------------------------------------ opened with its kernel
+
+#: Start the open notebook's kernel, the one its metadata name (as opening it does
+#: where JupyterLab starts kernels, Binder for one), or connect it to the kernel already
+#: started for a previous notebook (its id: the same kernel, one start for all); wait
+#: until the kernel answered and JupyterLab wrote what it says into the notebook's
+#: metadata, then tell whether the document is modified.
+KERNEL_JS = """
+async ([seconds, id]) => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const late = new Promise((_, fail) =>
+    setTimeout(() => fail(new Error(`noyau muet après ${seconds} s`)), seconds * 1000));
+  const started = (async () => {
+    const session = panel.sessionContext;
+    await session.ready;
+    await session.changeKernel(
+      id ? {id} : {name: panel.model.getMetadata('kernelspec').name});
+    const kernel = session.session.kernel;
+    await kernel.info;
+    await kernel.spec;
+    return kernel;
+  })();
+  const kernel = await Promise.race([started, late]);
+  await new Promise(done => setTimeout(done, 300));
+  const tab = document.querySelector(
+    '.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current');
+  return {
+    id: kernel.id,
+    kernel: kernel.name,
+    dirty: panel.context.model.dirty,
+    dirtyTab: !!tab && tab.classList.contains('jp-mod-dirty'),
+    metadata: panel.model.metadata,
+  };
+}
+"""
+
+
+def kernel_problems(tab: LabTab, nb: nbformat.NotebookNode) -> list[str]:
+    """With ``nb`` just opened in the tab, unchanged: start its kernel (once per tab)
+    and list what a learner would see wrong then: the notebook marked modified, the
+    English news question. Nothing is saved."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        found = tab.page.evaluate(KERNEL_JS, [KERNEL_READY_WITHIN, tab.kernel])
+    except PlaywrightError as error:
+        return [f"noyau non démarré : {error.message[:300]}"]
+    tab.kernel = found["id"]
+    problems = []
+    if found["dirty"] or found["dirtyTab"]:
+        changed = {
+            key: found["metadata"].get(key)
+            for key in set(nb.metadata) | set(found["metadata"])
+            if nb.metadata.get(key) != found["metadata"].get(key)
+        }
+        problems.append(
+            f"marqué modifié une fois son noyau ({found['kernel']}) démarré ; "
+            f"métadonnées réécrites par JupyterLab : {changed}"
+        )
+    close_toasts(tab)
+    if any(NEWS_QUESTION in text for text in tab.toasts):
+        problems.append(
+            f"question affichée par-dessus le notebook : « {NEWS_QUESTION} »"
+        )
+    return problems
 
 
 # ---------------------------------------------------------------------- the notebooks
@@ -830,7 +930,7 @@ def test_jupytext_serves_every_notebook_as_it_is() -> None:
 def test_notebook_as_learners_see_it_in_jupyterlab(
     tab: LabTab, notebook: Path, tmp_path: Path
 ) -> None:
-    check_notebook(tab, notebook, tmp_path)
+    check_notebook(tab, notebook, tmp_path, kernel=True)
 
 
 # ------------------------------------------------------------------ the checker fails
@@ -934,3 +1034,35 @@ def test_every_fault_a_learner_would_see_is_reported(
     ):
         assert fault in report, f"défaut non signalé : {fault}\n{report}"
     assert (tmp_path / "mauvais.png").stat().st_size > 0
+
+
+def test_a_notebook_without_its_kernels_metadata_opens_modified(
+    scratch_tab: LabTab,
+) -> None:
+    """What the notebooks held before: ``language_info`` reduced to its name."""
+    nb = scratch_notebook(good=True)
+    nb.metadata = nbformat.from_dict(
+        {**notebooks.METADATA, "language_info": {"name": "python"}}
+    )
+    notebook = scratch_tab.lab.root / "sans-language-info.ipynb"
+    nbformat.write(nb, notebook)
+    open_notebook(scratch_tab, notebook.name, nb)
+    problems = [p for p in kernel_problems(scratch_tab, nb) if "modifié" in p]
+    assert len(problems) == 1 and "'version': '3." in problems[0], problems
+
+
+def test_without_the_course_settings_jupyterlab_asks_about_news(
+    scratch_tab: LabTab,
+) -> None:
+    """The scratch server has JupyterLab's defaults, not the course's: the question
+    shows (the check of the published notebooks can fail)."""
+    nb = scratch_notebook(good=True)
+    notebook = scratch_tab.lab.root / "nouvelles.ipynb"
+    nbformat.write(nb, notebook)
+    open_notebook(scratch_tab, notebook.name, nb)
+    for _ in range(50):
+        close_toasts(scratch_tab)
+        if any(NEWS_QUESTION in text for text in scratch_tab.toasts):
+            return
+        scratch_tab.page.wait_for_timeout(200)
+    raise AssertionError(f"pas de question sur les nouvelles : {scratch_tab.toasts}")

@@ -89,6 +89,7 @@ def kernel_environment(started: playground.Playground) -> dict[str, str]:
     env.update(started.service())
     # Spark's jars from the course's cache, and Java's trust of the test CA (https).
     env.update(spark.environment(started.ca_file))
+    env.update(java_logging())
     # Where aides.renouveler_identifiants finds the playground (chapter 7).
     if started.state_file:
         env[config.PLAYGROUND_VARIABLE] = str(Path(started.state_file).parent)
@@ -99,6 +100,43 @@ def kernel_environment(started: playground.Playground) -> dict[str, str]:
     except playground.PlaygroundError as exc:
         say(f"Les onglets mc échoueront : {exc}")
     return env
+
+
+#: Spark's logging for the kernels of the build and the tests (its own defaults,
+#: ``org/apache/spark/log4j2-defaults.properties``, at the WARN level that PySpark's
+#: shell sets), less a warning that says nothing here: Hadoop's optional native library
+#: is absent, its pure Java code is used (as on SSP Cloud's images).
+LOG4J2 = """\
+rootLogger.level = warn
+rootLogger.appenderRef.stdout.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+logger.jetty.name = org.sparkproject.jetty
+logger.jetty.level = warn
+logger.jetty2.name = org.sparkproject.jetty.util.component.AbstractLifeCycle
+logger.jetty2.level = error
+logger.parquet.name = org.apache.parquet.CorruptStatistics
+logger.parquet.level = error
+logger.native.name = org.apache.hadoop.util.NativeCodeLoader
+logger.native.level = error
+"""
+
+
+def java_logging() -> dict[str, str]:
+    """The kernels' Spark settings that keep the console for real warnings: Spark's
+    configuration folder holding :data:`LOG4J2` (no « Using Spark's default log4j
+    profile », « Setting default log level »), and the loopback as Spark's address (on
+    a machine whose name resolves to it, Spark warns at every start and takes another
+    interface; a local session needs none)."""
+    folder = spark.folder() / "conf"
+    properties = folder / "log4j2.properties"
+    if not properties.exists() or properties.read_text() != LOG4J2:
+        folder.mkdir(parents=True, exist_ok=True)
+        properties.write_text(LOG4J2)
+    return {"SPARK_CONF_DIR": str(folder), "SPARK_LOCAL_IP": config.LOOPBACK}
 
 
 def cmd_playground(args: argparse.Namespace) -> int:
@@ -231,9 +269,10 @@ def build_lock() -> Iterator[None]:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from . import notebooks
+    from . import notebooks, noyau
 
     chapters = _chapters(args.chapters)
+    noyau.install(prefix=sys.prefix)
     with build_lock():
         # The port shows in the outputs: a fixed one keeps rebuilds free of diffs.
         port = config.DEFAULT_PORT
@@ -242,7 +281,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         except playground.PlaygroundError:
             say(
                 f"Port {port} occupé (un bac à sable déjà lancé ?) : port libre pris "
-                "au hasard, les sorties qui l'affichent changeront."
+                "au hasard (un notebook où seul le port changerait reste tel quel)."
             )
             port = 0
         with private_playground(
@@ -251,12 +290,29 @@ def cmd_build(args: argparse.Namespace) -> int:
             if any(source.stem == config.SPARK_CHAPTER for source in chapters):
                 spark.prepare(say)
             env = kernel_environment(started)
+            kept = []
             for source in chapters:
                 t0 = time.monotonic()
-                target = notebooks.build(source, env)
+                target, written = notebooks.build(
+                    source,
+                    env,
+                    rewrite=args.reecrire,
+                    # On the course's port, a port number is no volatile value.
+                    deterministic=("port",) if port else (),
+                )
                 say(
                     f"{target.relative_to(config.ROOT)} exécuté "
                     f"en {time.monotonic() - t0:.1f} s"
+                    + ("" if written else " : mêmes sorties, fichier gardé")
+                )
+                if not written:
+                    kept.append(source.stem)
+            if kept:
+                say(
+                    f"{len(kept)} notebook(s) gardé(s) tel(s) quel(s) : la nouvelle "
+                    "exécution n'en change que des valeurs volatiles (dates, durées, "
+                    "mesures, dossiers temporaires ; tests/sanitize.cfg et cellules "
+                    "nbval-ignore-output). `./cours build --reecrire` les réécrit."
                 )
     for orphan in notebooks.orphans():
         say(
@@ -401,6 +457,10 @@ def run_pytest(
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    from . import noyau
+
+    # The kernel and JupyterLab settings that tests/test_jupyterlab.py checks.
+    noyau.install(prefix=sys.prefix)
     if args.spark:
         return test_spark(args)
     with private_playground(server=args.server, onyxia=args.onyxia) as started:
@@ -716,6 +776,12 @@ def parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="synchroniser et exécuter les notebooks")
     build.add_argument("chapters", nargs="*", help="noms de chapitres (défaut : tous)")
     build.add_argument("--server", choices=playground.SERVERS, default="auto")
+    build.add_argument(
+        "--reecrire",
+        action="store_true",
+        help="écrire chaque notebook exécuté, même quand seules des valeurs volatiles "
+        "(dates, durées, mesures) y changent (défaut : il est alors gardé tel quel)",
+    )
     add_onyxia_option(build)
     build.set_defaults(func=cmd_build)
 

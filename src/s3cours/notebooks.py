@@ -30,13 +30,18 @@ import nbformat
 import yaml
 from nbclient import NotebookClient
 
-from . import config, launch
+from . import config, launch, noyau
 
-#: The course's kernel, installed into .venv by ./cours (and into Binder's environment
-#: by postBuild): a Jupyter that has it opens every chapter on it without asking. A
-#: Jupyter that lacks it (SSP Cloud, Colab) starts its one Python kernel instead.
-KERNEL_NAME = "python-s3"
-KERNELSPEC = {"display_name": "Python et S3", "language": "python", "name": KERNEL_NAME}
+#: The course's kernel (:mod:`s3cours.noyau`), installed into .venv by ./cours (and
+#: into Binder's environment by postBuild): a Jupyter that has it opens every chapter
+#: on it without asking, and the notebook unmodified (its metadata are what this kernel
+#: reports). A Jupyter that lacks it (SSP Cloud, Colab) starts its one Python kernel
+#: instead.
+KERNEL_NAME = noyau.KERNEL_NAME
+KERNELSPEC = noyau.KERNELSPEC
+#: A notebook's metadata: the kernel's spec and language, as JupyterLab writes them
+#: when the course's kernel starts.
+METADATA = {"kernelspec": KERNELSPEC, "language_info": noyau.LANGUAGE_INFO}
 #: Cell metadata that execution adds and that says nothing about the content.
 VOLATILE_CELL_METADATA = ("execution", "collapsed", "scrolled")
 
@@ -305,12 +310,7 @@ def from_source(source: Path) -> nbformat.NotebookNode:
     nb = _parsed(source)
     after_title = 1 if nb.cells and nb.cells[0].source.startswith("# ") else 0
     nb.cells.insert(after_title, launch_cell(source))
-    nb.metadata = nbformat.from_dict(
-        {
-            "kernelspec": KERNELSPEC,
-            "language_info": {"name": "python"},
-        }
-    )
+    nb.metadata = nbformat.from_dict(copy.deepcopy(METADATA))
     _stable_ids(nb)
     return nb
 
@@ -318,9 +318,7 @@ def from_source(source: Path) -> nbformat.NotebookNode:
 def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Drop run- and machine-specific metadata from an executed notebook."""
     nb = copy.deepcopy(nb)
-    nb.metadata = nbformat.from_dict(
-        {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
-    )
+    nb.metadata = nbformat.from_dict(copy.deepcopy(METADATA))
     for cell in nb.cells:
         for key in VOLATILE_CELL_METADATA:
             cell.metadata.pop(key, None)
@@ -331,7 +329,11 @@ def execute(
     nb: nbformat.NotebookNode, env: dict[str, str], timeout: int = 600
 ) -> nbformat.NotebookNode:
     """Run every cell in a fresh kernel whose environment holds ``env``; stop at an
-    error unless the cell is tagged ``raises-exception``."""
+    error unless the cell is tagged ``raises-exception``. The kernel's channels are
+    encrypted (CurveZMQ keys that its manager makes, as its spec allows): ipykernel
+    warns at every start otherwise."""
+    from traitlets.config import Config
+
     saved = dict(os.environ)
     os.environ.update(env)
     try:
@@ -341,6 +343,7 @@ def execute(
             kernel_name=KERNELSPEC["name"],
             coalesce_streams=True,
             resources={"metadata": {"path": str(config.NOTEBOOKS_DIR)}},
+            config=Config({"KernelManager": {"transport_encryption": "auto"}}),
         )
         client.execute()
     finally:
@@ -349,13 +352,167 @@ def execute(
     return nb
 
 
-def build(source: Path, env: dict[str, str]) -> Path:
-    """Sync one source to its notebook and execute it; return the notebook's path."""
-    target = notebook_path(source)
-    nb = clean(execute(from_source(source), env))
+# --------------------------------------------------------------- a rebuild that keeps
+# A rebuild runs every cell again. Some outputs change at every run while the code does
+# not: object dates, temporary folders, durations, memory peaks, throughputs (the
+# chapters' measurements). The build keeps the notebook in place when the new run is
+# the same run as far as the tests can tell: same cells, same metadata, and each code
+# cell's outputs equal to the recorded ones as nbval compares them (tests/sanitize.cfg
+# applied, images left out), except in the cells tagged ``nbval-ignore-output``,
+# declared volatile, whose outputs must only keep their kinds. The notebook in place is
+# then a real run of exactly this code, all of its outputs from that one run: the
+# values a reader sees agree with each other and with the code above them, and a
+# maintainer's tree stays clean. As soon as one compared output or one cell differs,
+# the whole new run is written: never a mix of two runs.
+
+#: nbval's markers of a cell whose outputs it does not compare (nbval 0.11:
+#: ``comment_markers``, ``metadata_tags``).
+IGNORE_OUTPUT_TAG = "nbval-ignore-output"
+IGNORE_OUTPUT_COMMENTS = ("NBVAL_IGNORE_OUTPUT", "PYTEST_VALIDATE_IGNORE_OUTPUT")
+#: What nbval leaves out of a comparison (``IPyNbFile.skip_compare``, without nbdime).
+NBVAL_SKIP_COMPARE = (
+    "metadata",
+    "traceback",
+    "prompt_number",
+    "output_type",
+    "name",
+    "execution_count",
+    "application/vnd.jupyter.widget-view+json",
+    "image/png",
+    "image/jpeg",
+)
+#: The sanitizers of ``./cours test`` (``--nbval-sanitize-with``).
+SANITIZE_FILE = config.TESTS_DIR / "sanitize.cfg"
+SECTION = re.compile(r"^\[([^\]]+)\]\s*$", re.MULTILINE)
+
+
+def sanitizers(
+    deterministic: tuple[str, ...] = (), text: str | None = None
+) -> list[tuple[str, str]]:
+    """The (regex, replacement) pairs of :data:`SANITIZE_FILE` (or ``text``), read as
+    nbval reads them, less the sections named in ``deterministic``: values that do
+    not change in this build (the port, when the build has the course's own)."""
+    from nbval.plugin import get_sanitize_patterns
+
+    text = SANITIZE_FILE.read_text(encoding="utf-8") if text is None else text
+    pieces = SECTION.split(text)
+    kept = [pieces[0]] + [
+        body
+        for name, body in zip(pieces[1::2], pieces[2::2])
+        if name.strip() not in deterministic
+    ]
+    return get_sanitize_patterns("\n".join(kept))
+
+
+def volatile(cell: nbformat.NotebookNode) -> bool:
+    """A code cell whose outputs nbval does not compare (declared volatile)."""
+    comments = {
+        line.strip().lstrip("#").strip()
+        for line in cell.source.splitlines()
+        if line.strip().startswith("#")
+    }
+    return IGNORE_OUTPUT_TAG in cell.metadata.get("tags", []) or bool(
+        comments & set(IGNORE_OUTPUT_COMMENTS)
+    )
+
+
+def comparable(outputs: list, patterns: list[tuple[str, str]]) -> dict[str, list]:
+    """A cell's outputs as nbval compares them (``IPyNbCell.compare_outputs``): streams
+    merged, values grouped by key or MIME type, skipped keys left out, texts
+    sanitized."""
+    from nbval.plugin import coalesce_streams, transform_streams_for_comparison
+
+    def sanitized(value: object) -> object:
+        if isinstance(value, str):
+            for regex, replace in patterns:
+                value = re.sub(regex, replace, value)
+        return value
+
+    grouped: dict[str, list] = {}
+    merged = coalesce_streams(nbformat.from_dict(copy.deepcopy(list(outputs))))
+    for output in transform_streams_for_comparison(merged):
+        for key, value in output.items():
+            if key in NBVAL_SKIP_COMPARE:
+                continue
+            items = value.items() if key == "data" else [(key, value)]
+            for name, item in items:
+                if name not in NBVAL_SKIP_COMPARE:
+                    grouped.setdefault(name, []).append(sanitized(item))
+    return grouped
+
+
+def _kinds(outputs: list) -> list[tuple]:
+    """What a volatile cell's outputs must keep: their kinds and MIME types."""
+    return [
+        (o.get("output_type"), o.get("name"), sorted(o.get("data", {})))
+        for o in outputs
+    ]
+
+
+def same_run(
+    recorded: nbformat.NotebookNode,
+    new: nbformat.NotebookNode,
+    patterns: list[tuple[str, str]],
+) -> list[str]:
+    """Why ``new`` (a fresh, cleaned run) is not the run that ``recorded`` is, as the
+    tests see it; empty when the recorded notebook can stay (see above)."""
+    if recorded.metadata != new.metadata:
+        return ["métadonnées du notebook"]
+    if len(recorded.cells) != len(new.cells):
+        return [f"{len(recorded.cells)} cellules, {len(new.cells)} maintenant"]
+    reasons = []
+    for index, (old, cell) in enumerate(zip(recorded.cells, new.cells), start=1):
+        if (old.cell_type, old.source, old.get("id"), old.metadata) != (
+            cell.cell_type,
+            cell.source,
+            cell.get("id"),
+            cell.metadata,
+        ):
+            reasons.append(f"cellule {index} : contenu")
+        elif cell.cell_type != "code":
+            continue
+        elif old.execution_count != cell.execution_count:
+            reasons.append(f"cellule {index} : numéro d'exécution")
+        elif volatile(cell):
+            if _kinds(old.outputs) != _kinds(cell.outputs):
+                reasons.append(f"cellule {index} : sorties d'une autre sorte")
+        elif comparable(old.outputs, patterns) != comparable(cell.outputs, patterns):
+            reasons.append(f"cellule {index} : sortie")
+    return reasons
+
+
+def keep_or_write(
+    nb: nbformat.NotebookNode,
+    target: Path,
+    *,
+    rewrite: bool = False,
+    deterministic: tuple[str, ...] = (),
+) -> bool:
+    """Write the cleaned run ``nb`` to ``target``, unless the notebook there is the same
+    run (see above; ``rewrite``: write anyway; ``deterministic``: see
+    :func:`sanitizers`). Returns whether it was written."""
+    if target.exists() and not rewrite:
+        recorded = nbformat.read(target, as_version=4)
+        if not same_run(recorded, nb, sanitizers(deterministic)):
+            return False
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, target)
-    return target
+    return True
+
+
+def build(
+    source: Path,
+    env: dict[str, str],
+    *,
+    rewrite: bool = False,
+    deterministic: tuple[str, ...] = (),
+) -> tuple[Path, bool]:
+    """Sync one source to its notebook and execute it (:func:`keep_or_write`). Returns
+    the notebook's path and whether the new run was written."""
+    target = notebook_path(source)
+    nb = clean(execute(from_source(source), env))
+    written = keep_or_write(nb, target, rewrite=rewrite, deterministic=deterministic)
+    return target, written
 
 
 def _inputs(nb: nbformat.NotebookNode) -> list[str]:

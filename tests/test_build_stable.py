@@ -1,0 +1,165 @@
+"""A rebuild of an unchanged tree leaves it clean (``notebooks.keep_or_write``): the
+notebook in place stays, byte for byte, when a new run only changes volatile values,
+and the whole new run is written as soon as anything the tests compare changes.
+
+The new runs here are fakes made from the published notebooks (no kernel: these tests
+take well under a second): each changes what a real rebuild changes (object dates,
+temporary folders, the measurements of the cells tagged ``nbval-ignore-output``, the
+port when the playground could not have the course's own), or one value more."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from s3cours import notebooks
+
+NOTEBOOKS = sorted(notebooks.config.NOTEBOOKS_DIR.glob("*.ipynb"))
+
+
+def _outputs_text(cell: nbformat.NotebookNode) -> list[tuple[dict, str]]:
+    """Each text of a code cell's outputs, with the place that holds it."""
+    found = []
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream":
+            found.append((output, "text"))
+        for mime, value in output.get("data", {}).items():
+            if isinstance(value, str) and mime.startswith("text/"):
+                found.append((output["data"], mime))
+    return found
+
+
+def _digits_changed(text: str) -> str:
+    """Every digit moved by one: another measurement, date or folder."""
+    return re.sub(r"\d", lambda m: str((int(m[0]) + 1) % 10), text)
+
+
+def rerun(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A fake new run of ``nb``: what a rebuild of an unchanged source changes."""
+    new = copy.deepcopy(nb)
+    for cell in new.cells:
+        if cell.cell_type != "code":
+            continue
+        for holder, key in _outputs_text(cell):
+            text = holder[key]
+            if notebooks.volatile(cell):
+                text = _digits_changed(text)  # a new measurement
+            text = re.sub(
+                r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}",
+                "2031-01-02 03:04:05",
+                text,
+            )
+            text = re.sub(r"/tmp/[A-Za-z0-9_]+", "/tmp/tmpautre", text)
+            holder[key] = text
+        for output in cell.outputs:
+            if "image/png" in output.get("data", {}):
+                output["data"]["image/png"] = "iVBORw0KGgoAAAANSUhEUg=="  # redrawn
+    return new
+
+
+def written(tmp_path: Path, recorded: Path, new: nbformat.NotebookNode, **kw) -> bool:
+    target = tmp_path / recorded.name
+    target.write_bytes(recorded.read_bytes())
+    done = notebooks.keep_or_write(new, target, **kw)
+    if not done:
+        assert target.read_bytes() == recorded.read_bytes()
+    else:
+        assert nbformat.read(target, as_version=4) == new
+    return done
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
+def test_a_rebuild_that_changes_only_volatile_values_keeps_the_notebook(
+    notebook: Path, tmp_path: Path
+) -> None:
+    nb = nbformat.read(notebook, as_version=4)
+    assert not written(tmp_path, notebook, rerun(nb), deterministic=("port",))
+
+
+def first(nb: nbformat.NotebookNode, volatile: bool) -> nbformat.NotebookNode:
+    """The first code cell with a text output, volatile or not."""
+    return next(
+        c
+        for c in nb.cells
+        if c.cell_type == "code"
+        and _outputs_text(c)
+        and notebooks.volatile(c) == volatile
+    )
+
+
+def test_a_real_change_writes_the_whole_new_run(tmp_path: Path) -> None:
+    notebook = notebooks.config.NOTEBOOKS_DIR / "06_gros_volumes.ipynb"
+    new = rerun(nbformat.read(notebook, as_version=4))
+    holder, key = _outputs_text(first(new, volatile=False))[0]
+    holder[key] += "une ligne de plus\n"
+    assert written(tmp_path, notebook, new)
+    # The measurements too come from the new run: never two runs in one notebook.
+    kept = nbformat.read(tmp_path / notebook.name, as_version=4)
+    assert (
+        _outputs_text(first(kept, volatile=True))[0][0]
+        == _outputs_text(first(new, volatile=True))[0][0]
+    )
+
+
+def test_what_else_a_rebuild_may_change_is_written(tmp_path: Path) -> None:
+    notebook = notebooks.config.NOTEBOOKS_DIR / "02_lire.ipynb"
+    nb = nbformat.read(notebook, as_version=4)
+    code = first(nb, volatile=False)
+    cases = {}
+    cases["métadonnées"] = copy.deepcopy(nb)
+    cases["métadonnées"].metadata.language_info["version"] = "3.12"
+    cases["source"] = copy.deepcopy(nb)
+    first(cases["source"], volatile=False).source += "\n"
+    cases["numéro d'exécution"] = copy.deepcopy(nb)
+    first(cases["numéro d'exécution"], volatile=False).execution_count += 1
+    cases["sortie en plus"] = copy.deepcopy(nb)
+    first(cases["sortie en plus"], volatile=False).outputs.append(
+        nbformat.v4.new_output("stream", name="stderr", text="attention\n")
+    )
+    cases["cellule en moins"] = copy.deepcopy(nb)
+    cases["cellule en moins"].cells.remove(
+        next(c for c in cases["cellule en moins"].cells if c.id == code.id)
+    )
+    for name, new in cases.items():
+        assert written(tmp_path, notebook, new), name
+    assert written(tmp_path, notebook, rerun(nb), rewrite=True)
+
+
+def test_a_volatile_cell_keeps_the_kinds_of_its_outputs(tmp_path: Path) -> None:
+    notebook = notebooks.config.NOTEBOOKS_DIR / "06_gros_volumes.ipynb"
+    new = rerun(nbformat.read(notebook, as_version=4))
+    first(new, volatile=True).outputs.append(
+        nbformat.v4.new_output("stream", name="stderr", text="Traceback…\n")
+    )
+    assert written(tmp_path, notebook, new)
+
+
+def test_the_port_is_volatile_only_when_the_build_has_no_fixed_port(
+    tmp_path: Path,
+) -> None:
+    notebook = notebooks.config.NOTEBOOKS_DIR / "01_se_connecter.ipynb"
+    new = nbformat.read(notebook, as_version=4)
+    changed = 0
+    for cell in new.cells:
+        for holder, key in _outputs_text(cell) if cell.cell_type == "code" else []:
+            text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:43210", holder[key])
+            changed += text != holder[key]
+            holder[key] = text
+    assert changed
+    assert not written(tmp_path, notebook, new)  # a port drawn at random
+    assert written(tmp_path, notebook, new, deterministic=("port",))
+
+
+def test_the_sanitizers_are_read_as_nbval_reads_them() -> None:
+    from nbval.plugin import get_sanitize_patterns
+
+    everything = get_sanitize_patterns(notebooks.SANITIZE_FILE.read_text())
+    assert notebooks.sanitizers() == everything and len(everything) >= 5
+    without = notebooks.sanitizers(("port",))
+    assert [p for p in everything if p not in without] == [
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:PORT")
+    ]
