@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -163,3 +165,38 @@ def test_the_sanitizers_are_read_as_nbval_reads_them() -> None:
     assert [p for p in everything if p not in without] == [
         (r"127\.0\.0\.1:\d+", "127.0.0.1:PORT")
     ]
+
+
+# ------------------------------------------------------- the build's console output
+
+
+def test_the_builds_kernels_start_without_a_warning() -> None:
+    """ipykernel warns at each start on unencrypted channels (eight lines per build):
+    the build's kernels get CurveZMQ keys from their manager. The kernel's own output
+    goes to the build's console: a real kernel, a cell run, nothing on it."""
+    code = (
+        "import nbformat\n"
+        "from s3cours import notebooks\n"
+        "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1 + 1')])\n"
+        "out = notebooks.execute(nb, {}).cells[0].outputs[0]\n"
+        "print(out['data']['text/plain'])\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "2\n" and run.stderr == "", run.stderr
+
+
+def test_the_kernels_spark_settings_quiet_what_says_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from s3cours import cli
+
+    monkeypatch.setenv("SPARK_SUBMIT_OPTS", "-Dautre=1")
+    env = cli.java_logging()
+    properties = Path(env["SPARK_CONF_DIR"]) / "log4j2.properties"
+    assert properties.read_text() == cli.LOG4J2
+    assert "logger.native.level = error" in cli.LOG4J2
+    assert env["SPARK_LOCAL_IP"] == "127.0.0.1"
+    assert env["SPARK_SUBMIT_OPTS"].split() == ["-Dautre=1", *cli.IVY_QUIET]

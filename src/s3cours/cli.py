@@ -125,18 +125,34 @@ logger.native.level = error
 """
 
 
+#: Ivy's settings (Java properties, read as Ivy variables) that leave out of its report
+#: the lists of every module found and in use, about forty lines at each Spark start:
+#: what was resolved stays in the summary table.
+IVY_QUIET = (
+    "-Divy.log.modules.in.use=false",
+    "-Divy.log.module.when.found=false",
+    "-Divy.log.resolved.revision=false",
+)
+
+
 def java_logging() -> dict[str, str]:
     """The kernels' Spark settings that keep the console for real warnings: Spark's
     configuration folder holding :data:`LOG4J2` (no « Using Spark's default log4j
-    profile », « Setting default log level »), and the loopback as Spark's address (on
-    a machine whose name resolves to it, Spark warns at every start and takes another
-    interface; a local session needs none)."""
+    profile », « Setting default log level »), Ivy's :data:`IVY_QUIET` for the JVM that
+    spark-submit starts (``SPARK_SUBMIT_OPTS``, added to any already there), and the
+    loopback as Spark's address (on a machine whose name resolves to it, Spark warns at
+    every start and takes another interface; a local session needs none)."""
     folder = spark.folder() / "conf"
     properties = folder / "log4j2.properties"
     if not properties.exists() or properties.read_text() != LOG4J2:
         folder.mkdir(parents=True, exist_ok=True)
         properties.write_text(LOG4J2)
-    return {"SPARK_CONF_DIR": str(folder), "SPARK_LOCAL_IP": config.LOOPBACK}
+    options = [os.environ.get("SPARK_SUBMIT_OPTS", ""), *IVY_QUIET]
+    return {
+        "SPARK_CONF_DIR": str(folder),
+        "SPARK_LOCAL_IP": config.LOOPBACK,
+        "SPARK_SUBMIT_OPTS": " ".join(filter(None, options)),
+    }
 
 
 def cmd_playground(args: argparse.Namespace) -> int:
