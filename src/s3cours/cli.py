@@ -351,8 +351,9 @@ def build_site() -> int:
     if missing:
         say(f"Site non rendu : {missing}.")
         return 0
-    if site.cached_site() is not None:
-        say("Site déjà rendu pour ces fichiers (cache du cours).")
+    published = site.cached_site()
+    if published is not None:
+        say(f"Site déjà rendu pour ces fichiers : {published}")
         return 0
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="s3cours-site-") as scratch:
@@ -661,7 +662,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"Banc d'essai : {args.communes} communes générées, "
             f"serveur {started.server} {started.version}"
         )
-        print(bench.report(results, sizes))
+        print(bench.report(results, sizes, bench.physical_minimum(source)))
         if latency:
             print()
             print(bench.latency_report(results, slow_results, tuned, latency))
