@@ -505,3 +505,27 @@ def test_a_conflict_between_conditional_writes_is_explained() -> None:
     found = diagnostic.diagnose(conflict)
     assert found is not None and "409" in found.what
     assert found.notebook == "09_recettes.ipynb"
+
+
+def test_every_chapters_refusal_check_gets_the_partial_deletion_explanation() -> None:
+    """The clean-up cells' check (chapters 3, 5, 8, 9…) raises a message built by two
+    f-strings; built here from each chapter's own lines, it gets the explanation."""
+    import re
+
+    refus = [{"Key": "diffusion/x.csv", "Code": "AccessDenied", "Message": "Refusé."}]
+    found = 0
+    for source in notebooks.sources():
+        for first, second in re.findall(
+            r'^\s*(f"\{len\(refus\)\} objets non supprimés.*")\n\s*(f".*")$',
+            source.read_text(),
+            re.MULTILINE,
+        ):
+            message = eval(first, {}, {"refus": refus}) + eval(  # noqa: S307
+                second, {}, {"refus": refus}
+            )
+            assert (
+                diagnostic.explain(RuntimeError(message))
+                is diagnostic.PARTIAL_DELETE_DIAGNOSIS
+            ), (source.name, message)
+            found += 1
+    assert found >= 4
