@@ -242,7 +242,8 @@ def test_decrire_says_when_a_link_carries_no_token(
         )
     )
     printed = capsys.readouterr().out
-    assert "valable 604800 s, jeton de session dans le lien : non" in printed
+    expected = "valable 604\u202f800 s (7 jours), jeton de session dans le lien : non"
+    assert expected in printed
 
 
 # --------------------------------------------------------------------------- multipart

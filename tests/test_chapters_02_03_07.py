@@ -253,7 +253,7 @@ def test_not_french_catches_what_python_prints(text: str) -> None:
 @pytest.mark.parametrize(
     "stem",
     ["01_se_connecter", "02_lire", "03_ecrire", "05_partager", "06_gros_volumes"]
-    + ["07_depannage", "08_spark"],
+    + ["07_depannage", "08_spark", "09_recettes"],
 )
 def test_counts_and_sizes_are_printed_the_french_way(stem: str) -> None:
     nb = nbformat.read(config.ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)

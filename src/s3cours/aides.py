@@ -297,8 +297,12 @@ def decrire(lien: str) -> None:
         duree = round(int(parametres["Expires"][0]) - time.time(), -1)
     jeton = any(nom.lower() == "x-amz-security-token" for nom in parametres)
     print(f"hôte {morceaux.netloc}, chemin {morceaux.path}")
+    jours, reste = divmod(int(duree), 86_400)
+    en_jours = (
+        f" ({jours} jour{'s' if jours > 1 else ''})" if jours and not reste else ""
+    )
     print(
-        f"{forme}, valable {duree:.0f} s, "
+        f"{forme}, valable {_nombre(duree, 0)} s{en_jours}, "
         f"jeton de session dans le lien : {'oui' if jeton else 'non'}"
     )
     print("paramètres :", ", ".join(sorted(parametres, key=str.lower)))

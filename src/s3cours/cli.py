@@ -775,7 +775,10 @@ def parser() -> argparse.ArgumentParser:
         "--secret-duckdb",
         action="store_true",
         help="écrire aussi dans ~/.duckdb le secret persistant que l'image du "
-        "SSP Cloud y écrit au démarrage d'un service (start, env)",
+        "SSP Cloud y écrit au démarrage d'un service (start, env), aux identifiants "
+        "de ce moment ; les extensions signées httpfs et aws, elles, sont mises dans "
+        "~/.duckdb/extensions par tout « playground start » sans --state-dir, comme "
+        "dans l'image (INSTALL httpfs marche alors hors ligne)",
     )
     pg.add_argument(
         "--apprenant",
