@@ -556,6 +556,8 @@ def test_source_reads_the_credentials_of_the_environment(
         dataset="",
         department="",
         session_token=None,
+        # Chapter 6's measured reads: two neighbouring columns, not the bench's pair.
+        columns=tuple(bench.TWO_COLUMNS),
     )
     monkeypatch.setenv("AWS_SESSION_TOKEN", "JETON")
     assert mesures.source("http://h", "r", "b", "k").session_token == "JETON"
