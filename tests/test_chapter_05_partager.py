@@ -21,17 +21,7 @@ def nb() -> nbformat.NotebookNode:
     return nbformat.read(NOTEBOOK, as_version=4)
 
 
-def _text(cell: nbformat.NotebookNode) -> str:
-    """Everything a code cell printed or returned, as one string."""
-    parts = []
-    for output in cell.get("outputs", []):
-        if output.output_type == "stream":
-            parts.append(output.text)
-        elif output.output_type in ("execute_result", "display_data"):
-            parts.append(output.get("data", {}).get("text/plain", ""))
-        elif output.output_type == "error":
-            parts.append(f"{output.ename}: {output.evalue}")
-    return "".join(parts)
+_text = notebooks.printed
 
 
 def _code(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:

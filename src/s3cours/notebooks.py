@@ -267,6 +267,20 @@ def hidden_by_collapse(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]
     return hidden
 
 
+def printed(cell: nbformat.NotebookNode) -> str:
+    """Everything a code cell printed or returned, as one string (an error as its
+    ``name: value`` line): what the chapters' tests compare with the prose."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream":
+            parts.append(output.text)
+        elif output.output_type in ("execute_result", "display_data"):
+            parts.append(output.get("data", {}).get("text/plain", ""))
+        elif output.output_type == "error":
+            parts.append(f"{output.ename}: {output.evalue}\n")
+    return "".join(parts)
+
+
 def find_setup_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
     """A chapter's setup cell: its first code cell that reads ``AWS_S3_ENDPOINT``."""
     return next(
