@@ -200,3 +200,53 @@ def test_the_kernels_spark_settings_quiet_what_says_nothing(
     assert "logger.native.level = error" in cli.LOG4J2
     assert env["SPARK_LOCAL_IP"] == "127.0.0.1"
     assert env["SPARK_SUBMIT_OPTS"].split() == ["-Dautre=1", *cli.IVY_QUIET]
+
+
+#: What the build printed while chapter 8's kernel started (Spark 4.1.1, jars cached),
+#: between two lines of the course, and what may follow.
+SPARK_START = """\
+notebooks/07_depannage.ipynb exécuté en 11.1 s
+WARNING: Using incubator modules: jdk.incubator.vector
+:: loading settings :: url = jar:file:/x/pyspark/jars/ivy-2.5.3.jar!/org/ivysettings.xml
+Ivy Default Cache set to: /root/.cache/s3cours/spark/ivy/cache
+The jars for the packages stored in: /root/.cache/s3cours/spark/ivy/jars
+org.apache.hadoop#hadoop-aws added as a dependency
+:: resolving dependencies :: org.apache.spark#spark-submit-parent-66f3;1.0
+\tconfs: [default]
+:: resolution report :: resolve 1041ms :: artifacts dl 34ms
+\t:: evicted modules:
+\tcom.squareup.okio#okio;1.15.0 by [com.squareup.okio#okio;1.17.6] in [default]
+\t---------------------------------------------------------------------
+\t|      default     |   21  |   0   |   0   |   3   ||   18  |   0   |
+:: retrieving :: org.apache.spark#spark-submit-parent-66f3
+\tconfs: [default]
+\t0 artifacts copied, 18 already retrieved (0kB/11ms)
+SLF4J: Failed to load class "org.slf4j.impl.StaticLoggerBinder".
+SLF4J: Defaulting to no-operation (NOP) logger implementation
+SLF4J: See http://www.slf4j.org/codes.html#StaticLoggerBinder for further details.
+26/12/07 20:26:01 WARN SparkConf: a real warning
+java.lang.IllegalStateException: boom
+\tat org.apache.spark.SparkContext.<init>(SparkContext.scala:1)
+"""
+
+
+def test_the_build_console_drops_the_jvms_noise_and_keeps_the_rest() -> None:
+    kept = list(notebooks.console_lines(SPARK_START.splitlines(keepends=True)))
+    assert kept == [
+        "notebooks/07_depannage.ipynb exécuté en 11.1 s\n",
+        "26/12/07 20:26:01 WARN SparkConf: a real warning\n",
+        "java.lang.IllegalStateException: boom\n",
+        "\tat org.apache.spark.SparkContext.<init>(SparkContext.scala:1)\n",
+    ]
+
+
+def test_the_build_console_shows_ivys_failures() -> None:
+    failing = [
+        ":: resolving dependencies :: org.apache.spark#spark-submit-parent;1.0\n",
+        "\tconfs: [default]\n",
+        "\t:: UNRESOLVED DEPENDENCIES ::\n",
+        "\t:: org.apache.hadoop#hadoop-aws;3.4.2: not found\n",
+        "::::::::::::::::::::::::::::::::::::::::::::::\n",
+    ]
+    kept = list(notebooks.console_lines(["Ivy Default Cache set to: /c\n", *failing]))
+    assert kept == failing[2:]

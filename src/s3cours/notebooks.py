@@ -18,11 +18,15 @@ heading there.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
 import hashlib
 import os
 import re
+import sys
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import jupytext
@@ -339,6 +343,62 @@ def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+#: What a Spark kernel's JVM writes to the build's console that says nothing to a
+#: maintainer, with no setting to silence it (Spark 4.1.1): Ivy's resolution report,
+#: SLF4J's notice that the AWS SDK bundle finds no logger, and the JDK's note on its
+#: incubator module. The report starts with :data:`IVY_REPORT_START`; it goes on while
+#: its lines have its shape (:data:`IVY_REPORT_LINE`), and any line that speaks of a
+#: failure (:data:`IVY_TROUBLE`: an unresolved dependency, a failed download) is shown.
+IVY_REPORT_START = re.compile(
+    r"^(:: loading settings ::|Ivy Default Cache set to|The jars for the packages)"
+)
+IVY_REPORT_LINE = re.compile(
+    r"^(\t|:: (loading settings|resolving dependencies|resolution report|retrieving) ::"
+    r"|Ivy Default Cache set to|The jars for the packages|\S+#\S+ added as a dependency)"
+)
+IVY_TROUBLE = re.compile(r"(?i)unresolved|failed|error|warn|not found")
+JVM_NOISE = re.compile(
+    r"^(SLF4J: (Failed to load class \"org\.slf4j\.impl\.StaticLoggerBinder\"|"
+    r"Defaulting to no-operation \(NOP\) logger|See http://www\.slf4j\.org/codes)"
+    r"|WARNING: Using incubator modules: )"
+)
+
+
+def console_lines(lines: Iterable[str]) -> Iterator[str]:
+    """The lines of a kernel's error output worth a maintainer's eyes: all of them but
+    the JVM's noise (Ivy's report, :data:`JVM_NOISE`)."""
+    in_report = False
+    for line in lines:
+        if IVY_REPORT_START.match(line):
+            in_report = True
+        in_report = in_report and bool(IVY_REPORT_LINE.match(line))
+        if in_report and not IVY_TROUBLE.search(line):
+            continue
+        if not JVM_NOISE.match(line):
+            yield line
+
+
+@contextlib.contextmanager
+def filtered_stderr() -> Iterator[int]:
+    """A pipe for a kernel's error output, whose lines reach this process's error
+    output through :func:`console_lines`."""
+    read_end, write_end = os.pipe()
+
+    def relay() -> None:
+        with open(read_end, encoding="utf-8", errors="replace") as lines:
+            for line in console_lines(lines):
+                sys.stderr.write(line)
+                sys.stderr.flush()
+
+    thread = threading.Thread(target=relay, daemon=True)
+    thread.start()
+    try:
+        yield write_end
+    finally:
+        os.close(write_end)
+        thread.join(timeout=10)
+
+
 def execute(
     nb: nbformat.NotebookNode, env: dict[str, str], timeout: int = 600
 ) -> nbformat.NotebookNode:
@@ -359,7 +419,8 @@ def execute(
             resources={"metadata": {"path": str(config.NOTEBOOKS_DIR)}},
             config=Config({"KernelManager": {"transport_encryption": "auto"}}),
         )
-        client.execute()
+        with filtered_stderr() as stderr:
+            client.execute(stderr=stderr)
     finally:
         os.environ.clear()
         os.environ.update(saved)
