@@ -354,7 +354,8 @@ IVY_REPORT_START = re.compile(
 )
 IVY_REPORT_LINE = re.compile(
     r"^(\t|:: (loading settings|resolving dependencies|resolution report|retrieving) ::"
-    r"|Ivy Default Cache set to|The jars for the packages|\S+#\S+ added as a dependency)"
+    r"|Ivy Default Cache set to|The jars for the packages"
+    r"|\S+#\S+ added as a dependency)"
 )
 IVY_TROUBLE = re.compile(r"(?i)unresolved|failed|error|warn|not found")
 JVM_NOISE = re.compile(
