@@ -930,6 +930,30 @@ def test_a_solution_opens_and_closes_from_the_keyboard(page) -> None:
     assert not summary.evaluate("s => s.parentElement.open")
 
 
+def test_a_library_chosen_with_the_arrow_keys_is_chosen_everywhere(page) -> None:
+    """Bootstrap moves between tabs with the arrow keys without a click; the course's
+    script (site/onglets.html) gives Quarto the click it syncs on: every tabset of the
+    group then shows the chosen library, as after a click."""
+    open_page(page, chapters()[0])
+    page.evaluate("localStorage.clear()")
+    open_page(page, chapters()[0])
+    tabsets = page.locator("div.panel-tabset[data-group] > .nav-tabs")
+    first = tabsets.first.locator(".nav-link")
+    chosen = first.nth(1).inner_text().strip()
+    first.nth(0).focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(200)
+    sets = page.evaluate(
+        """() => Array.from(document.querySelectorAll(
+          'div.panel-tabset[data-group] > .nav-tabs'), n => [
+          Array.from(n.querySelectorAll('.nav-link'), l => l.textContent.trim()),
+          (n.querySelector('.nav-link.active') || {textContent: ''}).textContent.trim(),
+        ])"""
+    )
+    having = [active for names, active in sets if chosen in names]
+    assert len(having) >= 2 and having == [chosen] * len(having), (chosen, sets)
+
+
 @pytest.mark.parametrize("path", chapters())
 def test_the_french_explanation_stands_apart_from_the_traceback(
     snapshots: dict, path: str
