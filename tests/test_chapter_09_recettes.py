@@ -120,7 +120,7 @@ def test_a_refused_deletion_answers_200_and_the_check_says_so(nb) -> None:
     check = _cell(nb, "INTERDITE}]})\nrefus")
     assert "raises-exception" in check.metadata.get("tags", [])
     text = _text(check)
-    assert "RuntimeError: 1 objets non supprimés, dont diffusion/" in text
+    assert "RuntimeError: objets non supprimés : 1, dont diffusion/" in text
     assert ": AccessDenied (" in text
     assert "Suppressions refusées en partie" in text  # the course's explanation
     s3fs = _text(_cell(nb, 'fs.call_s3(\n    "delete_objects"'))
@@ -163,4 +163,4 @@ def test_the_script_runs_with_the_guard_and_fails_without(nb) -> None:
 def test_the_chapter_leaves_nothing_under_its_folder(nb) -> None:
     out = _text(_cell(nb, "restants = [\n"))
     listed = [line for line in out.splitlines() if line.startswith("recettes/")]
-    assert out.endswith(f"{len(listed)} objets supprimés sous recettes/\n")
+    assert out.endswith(f"objets supprimés sous recettes/ : {len(listed)}\n")

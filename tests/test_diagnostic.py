@@ -451,7 +451,7 @@ def _refused(response: dict) -> RuntimeError | None:
     if not refus:
         return None
     return RuntimeError(
-        f"{len(refus)} objets non supprimés, dont {refus[0]['Key']} : "
+        f"objets non supprimés : {len(refus)}, dont {refus[0]['Key']} : "
         f"{refus[0]['Code']} ({refus[0].get('Message', '')})"
     )
 
@@ -516,7 +516,7 @@ def test_every_chapters_refusal_check_gets_the_partial_deletion_explanation() ->
     found = 0
     for source in notebooks.sources():
         for first, second in re.findall(
-            r'^\s*(f"\{len\(refus\)\} objets non supprimés.*")\n\s*(f".*")$',
+            r'^\s*(f"objets non supprimés : \{len\(refus\)\}.*")\n\s*(f".*")$',
             source.read_text(),
             re.MULTILINE,
         ):

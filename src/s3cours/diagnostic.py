@@ -322,10 +322,11 @@ NO_SPACE = Diagnosis(
 
 #: A DeleteObjects answer is HTTP 200 even when the server refused keys: they are in its
 #: ``Errors``. The chapters check it in their clean-up cells and raise, from their own
-#: code (no S3 library in the traceback), ``RuntimeError("N objets non supprimés, dont
-#: KEY : CODE (MESSAGE)")``: « Recettes du quotidien », « Suppressions refusées en
+#: code (no S3 library in the traceback), ``RuntimeError("objets non supprimés : N, dont
+#: KEY : CODE (MESSAGE)")`` (the count after the words: French has no plural that fits
+#: 0, 1 and more): « Recettes du quotidien », « Suppressions refusées en
 #: partie ».
-PARTIAL_DELETE = re.compile(r"^\d+ objets? non supprimés?, dont .+ : \w+")
+PARTIAL_DELETE = re.compile(r"^objets non supprimés : \d+, dont .+ : \w+")
 PARTIAL_DELETE_DIAGNOSIS = _recipes(
     "Le serveur a répondu 200 à la suppression groupée (delete_objects) mais a refusé "
     "des clés : chacune est dans la liste Errors de la réponse, avec son code (celui "
