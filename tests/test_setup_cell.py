@@ -26,6 +26,10 @@ VARIABLES = (
     "MC_HOST_s3",
     "KUBERNETES_NAMESPACE",
     "S3COURS_ESPACE",
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ENDPOINT_URL_S3",
 )
 
 
@@ -396,3 +400,90 @@ def test_the_cell_never_prints_keys(
     _, out = run_setup(capsys)
     assert "Vos écritures : s3://jdupont/cours-python-s3/" in out
     assert not any(value in out for value in secrets.values()), out
+
+
+#: An Onyxia service's variables, as the profile of a service that has none is made of.
+ONYXIA = {
+    "AWS_ENDPOINT_URL": "https://minio.lab.sspcloud.fr/",
+    "AWS_S3_ENDPOINT": "minio.lab.sspcloud.fr",
+    "AWS_ACCESS_KEY_ID": "CLE-DU-PROFIL",
+    "AWS_SECRET_ACCESS_KEY": "SECRET-DU-PROFIL",
+    "AWS_SESSION_TOKEN": "JETON-DU-PROFIL",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.mark.parametrize("token", [True, False])
+def test_a_named_profile_alone_gives_the_variables(
+    token: bool,
+    tmp_path: Path,
+    clean_env: pytest.MonkeyPatch,
+    located: list,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A service with no S3 variable but a named profile, its files written as
+    Onyxia's snippet writes them (``services`` section, ``endpoint_url``; no token line
+    without a token): the cell reads the profile with boto3 and sets the variables the
+    rest of the chapter (and ``mc``) reads; the space still comes from the namespace."""
+    variables = dict(ONYXIA)
+    if not token:
+        del variables["AWS_SESSION_TOKEN"]
+    playground.write_profiles(tmp_path, {"onyxia": variables, "autre": ONYXIA})
+    credentials = (tmp_path / ".aws" / "credentials").read_text()
+    assert credentials.count("aws_session_token") == (2 if token else 1)
+    clean_env.setenv("HOME", str(tmp_path))
+    clean_env.setenv("AWS_PROFILE", "onyxia")
+    clean_env.setenv("KUBERNETES_NAMESPACE", "user-jdupont")
+    namespace, out = run_setup(capsys)
+    assert namespace["ENDPOINT_URL"] == "https://minio.lab.sspcloud.fr"
+    assert out.splitlines()[:4] == [
+        "Profil S3 : onyxia",
+        "Serveur S3 : https://minio.lab.sspcloud.fr",
+        "Identifiants trouvés : oui",
+        "Vos écritures : s3://jdupont/cours-python-s3/ (d'après KUBERNETES_NAMESPACE)",
+    ]
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "CLE-DU-PROFIL"
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] == "SECRET-DU-PROFIL"
+    assert os.environ.get("AWS_SESSION_TOKEN") == ("JETON-DU-PROFIL" if token else None)
+    assert not any(value in out for value in ONYXIA.values() if "PROFIL" in value)
+    from s3cours import aides
+
+    expected = "CLE-DU-PROFIL:SECRET-DU-PROFIL" + (":JETON-DU-PROFIL" if token else "")
+    assert aides.alias_s3() == {
+        "MC_HOST_s3": f"https://{expected}@minio.lab.sspcloud.fr"
+    }
+    assert located[0][3] == "https://minio.lab.sspcloud.fr"
+
+
+def test_a_profile_without_credentials_says_so(
+    tmp_path: Path,
+    clean_env: pytest.MonkeyPatch,
+    located: list,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    playground.write_profiles(tmp_path, {"onyxia": ONYXIA})
+    (tmp_path / ".aws" / "credentials").write_text("")
+    clean_env.setenv("HOME", str(tmp_path))
+    clean_env.setenv("AWS_PROFILE", "onyxia")
+    clean_env.setenv("S3COURS_ESPACE", "jdupont/")
+    _, out = run_setup(capsys)
+    assert "Serveur S3 : https://minio.lab.sspcloud.fr" in out
+    assert "Identifiants trouvés : NON" in out
+
+
+def test_onyxia_variables_win_over_a_profile(
+    tmp_path: Path,
+    clean_env: pytest.MonkeyPatch,
+    located: list,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Today's SSP Cloud, and a service that would have both: the variables are used
+    as they are, the profile is not even read (a profile it names may be absent)."""
+    for name, value in ONYXIA.items():
+        clean_env.setenv(name, value)
+    clean_env.setenv("HOME", str(tmp_path))
+    clean_env.setenv("AWS_PROFILE", "absent")
+    clean_env.setenv("KUBERNETES_NAMESPACE", "user-jdupont")
+    _, out = run_setup(capsys)
+    assert "Profil S3" not in out
+    assert out.splitlines()[0] == "Serveur S3 : https://minio.lab.sspcloud.fr"

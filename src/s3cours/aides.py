@@ -64,12 +64,17 @@ def mc(*arguments: str, afficher: bool = True) -> str | None:
             "Commande mc introuvable : installez le client MinIO (sur le SSP "
             "Cloud, il est déjà là ; ailleurs, ./cours le fournit)."
         )
-    if not os.environ.get("MC_HOST_s3"):
+    environnement = {**os.environ, **alias_s3()}
+    if not environnement.get("MC_HOST_s3"):
         raise RuntimeError(
             "Alias s3 non défini : la variable MC_HOST_s3 manque (le SSP "
-            "Cloud et le bac à sable du cours la posent)."
+            "Cloud et le bac à sable du cours la posent), et les variables "
+            "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY et AWS_S3_ENDPOINT aussi (la "
+            "cellule de préparation les tire d'un profil nommé par AWS_PROFILE)."
         )
-    fin = subprocess.run(["mc", *arguments], capture_output=True, text=True)
+    fin = subprocess.run(
+        ["mc", *arguments], capture_output=True, text=True, env=environnement
+    )
     if fin.returncode != 0:
         raise RuntimeError(f"mc {' '.join(arguments)} : {fin.stderr.strip()}")
     sortie = "".join(
@@ -81,6 +86,29 @@ def mc(*arguments: str, afficher: bool = True) -> str | None:
         return sortie
     print(sortie, end="")
     return None
+
+
+def alias_s3() -> dict[str, str]:
+    """``MC_HOST_s3`` faite des variables S3, quand elle manque : un service qui n'a
+    qu'un profil nommé (``AWS_PROFILE``), dont la cellule de préparation a tiré les
+    variables, ou des variables posées à la main. ``mc`` ne lit pas les profils AWS ;
+    l'alias prend la forme de celui des images du SSP Cloud
+    (``https://CLÉ:SECRET:JETON@HÔTE``, InseeFrLab/images-datascience 0a611ea,
+    base/scripts/onyxia-init.sh). Vide si ``MC_HOST_s3`` est déjà là ou si une
+    variable manque."""
+    env = os.environ
+    if env.get("MC_HOST_s3") or not all(
+        env.get(nom)
+        for nom in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_S3_ENDPOINT")
+    ):
+        return {}
+    url = env.get("AWS_ENDPOINT_URL", "").rstrip("/")
+    schema, _, hote = url.rpartition("://") if url else ("https", "", "")
+    hote = hote or env["AWS_S3_ENDPOINT"].split("://")[-1].rstrip("/")
+    cles = [env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]]
+    if env.get("AWS_SESSION_TOKEN"):
+        cles.append(env["AWS_SESSION_TOKEN"])
+    return {"MC_HOST_s3": f"{schema}://{':'.join(cles)}@{hote}"}
 
 
 def snakemake(dossier: Path, **config: str) -> None:

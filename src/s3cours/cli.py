@@ -233,6 +233,11 @@ def cmd_playground(args: argparse.Namespace) -> int:
                     'Sans eval "$(./cours playground env --renouveler)", ce terminal '
                     "garde les anciennes variables, désormais révoquées."
                 )
+        elif args.profils:
+            if running is None:
+                say("Aucun bac à sable en cours : pas de profil à écrire.")
+                return 1
+            return say_profiles(running, args.apprenant)
         else:
             env = (
                 running.environment(args.apprenant)
@@ -242,6 +247,24 @@ def cmd_playground(args: argparse.Namespace) -> int:
         if args.secret_duckdb:
             say_duckdb_secret(env)
         print(exports(env))
+    return 0
+
+
+def say_profiles(running: playground.Playground, learner: str | None) -> int:
+    """``env --profils``: the learner's service as Onyxia gives it profiles and no S3
+    variable (:func:`playground.profile_service`); for a terminal, the files by their
+    variables (HOME stays) and the S3 variables unset."""
+    env = playground.profile_service(running, learner)
+    folder = Path(env.pop("HOME")) / ".aws"
+    say(
+        f"Profil {env['AWS_PROFILE']} écrit dans {folder} (config et credentials, "
+        "comme Onyxia les écrit) ; aucune variable S3."
+    )
+    env["AWS_CONFIG_FILE"] = str(folder / "config")
+    env["AWS_SHARED_CREDENTIALS_FILE"] = str(folder / "credentials")
+    unset = [name for name in playground.VARIABLES if name not in env]
+    print(exports(env))
+    print("unset " + " ".join(unset))
     return 0
 
 
@@ -790,6 +813,12 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="env : des identifiants neufs, et ceux de l'environnement actuel "
         "(AWS_SESSION_TOKEN) révoqués, comme expirés",
+    )
+    pg.add_argument(
+        "--profils",
+        action="store_true",
+        help="env : un service sans variable S3, avec un profil nommé (AWS_PROFILE, "
+        "~/.aws/config et ~/.aws/credentials du service, comme Onyxia les écrit)",
     )
     pg.set_defaults(func=cmd_playground)
 

@@ -912,3 +912,88 @@ def stop(state_dir: Path | None = None) -> Playground | None:
     path.unlink()
     path.with_suffix(".lock").unlink(missing_ok=True)
     return playground
+
+
+# ------------------------------------------------------------------ S3 profiles
+
+#: The name the twin gives a learner's profile on the playground, and the one of a
+#: second server's (:func:`write_profiles`).
+PROFILE = "perso"
+SECOND_PROFILE = "projet"
+
+
+def profile_files(profiles: dict[str, dict[str, str]]) -> tuple[str, str]:
+    """The text of ``~/.aws/config`` and ``~/.aws/credentials`` for ``profiles`` (name
+    -> an Onyxia service's variables, :meth:`Playground.environment`), in the form of
+    Onyxia's « AWS CLI / shared profile » snippet (InseeFrLab/onyxia 8a5be35,
+    web/src/core/usecases/s3ProfilesDetailsUiController/decoupledLogic/codeSnippets.ts,
+    ``getAwsCliSnippet``): in the credentials, ``[name]`` with the key, the secret and
+    ``aws_session_token`` only when there is one; in the config, ``[profile name]``
+    (``[default]`` for ``default``) with ``region`` and ``services = name-s3``, whose
+    ``[services name-s3]`` section gives ``s3 =`` an ``endpoint_url``, the endpoint's
+    origin (scheme, host, port)."""
+    config_lines: list[str] = []
+    credential_lines: list[str] = []
+    for name, env in profiles.items():
+        section = "default" if name == "default" else f"profile {name}"
+        services = f"{name}-s3"
+        origin = env.get("AWS_ENDPOINT_URL", "").rstrip("/") or (
+            "https://" + env["AWS_S3_ENDPOINT"]
+        )
+        config_lines += [
+            f"[{section}]",
+            f"region = {env.get('AWS_DEFAULT_REGION', config.PLAYGROUND_REGION)}",
+            f"services = {services}",
+            "",
+            f"[services {services}]",
+            "s3 =",
+            f"  endpoint_url = {origin}",
+            "",
+        ]
+        credential_lines += [
+            f"[{name}]",
+            f"aws_access_key_id = {env['AWS_ACCESS_KEY_ID']}",
+            f"aws_secret_access_key = {env['AWS_SECRET_ACCESS_KEY']}",
+            *(
+                [f"aws_session_token = {env['AWS_SESSION_TOKEN']}"]
+                if env.get("AWS_SESSION_TOKEN")
+                else []
+            ),
+            "",
+        ]
+    return "\n".join(config_lines), "\n".join(credential_lines)
+
+
+def write_profiles(home: Path, profiles: dict[str, dict[str, str]]) -> Path:
+    """Write ``profiles`` (:func:`profile_files`) in ``home/.aws``, as Onyxia will give
+    a service each S3 profile of its user (``s3_array`` of Onyxia 11.5's service
+    context, InseeFrLab/onyxia 8a5be35, web/src/core/ports/OnyxiaApi/XOnyxia.ts; the
+    images' side: InseeFrLab/images-datascience issue 262). The credentials file is
+    readable by its owner alone. Returns the folder."""
+    folder = home / ".aws"
+    folder.mkdir(parents=True, exist_ok=True)
+    config_text, credentials_text = profile_files(profiles)
+    (folder / "config").write_text(config_text)
+    credentials = folder / "credentials"
+    credentials.touch(mode=0o600)
+    credentials.chmod(0o600)
+    credentials.write_text(credentials_text)
+    return folder
+
+
+def profile_service(
+    started: Playground, learner: str | None = None, profile: str = PROFILE
+) -> dict[str, str]:
+    """The environment of ``learner``'s service when Onyxia gives it profiles and no S3
+    variable: ``~/.aws/config`` and ``~/.aws/credentials`` written in its home
+    (:meth:`Playground.service_home`) for ``profile``, ``AWS_PROFILE``, ``HOME``, the
+    service's namespace and, over https, the test CA; none of :data:`VARIABLES` else."""
+    env = started.environment(learner)
+    home = started.service_home(learner)
+    write_profiles(home, {profile: env})
+    kept = ("KUBERNETES_NAMESPACE", "AWS_CA_BUNDLE", "SSL_CERT_FILE")
+    return {
+        **{name: env[name] for name in kept if name in env},
+        "AWS_PROFILE": profile,
+        "HOME": str(home),
+    }
