@@ -33,6 +33,7 @@ import dataclasses
 import fcntl
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,39 @@ def private_playground(**options) -> Iterator[playground.Playground]:
             yield started
         finally:
             playground.stop(Path(state))
+
+
+@contextlib.contextmanager
+def second_server(
+    started: playground.Playground, port: int = 0
+) -> Iterator[playground.Playground]:
+    """A second S3 server beside ``started``, of its kind, with its own state and no
+    shared data, stopped at the end; meanwhile, the default learner's service home
+    (:meth:`~playground.Playground.service_home`) holds two profiles, as Onyxia 11.5
+    gives a service each S3 profile of its user: ``perso`` on ``started`` and
+    ``projet`` on this one (:func:`playground.write_profiles`). The chapter
+    « Recettes du quotidien » copies from one to the other. The service keeps its S3
+    variables (those of ``started``), as on SSP Cloud. ``port`` taken, a free one."""
+    if port:
+        try:
+            playground.check_port_free(config.LOOPBACK, port)
+        except playground.PlaygroundError:
+            port = 0
+    with private_playground(
+        server=started.server.lower(), port=port, shared_data=False
+    ) as second:
+        home = started.service_home()
+        playground.write_profiles(
+            home,
+            {
+                playground.PROFILE: started.environment(),
+                playground.SECOND_PROFILE: second.environment(),
+            },
+        )
+        try:
+            yield second
+        finally:
+            shutil.rmtree(home / ".aws", ignore_errors=True)
 
 
 def kernel_environment(started: playground.Playground) -> dict[str, str]:
@@ -323,9 +357,12 @@ def cmd_build(args: argparse.Namespace) -> int:
                 "au hasard (un notebook où seul le port changerait reste tel quel)."
             )
             port = 0
-        with private_playground(
-            server=args.server, port=port, onyxia=args.onyxia
-        ) as started:
+        with (
+            private_playground(
+                server=args.server, port=port, onyxia=args.onyxia
+            ) as started,
+            second_server(started, port and port + 1),
+        ):
             if any(source.stem == config.SPARK_CHAPTER for source in chapters):
                 spark.prepare(say)
             env = kernel_environment(started)
@@ -503,7 +540,10 @@ def cmd_test(args: argparse.Namespace) -> int:
     noyau.install(prefix=sys.prefix)
     if args.spark:
         return test_spark(args)
-    with private_playground(server=args.server, onyxia=args.onyxia) as started:
+    with (
+        private_playground(server=args.server, onyxia=args.onyxia) as started,
+        second_server(started),
+    ):
         # Said before pytest runs, so that pytest's summary stays the last line.
         say(f"Serveur S3 utilisé pour les tests : {started.server} {started.version}")
         notebooks = map(str, sorted(config.NOTEBOOKS_DIR.glob("*.ipynb")))
