@@ -66,14 +66,24 @@ def test_a_service_with_a_profile_and_no_s3_variable(
 
 
 def test_today_sspcloud_variables_and_no_profile_file(
-    session_playground: playground.Playground,
+    session_playground: playground.Playground, tmp_path: Path
 ) -> None:
+    """Today's SSP Cloud: https, the variables, no profile file; here on a twin of its
+    own, without the shared data (as before a trainer publishes them)."""
     learner = "sans-profil"
-    env = classroom.learner_environment(
-        session_playground, base_environment(session_playground), learner
+    state = tmp_path / "etat"
+    twin = playground.start(
+        state_dir=state, tls=True, shared_data=False, log=lambda _: None
     )
-    assert "AWS_PROFILE" not in env and not (Path(env["HOME"]) / ".aws").exists()
-    outputs = "\n".join(run(env, learner).outputs)
+    try:
+        env = classroom.learner_environment(
+            twin, base_environment(session_playground), learner
+        )
+        outputs = "\n".join(run(env, learner).outputs)
+    finally:
+        playground.stop(state)
+    assert env["AWS_ENDPOINT_URL"].startswith("https://")
+    assert "AWS_PROFILE" not in env
     assert "Profil S3 :" not in outputs
     assert "Profils écrits depuis vos variables" in outputs
     assert "un seul serveur, désigné par les deux profils" in outputs
