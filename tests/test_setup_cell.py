@@ -487,3 +487,15 @@ def test_onyxia_variables_win_over_a_profile(
     _, out = run_setup(capsys)
     assert "Profil S3" not in out
     assert out.splitlines()[0] == "Serveur S3 : https://minio.lab.sspcloud.fr"
+
+
+def test_an_unknown_profile_is_said_in_french(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    playground.write_profiles(tmp_path, {"onyxia": ONYXIA})
+    clean_env.setenv("HOME", str(tmp_path))
+    clean_env.setenv("AWS_PROFILE", "onyxa")
+    with pytest.raises(
+        RuntimeError, match="AWS_PROFILE nomme le profil 'onyxa', absent"
+    ):
+        exec(setup_cells()[0], {})  # noqa: S102 - the chapter's own code
