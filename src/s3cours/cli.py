@@ -7,7 +7,8 @@
     format [CHAPITRE ...]              le code des chapitres mis en forme
                                        par ruff (88 col.)
     liens CHAPITRE                     les badges de lancement d'un chapitre (markdown)
-    test [--rapide] [-- ARGS PYTEST]   toute la suite de tests,
+    test [--rapide|--spark|--ceph] [-- ARGS PYTEST]
+                                       toute la suite de tests,
                                        contre un bac à sable neuf
     classroom simulate [--learners N]  une classe : tous les chapitres
                                        par N apprenants à la fois
@@ -177,7 +178,8 @@ def cmd_playground(args: argparse.Namespace) -> int:
         option = f" --state-dir {shlex.quote(args.state_dir)}" if args.state_dir else ""
         say(
             "Identifiants temporaires de l'apprenant, comme sur le SSP Cloud (valables "
-            "7 jours, sur ce serveur seulement). Pour un terminal :"
+            + ("12 heures, plafond de Ceph" if started.server == "Ceph" else "7 jours")
+            + ", sur ce serveur seulement). Pour un terminal :"
         )
         say(f'  eval "$(./cours playground env{option})"')
         env = started.environment(args.apprenant)
@@ -221,7 +223,10 @@ def cmd_playground(args: argparse.Namespace) -> int:
                 if revoked
                 else "Identifiants renouvelés ; rien de révoqué ("
                 + (
-                    "moto ne sait pas révoquer)"
+                    "Ceph RGW ne révoque pas des identifiants temporaires : les anciens "
+                    "restent valables jusqu'à leur expiration, 12 h au plus)"
+                    if running.server == "Ceph"
+                    else "moto ne sait pas révoquer)"
                     if running.server != "MinIO"
                     else "AWS_SESSION_TOKEN absent)"
                     if not token
@@ -480,6 +485,8 @@ def cmd_test(args: argparse.Namespace) -> int:
     noyau.install(prefix=sys.prefix)
     if args.spark:
         return test_spark(args)
+    if args.ceph:
+        return test_ceph(args)
     with private_playground(server=args.server, onyxia=args.onyxia) as started:
         # Said before pytest runs, so that pytest's summary stays the last line.
         say(f"Serveur S3 utilisé pour les tests : {started.server} {started.version}")
@@ -534,6 +541,48 @@ def test_spark(args: argparse.Namespace) -> int:
         )
     )
     return 1 if problems else 0
+
+
+def test_ceph(args: argparse.Namespace) -> int:
+    """``./cours test --ceph``: every published chapter but « Spark et S3 » (a JVM per
+    kernel: see test_spark) on a Ceph RGW playground, tomorrow's SSP Cloud: nbval and
+    the second pass over http with the course data, then the default learner runs them
+    over https with STS, the shared data absent. A report, not a gate: it returns 1 if
+    anything failed. ``AWS_REQUEST_CHECKSUM_CALCULATION`` and
+    ``AWS_RESPONSE_CHECKSUM_VALIDATION`` reach the kernels as they are set here."""
+    from . import classroom
+
+    t0 = time.monotonic()
+    chapters = classroom.class_chapters()
+    with private_playground(server="ceph", port=0, onyxia=args.onyxia) as started:
+        say(f"Serveur S3 utilisé : {started.server} {started.version}, http")
+        code = run_pytest(
+            started,
+            [
+                *(str(c.relative_to(config.ROOT)) for c in chapters),
+                "tests/test_second_pass.py",
+            ],
+            ["-m", "not spark", "-p", "no:randomly", *args.pytest_args],
+        )
+    with private_playground(
+        server="ceph", port=0, tls=True, shared_data=False, onyxia=args.onyxia
+    ) as started:
+        say(f"Serveur S3 utilisé : {started.server} {started.version}, https")
+        problems = classroom.course_problems(
+            started, kernel_environment(started), config.DEFAULT_LEARNER, chapters
+        )
+    for problem in problems:
+        say(f"- {problem}")
+    say(
+        "Chapitres en https sur Ceph, sans les données partagées : "
+        + (
+            f"{len(problems)} erreur(s) non prévue(s)."
+            if problems
+            else "aucune erreur."
+        )
+    )
+    say(f"Durée de ./cours test --ceph : {time.monotonic() - t0:.0f} s")
+    return 1 if code or problems else 0
 
 
 # ---------------------------------------------------------------------- classroom group
@@ -738,7 +787,7 @@ def parser() -> argparse.ArgumentParser:
         default=config.DEFAULT_PORT,
         help=f"port d'écoute (défaut : {config.DEFAULT_PORT} ; 0 : un port libre)",
     )
-    pg.add_argument("--server", choices=playground.SERVERS, default="auto")
+    pg.add_argument("--server", "--serveur", choices=playground.SERVERS, default="auto")
     pg.add_argument("--host", default=config.LOOPBACK)
     pg.add_argument(
         "--allow-non-loopback",
@@ -833,6 +882,12 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="le chapitre « Spark et S3 » seul (nbval, second passage, puis en https "
         "sans les données partagées) : hors de la suite, trop long pour elle",
+    )
+    test.add_argument(
+        "--ceph",
+        action="store_true",
+        help="les chapitres (sauf Spark) sur un bac à sable Ceph RGW, le SSP Cloud "
+        "de demain (nbval, second passage, puis en https avec STS) : un relevé",
     )
     test.add_argument(
         "pytest_args",
