@@ -18,12 +18,14 @@ for them: the playground's stop leaves no process behind.
 Learners are made as Onyxia would find them on Ceph (:func:`ensure_learner`): an RGW
 user (its long-term key held by the tooling only), a role of the learner's name that
 the user may assume (``MaxSessionDuration`` 43 200 s, RGW's ceiling), a personal bucket
-(the tooling's, as with MinIO: the role's policy gives every right on it), membership of the class project's role (``projet-…``) and bucket. A
-notebook only ever gets ``AssumeRole`` credentials under Onyxia's session policy
+(the tooling's, as with MinIO: the role's policy gives every right on it), membership
+of the class project's role (``projet-…``) and bucket. A notebook only ever gets
+``AssumeRole`` credentials under Onyxia's session policy
 (:func:`s3cours.learners.onyxia_policy`, sent as compact JSON: RGW 16 refuses it with
 spaces). The course data are readable by everyone under ``donnees-insee/diffusion/`` by
 a bucket policy (:func:`shared_data_policy`), as public data are on SSP Cloud; the rest
-of that bucket stays the tooling's.
+of that bucket stays the tooling's. Ceph cannot revoke temporary credentials: renewed
+ones leave the old ones valid until they expire.
 """
 
 from __future__ import annotations

@@ -497,9 +497,12 @@ def cmd_test(args: argparse.Namespace) -> int:
             [
                 *PARALLEL_OPTIONS,
                 # The second pass runs every time; --rapide leaves it out (a quicker
-                # loop). The Spark chapter has its own command (test_spark).
+                # loop). The Spark chapter has its own command (test_spark), and
+                # so has the Ceph playground (test_ceph).
                 "-m",
-                "not spark and not second_pass" if args.rapide else "not spark",
+                "not spark and not ceph and not second_pass"
+                if args.rapide
+                else "not spark and not ceph",
                 *args.pytest_args,
             ],
         )
