@@ -276,14 +276,14 @@ def test_sessions_last_twelve_hours_and_a_spaced_policy_is_refused(
     with pytest.raises(ClientError):
         sts.assume_role(
             RoleArn="arn:aws:iam:::role/voisin",
-            RoleSessionName="x",
+            RoleSessionName="essai",
             Policy=json.dumps(learners.onyxia_policy("voisin")),
         )
     # And nobody assumes another's role.
     with pytest.raises(ClientError):
         sts.assume_role(
             RoleArn=f"arn:aws:iam:::role/{config.DEFAULT_LEARNER}",
-            RoleSessionName="x",
+            RoleSessionName="essai",
         )
 
 

@@ -562,7 +562,11 @@ def remove_user(admin: learners.Admin, name: str) -> None:
         iam.delete_role_policy(RoleName=name, PolicyName="onyxia")
     with contextlib.suppress(Exception):
         iam.delete_role(RoleName=name)
-    admin_api(admin, "DELETE", "/admin/user", {"uid": name})
+    status, body = admin_api(admin, "DELETE", "/admin/user", {"uid": name})
+    if status not in (200, 404):
+        raise CephError(
+            f"Utilisateur RGW {name} non supprimé ({status}) : {body[:300]}"
+        )
 
 
 def ensure_role(
