@@ -296,3 +296,13 @@ def test_the_admin_keys_stay_in_the_tooling(twin: playground.Playground) -> None
     state = Path(twin.state_file).read_text()
     assert secret not in state
     assert os.stat(twin.state_file).st_mode & 0o077 == 0
+
+
+def test_the_commands_know_ceph() -> None:
+    from s3cours import cli
+
+    args = cli.parser().parse_args(["playground", "start", "--serveur", "ceph"])
+    assert args.server == "ceph"
+    assert cli.parser().parse_args(["test", "--ceph"]).ceph
+    with pytest.raises(playground.PlaygroundError, match="Serveur inconnu"):
+        playground.start(server="cephx", state_dir=Path("/nonexistent"))

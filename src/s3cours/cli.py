@@ -223,7 +223,7 @@ def cmd_playground(args: argparse.Namespace) -> int:
                 if revoked
                 else "Identifiants renouvelés ; rien de révoqué ("
                 + (
-                    "Ceph RGW ne révoque pas des identifiants temporaires : les anciens "
+                    "Ceph RGW ne révoque pas d'identifiants temporaires : les anciens "
                     "restent valables jusqu'à leur expiration, 12 h au plus)"
                     if running.server == "Ceph"
                     else "moto ne sait pas révoquer)"

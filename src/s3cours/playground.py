@@ -837,7 +837,7 @@ def start(
             playground.endpoint_url, shared_data=shared_data, ca_file=playground.ca_file
         )
         if name == "Ceph":
-            # diffusion/ readable by all, by a bucket policy, as SSP Cloud's public data.
+            # diffusion/ readable by all (a bucket policy), as public data on SSP Cloud.
             ceph.publish_shared_data(
                 s3_client(playground.endpoint_url, ca_file=playground.ca_file)
             )
