@@ -553,8 +553,9 @@ CEPH_CELL_SECONDS = 120
 def test_ceph(args: argparse.Namespace) -> int:
     """``./cours test --ceph``: every published chapter but « Spark et S3 » (a JVM per
     kernel: see test_spark) on a Ceph RGW playground, tomorrow's SSP Cloud: nbval and
-    the second pass over http with the course data, then the default learner runs them
-    over https with STS, the shared data absent. A report, not a gate: it returns 1 if
+    the second pass over http with the course data (and tests/test_ceph.py: the twin's
+    refusals), then the default learner runs them over https with STS, the shared data
+    absent. A report, not a gate: it returns 1 if
     anything failed. ``AWS_REQUEST_CHECKSUM_CALCULATION`` and
     ``AWS_RESPONSE_CHECKSUM_VALIDATION`` reach the kernels as they are set here."""
     from . import classroom
@@ -571,6 +572,8 @@ def test_ceph(args: argparse.Namespace) -> int:
             [
                 *(str(c.relative_to(config.ROOT)) for c in chapters),
                 "tests/test_second_pass.py",
+                # The twin itself (marked ceph; a cluster of its own, in https).
+                "tests/test_ceph.py",
             ],
             [
                 "-m",
