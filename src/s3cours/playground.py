@@ -590,10 +590,19 @@ def _log_tail(log: Path, lines: int = 40) -> str:
     )
 
 
-def s3_client(endpoint_url: str, timeout: float = 10, ca_file: str | None = None):
+def s3_client(
+    endpoint_url: str,
+    timeout: float = 10,
+    ca_file: str | None = None,
+    checksums: str = "when_supported",
+):
     """A boto3 client on the playground as its admin (tooling only: seeding, checks).
 
-    Short time-outs, no retries: fail fast."""
+    Short time-outs, no retries: fail fast. ``checksums``: botocore's setting of
+    request checksums and response validation; ``when_required`` for Ceph RGW 16,
+    which refuses boto3's trailing checksums over https (411 MissingContentLength).
+    MinIO keeps boto3's default: the CRC32 stored with the course data is what
+    ``mc stat`` shows in the chapters."""
     import boto3
     from botocore.config import Config
 
@@ -610,10 +619,8 @@ def s3_client(endpoint_url: str, timeout: float = 10, ca_file: str | None = None
             connect_timeout=timeout,
             read_timeout=timeout,
             retries={"total_max_attempts": 1},
-            # No checksum the server does not ask for: Ceph RGW 16 refuses boto3's
-            # trailing ones over https (411 MissingContentLength).
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
+            request_checksum_calculation=checksums,
+            response_checksum_validation=checksums,
         ),
     )
 
@@ -834,7 +841,10 @@ def start(
             proc, playground.endpoint_url, log_path, timeout, playground.ca_file
         )
         seed(
-            playground.endpoint_url, shared_data=shared_data, ca_file=playground.ca_file
+            playground.endpoint_url,
+            shared_data=shared_data,
+            ca_file=playground.ca_file,
+            checksums="when_required" if name == "Ceph" else "when_supported",
         )
         if name == "Ceph":
             # diffusion/ readable by all (a bucket policy), as public data on SSP Cloud.
@@ -936,19 +946,23 @@ def _create_bucket(client, bucket: str) -> None:
 
 
 def seed(
-    endpoint_url: str, shared_data: bool = True, ca_file: str | None = None
+    endpoint_url: str,
+    shared_data: bool = True,
+    ca_file: str | None = None,
+    checksums: str = "when_supported",
 ) -> list[str]:
     """Create the shared data bucket and upload the course data (unless ``shared_data``
     is false: the bucket stays empty, as on a server where nobody published it);
     idempotent.
 
     An object already holding the same bytes is left alone. Returns the keys uploaded.
+    ``checksums``: see :func:`s3_client` (``when_required`` on Ceph RGW 16).
     """
     from botocore.exceptions import ClientError
 
     from .data import course_objects
 
-    client = s3_client(endpoint_url, ca_file=ca_file)
+    client = s3_client(endpoint_url, ca_file=ca_file, checksums=checksums)
     _create_bucket(client, config.DATA_BUCKET)
     uploaded: list[str] = []
     if not shared_data:
