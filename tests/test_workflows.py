@@ -112,3 +112,21 @@ def test_the_spark_chapter_runs_on_its_changes_weekly_and_on_demand() -> None:
         if s.get("uses", "").startswith("actions/cache")
     ]
     assert "~/.cache/s3cours/spark/ivy" in cached
+
+
+def test_the_ceph_playground_runs_on_debian_12_weekly_and_on_demand() -> None:
+    """The chapters on Ceph RGW (``./cours test --ceph``) have their own workflow, in a
+    debian:12 container: Debian 12's Ceph 16.2 is the one measured (Ubuntu 24.04 gives
+    19.2), within an hour."""
+    workflow = yaml.safe_load(
+        (config.ROOT / ".github" / "workflows" / "ceph.yml").read_text()
+    )
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+    assert triggers["schedule"][0]["cron"] and "workflow_dispatch" in triggers
+    for event in ("push", "pull_request"):
+        assert "src/s3cours/**" in triggers[event]["paths"]
+        assert "notebooks/**" in triggers[event]["paths"]
+    job = workflow["jobs"]["ceph"]
+    assert job["container"] == "debian:12"
+    assert job["timeout-minutes"] <= 60
+    assert any(s.get("run") == "./cours test --ceph" for s in job["steps"])

@@ -429,6 +429,8 @@ def renouveler_identifiants() -> None:
         return
     os.environ.update(neuves)
     _DONNEES.add(neuves["AWS_ACCESS_KEY_ID"])
+    # Ce que le bac à sable a fait : Ceph RGW, lui, ne révoque rien.
+    revoques = revoquer and reponse is not None and "sont révoqués" in reponse.stderr
     fin = fin_du_jeton(neuves.get("AWS_SESSION_TOKEN", ""))
     duree = fin and round((fin - datetime.now(timezone.utc)).total_seconds() / 86400)
     print(
@@ -437,6 +439,9 @@ def renouveler_identifiants() -> None:
         + " ; "
         + (
             "les précédents sont révoqués, comme expirés."
+            if revoques
+            else "les précédents restent valables jusqu'à leur fin (ce serveur ne "
+            "révoque pas)."
             if revoquer
             else "ceux du démarrage du service restent valables."
         )

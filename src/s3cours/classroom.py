@@ -41,6 +41,9 @@ from nbclient import NotebookClient
 
 from . import config, learners, notebooks, playground
 
+#: Seconds a cell may run (default 600): ``./cours test --ceph`` sets fewer, where a
+#: write can hang on a refused upload.
+CELL_TIMEOUT_VARIABLE = "S3COURS_DELAI_CELLULE"
 #: Replaces the learner's name in outputs before comparing learners.
 LEARNER_PLACEHOLDER = "APPRENANT"
 
@@ -143,7 +146,7 @@ def run_chapter(
     notebook: Path | str,
     env: dict[str, str],
     learner: str,
-    timeout: int = 600,
+    timeout: int | None = None,
     keep: bool = False,
 ) -> ChapterRun:
     """Run every cell of one chapter in a fresh kernel whose environment is ``env``
@@ -152,7 +155,7 @@ def run_chapter(
     nb = nbformat.read(notebook, as_version=4)
     client = NotebookClient(
         nb,
-        timeout=timeout,
+        timeout=timeout or int(os.environ.get(CELL_TIMEOUT_VARIABLE) or 600),
         kernel_name=notebooks.KERNELSPEC["name"],
         allow_errors=True,
         resources={"metadata": {"path": str(config.NOTEBOOKS_DIR)}},

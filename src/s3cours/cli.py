@@ -7,7 +7,8 @@
     format [CHAPITRE ...]              le code des chapitres mis en forme
                                        par ruff (88 col.)
     liens CHAPITRE                     les badges de lancement d'un chapitre (markdown)
-    test [--rapide] [-- ARGS PYTEST]   toute la suite de tests,
+    test [--rapide|--spark|--ceph] [-- ARGS PYTEST]
+                                       toute la suite de tests,
                                        contre un bac à sable neuf
     classroom simulate [--learners N]  une classe : tous les chapitres
                                        par N apprenants à la fois
@@ -74,7 +75,7 @@ def private_playground(**options) -> Iterator[playground.Playground]:
 
 @contextlib.contextmanager
 def second_server(
-    started: playground.Playground, port: int = 0
+    started: playground.Playground, port: int = 0, server: str | None = None
 ) -> Iterator[playground.Playground]:
     """A second S3 server beside ``started``, of its kind, with its own state and no
     shared data, stopped at the end; meanwhile, the default learner's service home
@@ -82,14 +83,16 @@ def second_server(
     gives a service each S3 profile of its user: ``perso`` on ``started`` and
     ``projet`` on this one (:func:`playground.write_profiles`). The chapter
     « Recettes du quotidien » copies from one to the other. The service keeps its S3
-    variables (those of ``started``), as on SSP Cloud. ``port`` taken, a free one."""
+    variables (those of ``started``), as on SSP Cloud. ``port`` taken, a free one.
+    ``server`` names another kind (``minio`` beside a Ceph playground: the migration
+    the chapter tells)."""
     if port:
         try:
             playground.check_port_free(config.LOOPBACK, port)
         except playground.PlaygroundError:
             port = 0
     with private_playground(
-        server=started.server.lower(), port=port, shared_data=False
+        server=server or started.server.lower(), port=port, shared_data=False
     ) as second:
         home = started.service_home()
         playground.write_profiles(
@@ -211,7 +214,8 @@ def cmd_playground(args: argparse.Namespace) -> int:
         option = f" --state-dir {shlex.quote(args.state_dir)}" if args.state_dir else ""
         say(
             "Identifiants temporaires de l'apprenant, comme sur le SSP Cloud (valables "
-            "7 jours, sur ce serveur seulement). Pour un terminal :"
+            + ("12 heures, plafond de Ceph" if started.server == "Ceph" else "7 jours")
+            + ", sur ce serveur seulement). Pour un terminal :"
         )
         say(f'  eval "$(./cours playground env{option})"')
         env = started.environment(args.apprenant)
@@ -255,7 +259,10 @@ def cmd_playground(args: argparse.Namespace) -> int:
                 if revoked
                 else "Identifiants renouvelés ; rien de révoqué ("
                 + (
-                    "moto ne sait pas révoquer)"
+                    "Ceph RGW ne révoque pas d'identifiants temporaires : les anciens "
+                    "restent valables jusqu'à leur expiration, 12 h au plus)"
+                    if running.server == "Ceph"
+                    else "moto ne sait pas révoquer)"
                     if running.server != "MinIO"
                     else "AWS_SESSION_TOKEN absent)"
                     if not token
@@ -540,6 +547,8 @@ def cmd_test(args: argparse.Namespace) -> int:
     noyau.install(prefix=sys.prefix)
     if args.spark:
         return test_spark(args)
+    if args.ceph:
+        return test_ceph(args)
     with (
         private_playground(server=args.server, onyxia=args.onyxia) as started,
         second_server(started),
@@ -553,9 +562,12 @@ def cmd_test(args: argparse.Namespace) -> int:
             [
                 *PARALLEL_OPTIONS,
                 # The second pass runs every time; --rapide leaves it out (a quicker
-                # loop). The Spark chapter has its own command (test_spark).
+                # loop). The Spark chapter has its own command (test_spark), and
+                # so has the Ceph playground (test_ceph).
                 "-m",
-                "not spark and not second_pass" if args.rapide else "not spark",
+                "not spark and not ceph and not second_pass"
+                if args.rapide
+                else "not spark and not ceph",
                 *args.pytest_args,
             ],
         )
@@ -597,6 +609,68 @@ def test_spark(args: argparse.Namespace) -> int:
         )
     )
     return 1 if problems else 0
+
+
+#: Seconds a cell may run in ``./cours test --ceph`` (the longest on MinIO: about 20 s).
+CEPH_CELL_SECONDS = 120
+
+
+def test_ceph(args: argparse.Namespace) -> int:
+    """``./cours test --ceph``: every published chapter but « Spark et S3 » (a JVM per
+    kernel: see test_spark) on a Ceph RGW playground, tomorrow's SSP Cloud: nbval and
+    the second pass over http with the course data (and tests/test_ceph.py: the twin's
+    refusals), then the default learner runs them over https with STS, the shared data
+    absent. A report, not a gate: it returns 1 if
+    anything failed. ``AWS_REQUEST_CHECKSUM_CALCULATION`` and
+    ``AWS_RESPONSE_CHECKSUM_VALIDATION`` reach the kernels as they are set here."""
+    from . import classroom
+
+    t0 = time.monotonic()
+    chapters = classroom.class_chapters()
+    # A refused upload can leave pyarrow waiting for ever (measured: write_dataset in
+    # « Parquet sur S3 »): a cell gets CEPH_CELL_SECONDS, in nbval and in the passes.
+    os.environ[classroom.CELL_TIMEOUT_VARIABLE] = str(CEPH_CELL_SECONDS)
+    with (
+        private_playground(server="ceph", port=0, onyxia=args.onyxia) as started,
+        # The chapter « Recettes du quotidien » copies from MinIO (today's server) to
+        # this one (tomorrow's).
+        second_server(started, server="minio"),
+    ):
+        say(f"Serveur S3 utilisé : {started.server} {started.version}, http")
+        code = run_pytest(
+            started,
+            [
+                *(str(c.relative_to(config.ROOT)) for c in chapters),
+                "tests/test_second_pass.py",
+                # The twin itself (marked ceph; a cluster of its own, in https).
+                "tests/test_ceph.py",
+            ],
+            [
+                "-m",
+                "not spark",
+                f"--nbval-cell-timeout={CEPH_CELL_SECONDS}",
+                *args.pytest_args,
+            ],
+        )
+    with private_playground(
+        server="ceph", port=0, tls=True, shared_data=False, onyxia=args.onyxia
+    ) as started:
+        say(f"Serveur S3 utilisé : {started.server} {started.version}, https")
+        problems = classroom.course_problems(
+            started, kernel_environment(started), config.DEFAULT_LEARNER, chapters
+        )
+    for problem in problems:
+        say(f"- {problem}")
+    say(
+        "Chapitres en https sur Ceph, sans les données partagées : "
+        + (
+            f"{len(problems)} erreur(s) non prévue(s)."
+            if problems
+            else "aucune erreur."
+        )
+    )
+    say(f"Durée de ./cours test --ceph : {time.monotonic() - t0:.0f} s")
+    return 1 if code or problems else 0
 
 
 # ---------------------------------------------------------------------- classroom group
@@ -801,7 +875,7 @@ def parser() -> argparse.ArgumentParser:
         default=config.DEFAULT_PORT,
         help=f"port d'écoute (défaut : {config.DEFAULT_PORT} ; 0 : un port libre)",
     )
-    pg.add_argument("--server", choices=playground.SERVERS, default="auto")
+    pg.add_argument("--server", "--serveur", choices=playground.SERVERS, default="auto")
     pg.add_argument("--host", default=config.LOOPBACK)
     pg.add_argument(
         "--allow-non-loopback",
@@ -902,6 +976,12 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="le chapitre « Spark et S3 » seul (nbval, second passage, puis en https "
         "sans les données partagées) : hors de la suite, trop long pour elle",
+    )
+    test.add_argument(
+        "--ceph",
+        action="store_true",
+        help="les chapitres (sauf Spark) sur un bac à sable Ceph RGW, le SSP Cloud "
+        "de demain (nbval, second passage, puis en https avec STS) : un relevé",
     )
     test.add_argument(
         "pytest_args",

@@ -109,6 +109,12 @@ def onyxia_policy(bucket: str) -> dict:
     }
 
 
+def compact_policy(policy: dict) -> str:
+    """A policy as compact JSON, no space: what Ceph RGW 16 accepts in a form-encoded
+    request (a space arrives as ``+`` and the policy is refused); MinIO takes it too."""
+    return json.dumps(policy, separators=(",", ":"))
+
+
 def policy_name(learner: str) -> str:
     return f"onyxia-{learner}"
 
@@ -225,12 +231,21 @@ def session_credentials(
     region: str,
     ca_file: str | None = None,
     seconds: int = SESSION_SECONDS,
+    *,
+    role_arn: str = ROLE_ARN,
+    session_name: str | None = None,
+    bucket: str | None = None,
+    revocable: bool = True,
 ) -> Session:
-    """STS ``AssumeRole`` as the learner (long-term key), under Onyxia's session policy.
+    """STS ``AssumeRole`` as the learner (long-term key), under Onyxia's session policy
+    (for ``bucket``, default the learner's), sent as compact JSON (Ceph RGW refuses a
+    policy with spaces).
 
-    Returns fresh temporary credentials. Each set gets a revocation type of its own
-    (MinIO's ``TokenRevokeType``, carried by the session token): :func:`revoke` can
-    then end this set, and only it. moto takes any key, with the same shapes."""
+    Returns fresh temporary credentials. With ``revocable`` (MinIO), each set gets a
+    revocation type of its own (MinIO's ``TokenRevokeType``, carried by the session
+    token): :func:`revoke` can then end this set, and only it. Ceph RGW assumes
+    ``role_arn`` (MinIO ignores it) and cannot revoke. moto takes any key, with the
+    same shapes."""
     import secrets
 
     import boto3
@@ -254,11 +269,12 @@ def session_credentials(
         # A MinIO parameter of AssumeRole (cmd/sts-handlers.go), unknown to botocore.
         params["body"]["TokenRevokeType"] = revoke_type
 
-    sts.meta.events.register("before-call.sts.AssumeRole", with_revoke_type)
+    if revocable:
+        sts.meta.events.register("before-call.sts.AssumeRole", with_revoke_type)
     answer = sts.assume_role(
-        RoleArn=ROLE_ARN,
-        RoleSessionName=learner,
-        Policy=json.dumps(onyxia_policy(learner)),
+        RoleArn=role_arn,
+        RoleSessionName=session_name or learner,
+        Policy=compact_policy(onyxia_policy(bucket or learner)),
         DurationSeconds=seconds,
     )
     creds = answer["Credentials"]

@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -44,7 +45,7 @@ from . import tls as tls_module
 
 STATE_FILE = "playground.json"
 LOG_FILE = "server.log"
-SERVERS = ("auto", "minio", "moto")
+SERVERS = ("auto", "minio", "moto", "ceph")
 #: Variables that must not be left over while using the playground (none today: the
 #: playground sets every variable an Onyxia service sets, the session token included).
 UNSET: tuple[str, ...] = ()
@@ -88,6 +89,9 @@ DUCKDB_SECRET_FILE = f".duckdb/stored_secrets/{DUCKDB_SECRET}.duckdb_secret"
 #: home).
 HOME_PINNED = ("S3COURS_CACHE", "XDG_CACHE_HOME", "GOPATH", "GOENV")
 ADMIN_SECRET_FILE = "playground-admin-secret"
+#: Ceph RGW's ceiling for a session (s3cours.ceph.MAX_SESSION_SECONDS, without
+#: importing it here: ``playground env`` must stay quick).
+CEPH_MAX_SESSION_SECONDS = 43200
 
 
 class PlaygroundError(RuntimeError):
@@ -98,7 +102,7 @@ class PlaygroundError(RuntimeError):
 class Playground:
     """A running playground, as recorded in its state file."""
 
-    server: str  # "MinIO" or "moto"
+    server: str  # "MinIO", "moto" or "Ceph" (RGW)
     version: str
     pid: int
     host: str
@@ -143,11 +147,16 @@ class Playground:
         )
 
     def environment(
-        self, learner: str | None = None, seconds: int = learners.SESSION_SECONDS
+        self,
+        learner: str | None = None,
+        seconds: int = learners.SESSION_SECONDS,
+        project: str | None = None,
     ) -> dict[str, str]:
         """The variables an Onyxia Jupyter service sets, for ``learner`` (default: the
         one named by ``S3COURS_APPRENANT``, else ``apprenant``), with fresh STS
-        credentials lasting ``seconds`` (default: Onyxia's 7 days)."""
+        credentials lasting ``seconds`` (default: Onyxia's 7 days; on Ceph, 12 h at
+        most). ``project`` (Ceph: ``ceph.PROJECT``): the service of a project the
+        learner is a member of, its credentials those of the project's role."""
         learner = _learner(learner)
         if learner not in self.learner_keys and self.state_file:
             recorded = Path(self.state_file)
@@ -161,15 +170,30 @@ class Playground:
                 f"d'abord : `./cours playground env --apprenant {learner}` (ou retirez "
                 f"la variable {config.LEARNER_VARIABLE})."
             )
+        ceph = self.server == "Ceph"
         try:
             # The learner's own long-term key asks for the session: no admin key.
+            # On Ceph, the role of the learner's name (or the project's), for 12 h at
+            # most (ceph.MAX_SESSION_SECONDS: a longer one is refused, so it is capped).
             session = learners.session_credentials(
                 self.endpoint_url,
                 learner,
                 self.learner_keys[learner],
                 config.PLAYGROUND_REGION,
                 self.ca_file,
-                seconds,
+                min(seconds, CEPH_MAX_SESSION_SECONDS) if ceph else seconds,
+                role_arn=f"arn:aws:iam:::role/{project or learner}"
+                if ceph
+                else learners.ROLE_ARN,
+                session_name=(
+                    f"onyxia-project-bucket-{project}"
+                    if project
+                    else "onyxia-personal-bucket"
+                )
+                if ceph
+                else None,
+                bucket=project,
+                revocable=not ceph,
             )
         except Exception as exc:  # noqa: BLE001 - any failure here has one remedy
             raise PlaygroundError(
@@ -189,10 +213,12 @@ class Playground:
             "AWS_PATH_STYLE_ACCESS": "true",
             # Onyxia 10 named the space here; Onyxia 11 leaves the variable empty (its
             # launcher lost ``s3.workingDirectoryPath``: InseeFrLab/onyxia 251e9ed).
-            "AWS_WORKING_DIRECTORY_PATH": f"{learner}/" if self.onyxia == 10 else "",
+            "AWS_WORKING_DIRECTORY_PATH": f"{project or learner}/"
+            if self.onyxia == 10
+            else "",
             # Exported by the image's init script (kubectl is in every Onyxia image):
             # the service's namespace, ``user-<name>`` for a personal service.
-            "KUBERNETES_NAMESPACE": f"user-{learner}",
+            "KUBERNETES_NAMESPACE": project or f"user-{learner}",
             # The alias ``s3`` of the MinIO client, as SSP Cloud's images define it.
             "MC_HOST_s3": (
                 f"{self.scheme}://{session.access_key}:{session.secret_key}:"
@@ -564,10 +590,19 @@ def _log_tail(log: Path, lines: int = 40) -> str:
     )
 
 
-def s3_client(endpoint_url: str, timeout: float = 10, ca_file: str | None = None):
+def s3_client(
+    endpoint_url: str,
+    timeout: float = 10,
+    ca_file: str | None = None,
+    checksums: str = "when_supported",
+):
     """A boto3 client on the playground as its admin (tooling only: seeding, checks).
 
-    Short time-outs, no retries: fail fast."""
+    Short time-outs, no retries: fail fast. ``checksums``: botocore's setting of
+    request checksums and response validation; ``when_required`` for Ceph RGW 16,
+    which refuses boto3's trailing checksums over https (411 MissingContentLength).
+    MinIO keeps boto3's default: the CRC32 stored with the course data is what
+    ``mc stat`` shows in the chapters."""
     import boto3
     from botocore.config import Config
 
@@ -584,6 +619,8 @@ def s3_client(endpoint_url: str, timeout: float = 10, ca_file: str | None = None
             connect_timeout=timeout,
             read_timeout=timeout,
             retries={"total_max_attempts": 1},
+            request_checksum_calculation=checksums,
+            response_checksum_validation=checksums,
         ),
     )
 
@@ -664,6 +701,11 @@ def start(
         port = _free_port(host)
 
     notes: list[str] = []
+    if server == "ceph":
+        from . import ceph
+
+        ceph.install(log)
+        timeout = max(timeout, ceph.START_TIMEOUT)
     if host not in LOOPBACK_HOSTS:
         notes.append(
             non_loopback_warning(host, port, tls)
@@ -686,14 +728,49 @@ def start(
 
     state.mkdir(parents=True, exist_ok=True)
     log_path = state / LOG_FILE
-    temporary = data_dir is None
+    # Ceph's cluster lives in the state folder, made anew at each start.
+    temporary = data_dir is None or server == "ceph"
     data = (
-        Path(tempfile.mkdtemp(prefix="s3cours-data-")) if temporary else Path(data_dir)
+        state / "ceph"
+        if server == "ceph"
+        else Path(tempfile.mkdtemp(prefix="s3cours-data-"))
+        if temporary
+        else Path(data_dir)
     )
+    if server == "ceph":
+        shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True, exist_ok=True)
     certificates = tls_module.make(state / "tls", host) if tls else None
 
-    if binary is not None:
+    if server == "ceph":
+        name, version = "Ceph", ceph.version()
+        if data_dir is not None:
+            notes.append(
+                "Ceph : --data-dir est sans effet, le cluster est refait à chaque "
+                f"démarrage dans {data}."
+            )
+        duration = ceph.duration_note()
+        if duration:
+            notes.append(duration)
+        mon_ports = (_free_port(host), _free_port(host))
+        while mon_ports[1] in (mon_ports[0], port):
+            mon_ports = (mon_ports[0], _free_port(host))
+        ceph.write_conf(
+            data,
+            ceph.conf_text(
+                data,
+                str(uuid.uuid4()),
+                mon_ports,
+                port,
+                host=host,
+                certificate=certificates.cert_file if certificates else None,
+                key=certificates.key_file if certificates else None,
+                sts_key=secrets.token_hex(8),
+            ),
+        )
+        cmd = ceph.server_command(data)
+        env = dict(os.environ)
+    elif binary is not None:
         name, version = "MinIO", _minio_version(binary)
         cmd = [
             str(binary),
@@ -764,8 +841,16 @@ def start(
             proc, playground.endpoint_url, log_path, timeout, playground.ca_file
         )
         seed(
-            playground.endpoint_url, shared_data=shared_data, ca_file=playground.ca_file
+            playground.endpoint_url,
+            shared_data=shared_data,
+            ca_file=playground.ca_file,
+            checksums="when_required" if name == "Ceph" else "when_supported",
         )
+        if name == "Ceph":
+            # diffusion/ readable by all (a bucket policy), as public data on SSP Cloud.
+            ceph.publish_shared_data(
+                s3_client(playground.endpoint_url, ca_file=playground.ca_file)
+            )
         _write_state(playground)
         add_learner(playground, config.DEFAULT_LEARNER)
     except BaseException:
@@ -816,13 +901,25 @@ def add_learner(
     try:
         learners.check_name(learner)
         admin = playground.admin()
-        learners.ensure_user(admin, learner, policy)
+        if playground.server == "Ceph":
+            from . import ceph
+
+            # User, role, bucket, project membership (``policy`` is MinIO's notion:
+            # on Ceph, the role's and the session's policies are the course's).
+            with open(
+                Path(playground.state_file).with_suffix(".ceph.lock"), "w"
+            ) as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                secret = ceph.ensure_learner(admin, learner)
+        else:
+            learners.ensure_user(admin, learner, policy)
     except learners.LearnerError as exc:
         raise PlaygroundError(str(exc)) from None
-    _create_bucket(
-        s3_client(playground.endpoint_url, ca_file=playground.ca_file), learner
-    )
-    secret = learners.user_secret(admin.secret_key, learner) if admin.mc else "moto"
+    if playground.server != "Ceph":
+        _create_bucket(
+            s3_client(playground.endpoint_url, ca_file=playground.ca_file), learner
+        )
+        secret = learners.user_secret(admin.secret_key, learner) if admin.mc else "moto"
     # Several processes may add learners at once (a class): one writer at a time.
     with open(Path(playground.state_file).with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -849,19 +946,23 @@ def _create_bucket(client, bucket: str) -> None:
 
 
 def seed(
-    endpoint_url: str, shared_data: bool = True, ca_file: str | None = None
+    endpoint_url: str,
+    shared_data: bool = True,
+    ca_file: str | None = None,
+    checksums: str = "when_supported",
 ) -> list[str]:
     """Create the shared data bucket and upload the course data (unless ``shared_data``
     is false: the bucket stays empty, as on a server where nobody published it);
     idempotent.
 
     An object already holding the same bytes is left alone. Returns the keys uploaded.
+    ``checksums``: see :func:`s3_client` (``when_required`` on Ceph RGW 16).
     """
     from botocore.exceptions import ClientError
 
     from .data import course_objects
 
-    client = s3_client(endpoint_url, ca_file=ca_file)
+    client = s3_client(endpoint_url, ca_file=ca_file, checksums=checksums)
     _create_bucket(client, config.DATA_BUCKET)
     uploaded: list[str] = []
     if not shared_data:
@@ -911,6 +1012,7 @@ def stop(state_dir: Path | None = None) -> Playground | None:
     shutil.rmtree(state / "services", ignore_errors=True)
     path.unlink()
     path.with_suffix(".lock").unlink(missing_ok=True)
+    path.with_suffix(".ceph.lock").unlink(missing_ok=True)
     return playground
 
 

@@ -191,7 +191,7 @@ class Target:
         """The learner's long-term key (tooling only), as the playground derives it."""
         return (
             learners.user_secret(self.admin.secret_key, learner)
-            if self.admin.mc
+            if self.admin.mc or self.server.server == "Ceph"
             else "moto"
         )
 
@@ -215,8 +215,14 @@ class Target:
         return self.server.environment(learner, seconds=seconds)
 
     def forget(self, learner: str) -> None:
-        """Remove the learner's user and policy (not the bucket)."""
-        learners.remove_user(self.admin, learner)
+        """Remove the learner's user and policy (not the bucket); on Ceph, the user
+        and its role (the class project's role keeps its trust policy)."""
+        if self.server.server == "Ceph":
+            from . import ceph
+
+            ceph.remove_user(self.admin, learner)
+        else:
+            learners.remove_user(self.admin, learner)
         if self.kind == "bac à sable" and self.server.state_file:
             state = Path(self.server.state_file)
             import fcntl
@@ -611,6 +617,10 @@ def _client(
                 read_timeout=20,
                 retries={"total_max_attempts": 2},
                 s3={"addressing_style": "path"},
+                # No checksum the server does not ask for: Ceph RGW 16 refuses
+                # boto3's trailing ones over https (411 MissingContentLength).
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
             ),
         )
 
@@ -713,7 +723,7 @@ def verify_learner(target: Target, out: Path, name: str, neighbour: str) -> Row:
     # 5. The user's own policy (long-term key, tooling only): the ceiling of any key
     # issued for this learner. Widened, it is a hole even when today's session keys are
     # capped.
-    if target.admin.mc is None:
+    if target.admin.mc is None and target.server.server != "Ceph":
         row.cells["compte"] = "— (moto)"
     else:
         user = _client(
@@ -869,6 +879,13 @@ def cmd_provision(args: argparse.Namespace) -> int:
     seconds = parse_duration(args.duree)
     out = check_out_dir(Path(args.out))
     target = resolve_target(_state(args))
+    if target.server.server == "Ceph" and seconds > playground.CEPH_MAX_SESSION_SECONDS:
+        say(
+            f"Ceph RGW plafonne les clés temporaires à 12 h : « {args.duree} » "
+            "ramené à 12h ; pour un second jour, des clés neuves : remove puis "
+            "provision."
+        )
+        seconds = playground.CEPH_MAX_SESSION_SECONDS
     t0 = time.monotonic()
     provision(target, out, args.learners, args.prefix, seconds)
     say(
