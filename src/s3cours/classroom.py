@@ -380,12 +380,15 @@ def second_pass(
     notebook: Path,
     scratch: Path,
     after_nbval: bool,
+    first_outputs: list[str] | None = None,
 ) -> list[str]:
     """``learner`` runs ``notebook`` a second time, as a learner who runs a chapter
     again, right after a first pass: nbval's (``after_nbval``), else one run here first.
     Problems: an untagged error; outputs of the second pass other than the published
-    ones; other objects in the learner's course folder (:data:`COURSE_FOLDER`) after it
-    than before it; a change to the shared data. The second pass runs in a copy of the
+    ones (other than the first pass's, when it ran here and ``first_outputs`` is given:
+    a list it fills, for a server other than the build's); other objects in the
+    learner's course folder (:data:`COURSE_FOLDER`) after it than before it; a change
+    to the shared data. The second pass runs in a copy of the
     learner's home (``scratch``) whose DuckDB secret is stale, as in a service started
     days ago: the chapters must not depend on it. The course folder is emptied first
     when the first pass runs here, so that it starts as nbval's does."""
@@ -393,21 +396,26 @@ def second_pass(
     bucket, prefix = learner_space(env, learner)
     folder = prefix + COURSE_FOLDER
     problems = []
+    published = published_outputs([notebook])[notebook.name]
+    reference, against = published, "celles publiées"
     if not after_nbval:
         empty_course_folder(started, env, learner)
-        problems += untagged_errors([run_chapter(notebook, env, learner)])
+        first = run_chapter(notebook, env, learner)
+        problems += untagged_errors([first])
+        if first_outputs is not None:
+            first_outputs[:] = first.outputs
+            reference, against = first.outputs, "celles du 1er passage"
     before = comparable(objects(client, bucket, folder))
     shared = _shared_data(client)
     again = run_chapter(notebook, _home_with_a_stale_secret(env, scratch), learner)
     problems += [p + " (2e passage)" for p in untagged_errors([again])]
-    published = published_outputs([notebook])[notebook.name]
-    if again.outputs != published:
+    if again.outputs != reference:
         problems.append(
             _difference(
                 f"{learner} : sorties de {notebook.name} au 2e passage différentes de "
-                "celles publiées",
+                + against,
                 again.outputs,
-                published,
+                reference,
             )
         )
     for what, keys in _changes(before, comparable(objects(client, bucket, folder))):
