@@ -254,8 +254,10 @@ STAGES: dict[str, dict[str, str]] = {
 }
 NAMES = [f"eleve-{i:02d}" for i in range(1, 21)]
 
-F1, F2, P1, P2 = "fait 1/1", "fait 2/2", "pas commencé 0/1", "pas commencé 0/2"
-X01, X12, C12 = "réponse fausse 0/1", "réponse fausse 1/2", "en cours 1/2"
+#: The terminal's cells (:func:`s3cours.suivi.Snapshot.short_cell`).
+F1 = F2 = "fait"
+P1 = P2 = "-"
+X01, X12, C12 = "faux 0/1", "faux 1/2", "1/2"
 ALL_DONE = [F1, F1, F2, F2, F2, F2, F1, "11/11"]
 NOTHING = [P1, P1, P2, P2, P2, P2, P1, "0/11"]
 #: What the table must say, cell by cell (chapters 1, 2, 3, 4, 5, 6, 8, total).
@@ -459,9 +461,11 @@ def test_the_command_follows_a_project_bucket_with_the_trainers_own_keys(
     assert cli.main([*argv, "--apprenants", str(roster), "--html", str(page)]) == 0
     out = capsys.readouterr().out
     table, _, rest = out.partition("\n\n")
+    table, _, legend = table.rpartition("\n")
     assert cells(table) == EXPECTED
+    assert legend == suivi.TERMINAL_LEGEND
     assert rest.startswith("20 apprenant(s), 5 ont tout fait ; relevé du ")
-    assert '<td class="faux">réponse fausse 1/2</td>' in page.read_text()
+    assert '<td class="faux">faux 1/2</td>' in page.read_text()
 
     # Without the list: those who wrote something (not the published data beside
     # them), and a warning for the others.
@@ -518,6 +522,24 @@ def _snapshot() -> suivi.Snapshot:
     return suivi.Snapshot(catalogue, reports, datetime(2026, 12, 7, 14, 5), 0.2)
 
 
+def _big_class(count: int) -> suivi.Snapshot:
+    """``count`` learners, every chapter, the widest cells (« en cours 1/2 »)."""
+    from datetime import datetime
+
+    states = ["fait", "pas commencé"]
+    reports = [
+        suivi.LearnerReport(
+            suivi.Learner(f"eleve-{i:02d}", "projet-x", f"eleve-{i:02d}/"),
+            {
+                e.label: suivi.Result(states[(i + j) % 2])
+                for j, e in enumerate(suivi.CATALOGUE)
+            },
+        )
+        for i in range(1, count + 1)
+    ]
+    return suivi.Snapshot(suivi.CATALOGUE, reports, datetime(2026, 12, 7, 14, 5), 0.2)
+
+
 def test_the_page_says_every_state_in_words_with_headers_and_no_other_host() -> None:
     page = suivi.html_page(_snapshot(), 5, "Suivi de la classe")
     assert '<html lang="fr">' in page
@@ -535,14 +557,14 @@ def test_the_page_says_every_state_in_words_with_headers_and_no_other_host() -> 
     ]
     cells = re.findall(r'<td class="(\w+)">([^<]*)</td>', page)
     assert cells == [
-        ("fait", "fait 1/1"),
-        ("fait", "fait 2/2"),
-        ("fait", "fait 1/1"),
-        ("faux", "réponse fausse 1/2"),
-        ("fait", "fait 1/1"),
+        ("fait", "fait"),
+        ("fait", "fait"),
+        ("fait", "fait"),
+        ("faux", "faux 1/2"),
+        ("fait", "fait"),
         ("encours", "en cours 1/2"),
-        ("vide", "pas commencé 0/1"),
-        ("vide", "pas commencé 0/2"),
+        ("vide", "pas commencé"),
+        ("vide", "pas commencé"),
         ("illisible", "illisible"),
         ("illisible", "illisible"),
     ]
@@ -591,7 +613,8 @@ def test_axe_finds_no_wcag_violation_on_the_page(tmp_path: Path) -> None:
             executable_path=chromium, args=["--no-sandbox", "--disable-gpu"]
         )
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 800})
+            # A projector's screen.
+            context = browser.new_context(viewport={"width": 1920, "height": 1080})
             outside: list[str] = []
             context.route(
                 re.compile(r"^(?!file://)"),
@@ -608,6 +631,17 @@ def test_axe_finds_no_wcag_violation_on_the_page(tmp_path: Path) -> None:
             )
             font = tab.evaluate(
                 "parseFloat(getComputedStyle(document.querySelector('td')).fontSize)"
+            )
+            # 30 learners, every chapter: the whole table on the screen.
+            suivi.write_html(page_file, suivi.html_page(_big_class(30), 5, "Suivi"))
+            tab.goto(page_file.as_uri())
+            fits = tab.evaluate(
+                """() => {
+                  const box = document.querySelector('table').getBoundingClientRect();
+                  return [box.bottom <= innerHeight, box.right <= innerWidth,
+                          parseFloat(getComputedStyle(
+                            document.querySelector('td')).fontSize)];
+                }"""
             )
             # It reloads itself, until « Pause » is pressed.
             suivi.write_html(page_file, suivi.html_page(_snapshot(), 1, "Suivi"))
@@ -627,6 +661,7 @@ def test_axe_finds_no_wcag_violation_on_the_page(tmp_path: Path) -> None:
     assert (pressed, paused) == ("true", 0)
     assert outside == []
     assert font >= 24  # readable from the back of the room
+    assert fits[:2] == [True, True] and fits[2] >= 20
     assert json.dumps(violations)  # a list of strings, said as such when it fails
 
 
@@ -651,7 +686,7 @@ def test_the_command_follows_a_class_of_the_trainer_kit(
         state = os.environ[cli.TEST_STATE_VARIABLE]
         assert cli.main([*argv, "--state-dir", state]) == 0
         table, _, _ = capsys.readouterr().out.partition("\n\n")
-        rows = table.splitlines()[2:]
+        rows = table.splitlines()[2:-1]
         assert [[c.strip() for c in r.split("|")] for r in rows] == [
             [f"{prefix}-01", P1, F1, "1/2"],
             [f"{prefix}-02", P1, P1, "0/2"],

@@ -369,6 +369,7 @@ def select(wanted: str | None) -> tuple[Exercise, ...]:
 # --------------------------------------------------------------------------- reading
 
 DONE, WRONG, ABSENT, UNREADABLE = "fait", "réponse fausse", "pas commencé", "illisible"
+IN_PROGRESS = "en cours"
 
 
 @dataclass(frozen=True)
@@ -521,8 +522,9 @@ class Snapshot:
     notes: list[str] = field(default_factory=list)  # said under the table
 
     def chapter_cell(self, report: LearnerReport, chapter: str) -> tuple[str, str]:
-        """(state, text) of one learner's chapter: « fait 2/2 », « réponse fausse
-        1/2 », « en cours 1/2 », « pas commencé 0/2 », « illisible »."""
+        """(state, text) of one learner's chapter, for the projected page: « fait »
+        (every answer right), « faux 1/2 » (a wrong answer; 1 right of 2), « en cours
+        1/2 », « pas commencé », « illisible »."""
         results = [
             report.results[e.label] for e in self.catalogue if e.chapter == chapter
         ]
@@ -531,22 +533,30 @@ class Snapshot:
         if any(r.state == UNREADABLE for r in results):
             return UNREADABLE, UNREADABLE
         if any(r.state == WRONG for r in results):
-            return WRONG, f"{WRONG} {count}"
+            return WRONG, f"faux {count}"
         if done == len(results):
-            return DONE, f"{DONE} {count}"
+            return DONE, DONE
         if done:
-            return "en cours", f"en cours {count}"
-        return ABSENT, f"{ABSENT} {count}"
+            return IN_PROGRESS, f"{IN_PROGRESS} {count}"
+        return ABSENT, ABSENT
 
     def total(self, report: LearnerReport) -> str:
         done = sum(r.state == DONE for r in report.results.values())
         return f"{done}/{len(report.results)}"
 
+    def short_cell(self, report: LearnerReport, chapter: str) -> str:
+        """The same, for a terminal of 100 columns: « en cours » and « pas commencé »
+        shortened to « 1/2 » and « - » (:data:`TERMINAL_LEGEND`)."""
+        state, text = self.chapter_cell(report, chapter)
+        if state == IN_PROGRESS:
+            return text.rpartition(" ")[2]
+        return "-" if state == ABSENT else text
+
     def rows(self) -> list[list[str]]:
         return [
             [
                 r.learner.name,
-                *(self.chapter_cell(r, c)[1] for c in chapters(self.catalogue)),
+                *(self.short_cell(r, c) for c in chapters(self.catalogue)),
                 self.total(r),
             ]
             for r in self.reports
@@ -599,6 +609,12 @@ def text_table(snapshot: Snapshot) -> str:
     )
 
 
+TERMINAL_LEGEND = (
+    "fait : tout juste ; 1/2 : en cours (justes/exercices) ; faux 1/2 : une réponse\n"
+    "fausse au moins ; - : pas commencé ; illisible : la raison est dite plus bas"
+)
+
+
 def text_report(snapshot: Snapshot) -> str:
     done = sum(
         snapshot.total(r).split("/")[0] == snapshot.total(r).split("/")[1]
@@ -606,6 +622,7 @@ def text_report(snapshot: Snapshot) -> str:
     )
     lines = [
         text_table(snapshot),
+        TERMINAL_LEGEND,
         "",
         f"{len(snapshot.reports)} apprenant(s), {done} ont tout fait ; relevé du "
         f"{snapshot.at:%d/%m à %H:%M:%S} en "
@@ -625,7 +642,7 @@ def text_report(snapshot: Snapshot) -> str:
 STYLES = {
     DONE: ("#0b3d0b", "#d9f2d9"),
     WRONG: ("#5c0a0a", "#fbdada"),
-    "en cours": ("#3d2e00", "#fff1c2"),
+    IN_PROGRESS: ("#3d2e00", "#fff1c2"),
     ABSENT: ("#1f1f1f", "#ffffff"),
     UNREADABLE: ("#1f1f1f", "#e2e2e2"),
 }
@@ -643,7 +660,7 @@ def html_page(snapshot: Snapshot, refresh: float, title: str) -> str:
         cells = []
         for chapter in chapter_list:
             state, text = snapshot.chapter_cell(report, chapter)
-            css = {DONE: "fait", WRONG: "faux", "en cours": "encours"}.get(
+            css = {DONE: "fait", WRONG: "faux", IN_PROGRESS: "encours"}.get(
                 state, "vide" if state == ABSENT else "illisible"
             )
             cells.append(f'<td class="{css}">{e(text)}</td>')
@@ -661,7 +678,7 @@ def html_page(snapshot: Snapshot, refresh: float, title: str) -> str:
         for name, (fg, bg) in (
             ("fait", STYLES[DONE]),
             ("faux", STYLES[WRONG]),
-            ("encours", STYLES["en cours"]),
+            ("encours", STYLES[IN_PROGRESS]),
             ("vide", STYLES[ABSENT]),
             ("illisible", STYLES[UNREADABLE]),
         )
@@ -681,6 +698,11 @@ def html_page(snapshot: Snapshot, refresh: float, title: str) -> str:
         else ""
     )
     seconds = max(1, round(refresh))
+    # As big as the screen allows: every row on one projected screen (the header, the
+    # lines above the table and the table's rows: about rows + 5 lines of text), at
+    # most 1,5 % of the width (7 chapters' columns fit), at most 32 px.
+    lines = len(snapshot.reports) + 5
+    font = f"clamp(14px, min(calc(100vh / {lines} / 1.3), 1.5vw), 32px)"
     return f"""<!DOCTYPE html>
 <html lang="fr">
 <head>
@@ -689,25 +711,29 @@ def html_page(snapshot: Snapshot, refresh: float, title: str) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{e(title)}</title>
 <style>
- body {{ font-family: sans-serif; font-size: 1.6rem; line-height: 1.35;
-   color: #111; background: #fff; margin: 1rem 2rem; }}
- h1 {{ font-size: 2.2rem; margin: .3em 0; }}
+ html {{ font-size: {font}; }}
+ body {{ font-family: sans-serif; line-height: 1.2; color: #111; background: #fff;
+   margin: .4rem 1rem; }}
+ h1 {{ font-size: 1.3rem; margin: 0; display: inline; }}
+ p {{ margin: .2rem 0; }}
  table {{ border-collapse: collapse; }}
- caption {{ text-align: left; font-size: 1.4rem; padding: .3em 0; }}
- th, td {{ border: 2px solid #555; padding: .25em .6em; text-align: left; }}
+ caption {{ text-align: left; padding: .1em 0; }}
+ th, td {{ border: 2px solid #555; padding: 0 .5em; text-align: left;
+   white-space: nowrap; }}
  thead th {{ background: #1f1f1f; color: #fff; }}
  tbody th {{ background: #f2f2f2; color: #111; }}
 {css_rules}
- .legende li {{ margin: .2em 0; }}
- button {{ font-size: 1.2rem; padding: .1em .6em; margin-left: .5em; }}
+ h2 {{ font-size: 1.1rem; margin: .6rem 0 .2rem; }}
+ .legende {{ margin: 0; }}
+ button {{ font-size: .8rem; padding: 0 .5em; margin-left: .5em; }}
  button[aria-pressed="true"] {{ background: #1f1f1f; color: #fff; }}
 </style>
 </head>
 <body>
 <main>
 <h1>{e(title)}</h1>
-<p>Exercices faits et justes, par apprenant et par chapitre. Mis à jour à
-{snapshot.at:%H:%M:%S} ; la page se recharge toutes les {seconds} secondes.
+<p>Exercices faits et justes, par apprenant et par chapitre ; mis à jour à
+{snapshot.at:%H:%M:%S}, la page se recharge toutes les {seconds} secondes.
 <button type="button" id="pause" aria-pressed="false">Pause</button></p>
 <table>
 <caption>Tout fait, par chapitre : {e(summary)}.</caption>
@@ -718,12 +744,12 @@ def html_page(snapshot: Snapshot, refresh: float, title: str) -> str:
 </table>
 {unreadable_note}<h2>Légende</h2>
 <ul class="legende">
-<li><strong>fait 2/2</strong> : toutes les réponses du chapitre sont là, et justes.</li>
-<li><strong>en cours 1/2</strong> : des réponses justes, d'autres pas encore déposées.
-</li>
-<li><strong>réponse fausse</strong> : une réponse déposée n'est pas juste ; le
-nombre dit celles qui le sont.</li>
-<li><strong>pas commencé 0/2</strong> : aucune réponse déposée.</li>
+<li><strong>fait</strong> : toutes les réponses du chapitre sont déposées, et justes.</li>
+<li><strong>en cours 1/2</strong> : des réponses justes (ici 1 sur 2), d'autres pas
+encore déposées.</li>
+<li><strong>faux 1/2</strong> : une réponse déposée est fausse ; le nombre dit celles
+qui sont justes.</li>
+<li><strong>pas commencé</strong> : aucune réponse déposée.</li>
 <li><strong>illisible</strong> : l'espace de l'apprenant n'a pas pu être lu.</li>
 </ul>
 </main>
