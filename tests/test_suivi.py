@@ -461,9 +461,9 @@ def test_the_command_follows_a_project_bucket_with_the_trainers_own_keys(
     assert cli.main([*argv, "--apprenants", str(roster), "--html", str(page)]) == 0
     out = capsys.readouterr().out
     table, _, rest = out.partition("\n\n")
-    table, _, legend = table.rpartition("\n")
-    assert cells(table) == EXPECTED
-    assert legend == suivi.TERMINAL_LEGEND
+    table, legend = table.removesuffix(suivi.TERMINAL_LEGEND), suivi.TERMINAL_LEGEND
+    assert out.startswith(table + legend + "\n\n")
+    assert cells(table.rstrip("\n")) == EXPECTED
     assert rest.startswith("20 apprenant(s), 5 ont tout fait ; relevé du ")
     assert '<td class="faux">faux 1/2</td>' in page.read_text()
 
@@ -479,7 +479,10 @@ def test_the_command_follows_a_project_bucket_with_the_trainers_own_keys(
 
 
 def test_what_the_command_cannot_do_is_said_in_french(
-    project: dict, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+    project: dict,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
 ) -> None:
     for name, value in project["env"].items():
         monkeypatch.setenv(name, value)
@@ -492,6 +495,16 @@ def test_what_the_command_cannot_do_is_said_in_french(
     argv = ["classroom", "suivi", "--espace", project["bucket"], "--chapitres", "7"]
     assert cli.main(argv) == 2
     assert "« 7 » n'a pas d'exercice suivi" in capsys.readouterr().err
+    argv = ["classroom", "suivi", "--espace", project["bucket"], "--intervalle", "0"]
+    assert cli.main(argv) == 2
+    assert "au moins 1 seconde" in capsys.readouterr().err
+    roster = tmp_path / "liste.txt"
+    roster.write_text("eleve-01\neleve-02/cours\n", encoding="utf-8")
+    argv = ["classroom", "suivi", "--espace", project["bucket"], "--apprenants"]
+    assert cli.main([*argv, str(roster)]) == 2
+    assert "« eleve-02/cours » n'est pas un nom de dossier" in capsys.readouterr().err
+    assert cli.main([*argv, str(tmp_path / "absente.txt")]) == 2
+    assert "fichier" in capsys.readouterr().err
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     assert cli.main(["classroom", "suivi", "--espace", project["bucket"]]) == 2
     assert "Aucun identifiant S3 dans l'environnement" in capsys.readouterr().err
@@ -686,7 +699,8 @@ def test_the_command_follows_a_class_of_the_trainer_kit(
         state = os.environ[cli.TEST_STATE_VARIABLE]
         assert cli.main([*argv, "--state-dir", state]) == 0
         table, _, _ = capsys.readouterr().out.partition("\n\n")
-        rows = table.splitlines()[2:-1]
+        assert table.endswith("\n" + suivi.TERMINAL_LEGEND)
+        rows = table.removesuffix(suivi.TERMINAL_LEGEND).splitlines()[2:]
         assert [[c.strip() for c in r.split("|")] for r in rows] == [
             [f"{prefix}-01", P1, F1, "1/2"],
             [f"{prefix}-02", P1, P1, "0/2"],

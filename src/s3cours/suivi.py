@@ -823,6 +823,12 @@ def project_class(client, space: str, names: list[str] | None) -> list[Learner]:
                 f"Personne n'a encore écrit sous s3://{bucket}/{prefix} : donnez "
                 "la liste des apprenants (--apprenants) pour les voir dès le début."
             )
+    odd = [n for n in names if "/" in n or n in (".", "..")]
+    if odd:
+        raise SuiviError(
+            f"--apprenants : « {odd[0]} » n'est pas un nom de dossier (sans « / ») ; "
+            "donnez les noms des dossiers des apprenants, un par ligne."
+        )
     return [Learner(name, bucket, f"{prefix}{name}/") for name in names]
 
 
@@ -880,6 +886,10 @@ def own_client():
 
 def cmd_suivi(args: argparse.Namespace) -> int:
     catalogue = select(args.chapitres)
+    if args.intervalle < 1:
+        raise SuiviError(
+            f"--intervalle {args.intervalle:g} : au moins 1 seconde entre deux relevés."
+        )
     if args.espace:
         if args.dir:
             raise SuiviError(
