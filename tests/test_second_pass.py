@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from s3cours import classroom, config, notebooks, playground
+from s3cours import classroom, config, notebooks, playground, suivi
 
 
 def _chapters() -> list:
@@ -57,6 +57,12 @@ def test_a_second_pass_gives_the_published_outputs_and_the_same_objects(
             notebook,
             tmp_path,
             after_nbval=notebook.name in nbval_ran,
+        )
+        # The exercises' answers are where the trainer's follow-up looks, and right.
+        problems += suivi.chapter_problems(
+            classroom.admin_client(session_playground),
+            suivi.Learner(learner, *classroom.learner_space(env, learner)),
+            source.stem[:2],
         )
     finally:
         classroom.empty_course_folder(session_playground, env, learner)

@@ -14,6 +14,7 @@
                                        par N apprenants à la fois
     classroom provision|verify|remove  le kit du formateur :
                                        créer, vérifier, supprimer une classe
+    classroom suivi [DIR | --espace B] suivre la classe en direct (exercices)
     bench [--communes N] [--latence MS]
                                        octets, requêtes et durées de chaque bibliothèque
     bench chapitre [NN ...]            où passe le temps d'un chapitre
@@ -747,7 +748,7 @@ def add_onyxia_option(command: argparse.ArgumentParser) -> None:
 
 def add_classroom_commands(sub: argparse._SubParsersAction) -> None:
     room = sub.add_parser(
-        "classroom", help="une classe : simulate, provision, verify, remove"
+        "classroom", help="une classe : simulate, provision, verify, suivi, remove"
     )
     actions = room.add_subparsers(
         dest="classroom_action", required=True, metavar="ACTION"
@@ -774,6 +775,9 @@ def add_classroom_commands(sub: argparse._SubParsersAction) -> None:
     trainer.add_trainer_commands(
         actions
     )  # provision, verify, remove: the trainer's kit
+    from . import suivi
+
+    suivi.add_suivi_command(actions)  # suivi: the trainer follows the class live
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
