@@ -744,7 +744,8 @@ def html_page(snapshot: Snapshot, refresh: float, title: str) -> str:
 </table>
 {unreadable_note}<h2>Légende</h2>
 <ul class="legende">
-<li><strong>fait</strong> : toutes les réponses du chapitre sont déposées, et justes.</li>
+<li><strong>fait</strong> : toutes les réponses du chapitre sont déposées, et
+justes.</li>
 <li><strong>en cours 1/2</strong> : des réponses justes (ici 1 sur 2), d'autres pas
 encore déposées.</li>
 <li><strong>faux 1/2</strong> : une réponse déposée est fausse ; le nombre dit celles
