@@ -49,6 +49,18 @@ def test_the_cluster_lives_in_its_folder_and_listens_on_the_loopback_only(
     assert "rgw sts key = 0123456789abcdef" in text
 
 
+def test_a_room_reaches_s3_only_the_cluster_stays_on_the_loopback(
+    tmp_path: Path,
+) -> None:
+    """A trainer's room address (``--host … --allow-non-loopback``) is given to the S3
+    gateway alone: the monitor, the manager and the OSD never listen there."""
+    text = _conf(tmp_path, host="192.168.1.20")
+    assert "rgw frontends = beast endpoint=192.168.1.20:23456" in text
+    assert "mon host = [v2:127.0.0.1:23300,v1:127.0.0.1:26789]" in text
+    assert "public addr = 127.0.0.1" in text and "cluster addr = 127.0.0.1" in text
+    assert text.count("192.168.1.20") == 1
+
+
 def test_https_uses_the_course_certificate(tmp_path: Path) -> None:
     text = _conf(tmp_path, certificate=tmp_path / "c.crt", key=tmp_path / "c.key")
     assert (

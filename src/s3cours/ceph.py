@@ -160,14 +160,17 @@ def conf_text(
     sts_key: str,
 ) -> str:
     """``ceph.conf`` of a one-node cluster living in ``folder``: every keyring, data
-    folder, socket, log and pid file there; every daemon on ``host`` (the loopback); one
-    replica; radosgw's beast on ``port``, https when ``certificate`` and ``key`` are
-    given; STS signed with ``sts_key`` (16 characters, RGW's requirement)."""
+    folder, socket, log and pid file there; the cluster's own daemons (mon, mgr, OSD)
+    on the loopback, always; radosgw's beast on ``host`` and ``port`` (the loopback,
+    unless a trainer gives the room's address: only S3 is then reachable from the
+    room), https when ``certificate`` and ``key`` are given; one replica; STS signed
+    with ``sts_key`` (16 characters, RGW's requirement)."""
     if len(sts_key) != 16:
         raise ValueError("rgw sts key : 16 caractères exactement")
     if (certificate is None) != (key is None):
         raise ValueError("https : le certificat et sa clé, ou ni l'un ni l'autre")
     v2, v1 = mon_ports
+    lo = config.LOOPBACK
     if certificate is not None:
         frontend = (
             f"beast ssl_endpoint={host}:{port} ssl_certificate={certificate} "
@@ -179,9 +182,9 @@ def conf_text(
 [global]
 fsid = {fsid}
 mon initial members = {MON_ID}
-mon host = [v2:{host}:{v2},v1:{host}:{v1}]
-public addr = {host}
-cluster addr = {host}
+mon host = [v2:{lo}:{v2},v1:{lo}:{v1}]
+public addr = {lo}
+cluster addr = {lo}
 ms bind ipv6 = false
 auth cluster required = cephx
 auth service required = cephx

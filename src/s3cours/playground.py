@@ -752,9 +752,9 @@ def start(
         duration = ceph.duration_note()
         if duration:
             notes.append(duration)
-        mon_ports = (_free_port(host), _free_port(host))
+        mon_ports = (_free_port(config.LOOPBACK), _free_port(config.LOOPBACK))
         while mon_ports[1] in (mon_ports[0], port):
-            mon_ports = (mon_ports[0], _free_port(host))
+            mon_ports = (mon_ports[0], _free_port(config.LOOPBACK))
         ceph.write_conf(
             data,
             ceph.conf_text(
