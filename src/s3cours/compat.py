@@ -89,6 +89,8 @@ class Target:
     environment: Callable[[int], dict[str, str]]
     sts: bool = True
     notes: list[str] = field(default_factory=list)
+    #: The role AssumeRole names (MinIO ignores it; Ceph RGW needs a real one).
+    role_arn: str = learners.ROLE_ARN
 
 
 #: Starts a server over ``scheme`` in ``state`` and yields its target; stops it after.
@@ -106,9 +108,10 @@ class Server:
     missing: Callable[[], str | None] = lambda: None
 
 
-def playground_target(server: str) -> Starter:
+def playground_target(server: str, role_arn: str = learners.ROLE_ARN) -> Starter:
     """A server of the playground (``playground.start(server=…)``) as a target: the
-    default learner, STS credentials under Onyxia's session policy."""
+    default learner, STS credentials under Onyxia's session policy; ``role_arn`` is
+    the role the learner assumes there."""
 
     @contextlib.contextmanager
     def start(state: Path, scheme: str, log: Callable[[str], None]) -> Iterator[Target]:
@@ -133,6 +136,7 @@ def playground_target(server: str) -> Starter:
                 learner_key=(learner, started.learner_keys[learner]),
                 environment=lambda seconds: started.environment(learner, seconds),
                 notes=list(started.notes),
+                role_arn=role_arn,
             )
         finally:
             playground.stop(state)
@@ -364,7 +368,7 @@ def probe_list_beyond_1000(ctx: Context) -> str:
     for start in range(0, count, 1000):
         chunk = [{"Key": k} for k in keys[start : start + 1000]]
         s3.delete_objects(Bucket=ctx.bucket, Delete={"Objects": chunk, "Quiet": True})
-    return f"{count} clés en 2 pages (1 000 puis 5)"
+    return f"{count:,} clés en 2 pages (1,000 puis 5)".replace(",", "\u202f")
 
 
 def probe_head(ctx: Context) -> str:
@@ -623,16 +627,17 @@ def probe_checksum_multipart(ctx: Context) -> str:
     size = part["ContentLength"]
     parts = [body[i : i + size] for i in range(0, len(body), size)]
     kind, kept = head.get("ChecksumType"), head.get("ChecksumCRC32")
-    if kind == "COMPOSITE":
-        crcs = b"".join(zlib.crc32(p).to_bytes(4, "big") for p in parts)
-        wanted = f"{crc32(crcs)}-{len(parts)}"
-    else:
-        wanted = crc32(body)
+    composite = crc32(b"".join(zlib.crc32(p).to_bytes(4, "big") for p in parts))
+    wanted = f"{composite}-{len(parts)}" if kind == "COMPOSITE" else crc32(body)
     expect(ctx.read(ctx.key("o")) == body, "objet relu différent")
+    if kept != wanted and kept == composite:
+        raise Different(
+            f"{len(parts)} parties ; CRC32 des parties sans « -{len(parts)} », "
+            f"ChecksumType {kind or 'absent'}"
+        )
     expect(
         kept == wanted,
-        f"{len(parts)} parties ; rendu : {kind or 'sans type'} {kept or 'sans somme'}"
-        + ("" if kind else ", ni COMPOSITE ni CRC32 du tout"),
+        f"{len(parts)} parties ; rendu : {kind or 'sans type'} {kept or 'sans somme'}",
     )
     return f"{len(parts)} parties, {kind} vérifié"
 
@@ -743,10 +748,10 @@ def probe_bucket_policy(ctx: Context) -> str:
 
 def _assume_role(ctx: Context) -> dict:
     if not ctx.target.sts:
-        raise NotApplicable("pas de STS (clés statiques)")
+        raise NotApplicable("STS non configuré ici (clés statiques)")
     sts = ctx.client("sts", (*ctx.target.learner_key, None))
     answer = sts.assume_role(
-        RoleArn=learners.ROLE_ARN,
+        RoleArn=ctx.target.role_arn,
         RoleSessionName=ctx.target.learner,
         # Compact JSON, as Onyxia's web client sends it (JSON.stringify).
         Policy=json.dumps(
@@ -789,7 +794,7 @@ def probe_list_buckets(ctx: Context) -> str:
 
 def probe_caller_identity(ctx: Context) -> str:
     if not ctx.target.sts:
-        raise NotApplicable("pas de STS (clés statiques)")
+        raise NotApplicable("STS non configuré ici (clés statiques)")
     answer = ctx.client("sts").get_caller_identity()
     return f"Arn {answer.get('Arn', '?')}"
 
@@ -798,7 +803,7 @@ def probe_expired_token(ctx: Context) -> str:
     """Credentials of :data:`SHORT_SESSION` seconds, used once they have expired
     (``ctx.env`` holds them for this probe)."""
     if not ctx.target.sts:
-        raise NotApplicable("pas de STS (clés statiques)")
+        raise NotApplicable("STS non configuré ici (clés statiques)")
     s3 = ctx.s3()
     refusal = refused_by(
         lambda: s3.put_object(Bucket=ctx.bucket, Key=ctx.key("o"), Body=b"x")
@@ -1252,7 +1257,11 @@ def markdown(results: dict) -> str:
         if "absent" in server:
             lines.append(f"| {server['nom']} | non démarré | {server['absent']} |")
             continue
-        lacks = "STS (clés statiques)" if not server.get("sts", True) else "—"
+        lacks = (
+            "STS non configuré ici (clés statiques)"
+            if not server.get("sts", True)
+            else "—"
+        )
         lines.append(f"| {server['nom']} | {server['version']} | {lacks} |")
     libs = ", ".join(f"{n} {v}" for n, v in results["bibliotheques"].items())
     lines += ["", f"Bibliothèques : {libs}.", ""]
@@ -1262,8 +1271,17 @@ def markdown(results: dict) -> str:
         cells = [_cell(results["resultats"][probe["id"]][key]) for key in keys]
         scheme = " (https)" if probe["schema"] == "https" else ""
         title = _escape(probe["titre"]) + ("" if "https" in probe["titre"] else scheme)
-        lines.append(f"| {title} | {probe['chapitre']} | " + " | ".join(cells) + " |")
+        chapter = _chapter_link(probe["chapitre"])
+        lines.append(f"| {title} | {chapter} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _chapter_link(number: str) -> str:
+    """``NN`` as a link to the chapter's page (its notebook, as the site names it)."""
+    sources = sorted(config.CONTENT_DIR.glob(f"{number}_*.Rmd"))
+    if not sources:
+        return number
+    return f"[{number}](notebooks/{sources[0].stem}.ipynb)"
 
 
 def _cell(cell: dict[str, str]) -> str:

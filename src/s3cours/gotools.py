@@ -158,7 +158,7 @@ def go_build(
             )
         partial = target.with_name(f".{target.name}.partial")
         built = subprocess.run(
-            [go, "build", "-trimpath", "-o", str(partial), package],
+            [go, "build", "-o", str(partial), package],
             cwd=folder,
             env=env,
             capture_output=True,

@@ -1,5 +1,6 @@
 """SeaweedFS (Apache-2.0) as a server of ``./cours compat``: not a playground server
-(no STS, no users made at run time), a third point of comparison.
+(static keys, no users made at run time; its STS, which needs its advanced IAM
+configuration, is not set up), a third point of comparison.
 
 It is built once with ``go build`` in its module as the Go module proxy serves it
 (:func:`s3cours.gotools.go_build`: ``go install`` refuses its ``replace`` directives)
@@ -180,8 +181,10 @@ def target(state: Path, scheme: str, log: Callable[[str], None]) -> Iterator:
             sts=False,
             notes=[
                 (
-                    "Pas de STS : l'apprenant a des clés statiques, limitées à "
-                    "son bucket (lecture et liste de donnees-insee)."
+                    "STS non configuré : l'apprenant a des clés statiques, "
+                    "limitées à son bucket (lecture et liste de donnees-insee) ; "
+                    "le STS de SeaweedFS (configuration IAM avancée) n'est pas "
+                    "essayé."
                 )
             ],
         )
