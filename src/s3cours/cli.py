@@ -33,6 +33,7 @@ import argparse
 import contextlib
 import dataclasses
 import fcntl
+import json
 import os
 import shlex
 import subprocess
@@ -728,6 +729,16 @@ def cmd_compat(args: argparse.Namespace) -> int:
     """Each S3 operation of the course against each server (s3cours.compat)."""
     from . import compat
 
+    folder = Path(args.vers or compat.RESULTS_DIR)
+    if args.tableau:
+        data = folder / compat.RESULTS.name
+        if not data.exists():
+            say(f"Erreur : {data} absent. Lancez d'abord ./cours compat.")
+            return 2
+        table = folder / compat.TABLE.name
+        table.write_text(compat.markdown(json.loads(data.read_text())))
+        say(f"Tableau réécrit à partir de {data} : {table}")
+        return 0
     servers = args.serveurs.split(",") if args.serveurs else list(compat.SERVERS)
     unknown = [s for s in servers if s not in compat.SERVERS]
     if unknown:
@@ -738,7 +749,7 @@ def cmd_compat(args: argparse.Namespace) -> int:
         return 2
     started = time.monotonic()
     results = compat.run(servers, say, wait_expiry=not args.sans_attente)
-    data, table = compat.write(results, Path(args.vers or compat.RESULTS_DIR))
+    data, table = compat.write(results, folder)
     say(f"Résultats : {data} et {table} ({time.monotonic() - started:.0f} s en tout).")
     return 0
 
@@ -876,6 +887,12 @@ def parser() -> argparse.ArgumentParser:
     )
     compat_parser.add_argument(
         "--vers", help="dossier des résultats (défaut : compatibilite/ du dépôt)"
+    )
+    compat_parser.add_argument(
+        "--tableau",
+        action="store_true",
+        help="réécrire seulement le tableau de la page à partir de resultats.json "
+        "(sans rien exécuter)",
     )
     compat_parser.set_defaults(func=cmd_compat)
     bench_parser = sub.add_parser(

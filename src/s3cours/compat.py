@@ -1249,7 +1249,7 @@ def markdown(results: dict) -> str:
             f"{_duration(results['duree_s'])}."
         ),
         "",
-        "| Serveur | Version | Ce qu'il n'a pas |",
+        "| Serveur | Version | Remarques |",
         "|---|---|---|",
     ]
     for key in keys:
@@ -1257,12 +1257,8 @@ def markdown(results: dict) -> str:
         if "absent" in server:
             lines.append(f"| {server['nom']} | non démarré | {server['absent']} |")
             continue
-        lacks = (
-            "STS non configuré ici (clés statiques)"
-            if not server.get("sts", True)
-            else "—"
-        )
-        lines.append(f"| {server['nom']} | {server['version']} | {lacks} |")
+        notes = " ".join(server.get("notes", [])) or "—"
+        lines.append(f"| {server['nom']} | {server['version']} | {_escape(notes)} |")
     libs = ", ".join(f"{n} {v}" for n, v in results["bibliotheques"].items())
     lines += ["", f"Bibliothèques : {libs}.", ""]
     header = "| Opération | Chap. | " + " | ".join(servers[k]["nom"] for k in keys)
