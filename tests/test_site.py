@@ -23,6 +23,7 @@ def test_site_renders_executed_notebooks_without_execution() -> None:
         "notebooks/*.ipynb",
         "aide-memoire.qmd",
         "formation.qmd",
+        "compatibilite.qmd",
     ]
     assert conf["execute"]["enabled"] is False
     assert conf["lang"] == "fr"

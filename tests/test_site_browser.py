@@ -68,7 +68,7 @@ def pages() -> list[str]:
     return (
         ["index.html"]
         + [f"notebooks/{s.stem}.html" for s in notebooks.sources()]
-        + ["aide-memoire.html", "formation.html"]
+        + ["aide-memoire.html", "formation.html", "compatibilite.html"]
     )
 
 

@@ -21,6 +21,8 @@
                                        (noyau, imports, S3)
     donnees publier [--vers s3://…]    publie les données du cours
                                        à leur place partagée
+    compat [--serveurs minio,moto,…]   ce qui marche où : chaque opération S3 du
+                                       cours sur chaque serveur (compatibilite/)
 
 Les messages vont sur la sortie d'erreur ; ``playground start``, ``env`` et ``stop``
 écrivent sur la sortie standard des lignes ``export``/``unset`` pour un terminal :
@@ -33,6 +35,7 @@ import argparse
 import contextlib
 import dataclasses
 import fcntl
+import json
 import os
 import shlex
 import shutil
@@ -879,6 +882,35 @@ def cmd_bench_chapter(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compat(args: argparse.Namespace) -> int:
+    """Each S3 operation of the course against each server (s3cours.compat)."""
+    from . import compat
+
+    folder = Path(args.vers or compat.RESULTS_DIR)
+    if args.tableau:
+        data = folder / compat.RESULTS.name
+        if not data.exists():
+            say(f"Erreur : {data} absent. Lancez d'abord ./cours compat.")
+            return 2
+        table = folder / compat.TABLE.name
+        table.write_text(compat.markdown(json.loads(data.read_text())))
+        say(f"Tableau réécrit à partir de {data} : {table}")
+        return 0
+    servers = args.serveurs.split(",") if args.serveurs else list(compat.SERVERS)
+    unknown = [s for s in servers if s not in compat.SERVERS]
+    if unknown:
+        say(
+            f"Erreur : serveur inconnu : {', '.join(unknown)} "
+            f"(choix : {', '.join(compat.SERVERS)})."
+        )
+        return 2
+    started = time.monotonic()
+    results = compat.run(servers, say, wait_expiry=not args.sans_attente)
+    data, table = compat.write(results, folder)
+    say(f"Résultats : {data} et {table} ({time.monotonic() - started:.0f} s en tout).")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="s3cours",
@@ -1017,6 +1049,28 @@ def parser() -> argparse.ArgumentParser:
     )
     test.set_defaults(func=cmd_test)
     add_classroom_commands(sub)
+    compat_parser = sub.add_parser(
+        "compat",
+        help="ce qui marche où : chaque opération S3 du cours sur chaque serveur",
+    )
+    compat_parser.add_argument(
+        "--serveurs", help="liste séparée par des virgules (défaut : tous)"
+    )
+    compat_parser.add_argument(
+        "--sans-attente",
+        action="store_true",
+        help="ne pas attendre l'expiration d'un jeton de 15 min (sonde non mesurée)",
+    )
+    compat_parser.add_argument(
+        "--vers", help="dossier des résultats (défaut : compatibilite/ du dépôt)"
+    )
+    compat_parser.add_argument(
+        "--tableau",
+        action="store_true",
+        help="réécrire seulement le tableau de la page à partir de resultats.json "
+        "(sans rien exécuter)",
+    )
+    compat_parser.set_defaults(func=cmd_compat)
     bench_parser = sub.add_parser(
         "bench", help="octets et requêtes de chaque bibliothèque"
     )

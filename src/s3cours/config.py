@@ -47,6 +47,12 @@ MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
 ACTIONLINT_PACKAGE = "github.com/rhysd/actionlint/cmd/actionlint"
 ACTIONLINT_VERSION = "v1.7.12"
 
+#: SeaweedFS, the third server of ``./cours compat`` (Apache-2.0), built with
+#: ``go build`` in its module (its ``go.mod`` has ``replace`` directives, which
+#: ``go install`` refuses); a pseudo-version of the Go module proxy.
+SEAWEEDFS_MODULE = "github.com/seaweedfs/seaweedfs"
+SEAWEEDFS_VERSION = "v0.0.0-20261109003541-7506e5f91cd6"
+
 #: MinIO client ``mc`` built with ``go install`` when none is on PATH (same reason).
 MC_MODULE = "github.com/minio/mc"
 MC_VERSION = "v0.0.0-20250313080218-cf909e1063a9"

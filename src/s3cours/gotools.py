@@ -3,12 +3,15 @@
 MinIO (the playground's server) and actionlint (the check of the GitHub Actions
 workflows) are Go programs. The Go module proxy serves their sources at a pinned
 version; ``go install`` builds them once per machine into
-``~/.cache/s3cours/bin/NAME-VERSION``.
+``~/.cache/s3cours/bin/NAME-VERSION``. SeaweedFS (``./cours compat``) too, but with
+``go build`` inside its downloaded module (:func:`go_build`): its ``go.mod`` has
+``replace`` directives, which ``go install module@version`` refuses.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -108,3 +111,67 @@ def actionlint(log=print) -> Path:
     return go_install(
         config.ACTIONLINT_PACKAGE, config.ACTIONLINT_VERSION, "actionlint", log
     )
+
+
+def go_build(
+    module: str, version: str, package: str, binary: str, label: str, log=print
+) -> Path:
+    """Build ``package`` (a folder of ``module``, e.g. ``./weed``) at ``version`` with
+    ``go build`` inside the module as the Go module proxy serves it, into the cache;
+    return its path. For a module whose ``go.mod`` has ``replace`` directives:
+    ``go install module@version`` refuses them, ``go build`` in the module applies
+    them."""
+    go = shutil.which("go")
+    if go is None:
+        raise GoBuildError(
+            f"{label} introuvable et Go absent : impossible de le construire."
+        )
+    target = cached_path(binary, version)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_name(f".{target.name}.lock"), "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"{label} : une construction est déjà en cours, attente de sa fin…")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.exists():
+            return target
+        log(
+            f"Construction de {label} ({module}@{version}) avec go build : "
+            "plusieurs minutes la 1re fois…"
+        )
+        started = time.monotonic()
+        env = {**os.environ, "CGO_ENABLED": "0"}
+        found = subprocess.run(
+            [go, "mod", "download", "-json", f"{module}@{version}"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        folder = json.loads(found.stdout or "{}").get("Dir") if found.stdout else None
+        if found.returncode != 0 or not folder:
+            raise GoBuildError(
+                f"`go mod download {module}@{version}` a échoué "
+                f"(code {found.returncode}) :\n"
+                + (found.stderr or found.stdout).strip()[-3000:]
+            )
+        partial = target.with_name(f".{target.name}.partial")
+        built = subprocess.run(
+            [go, "build", "-o", str(partial), package],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if built.returncode != 0:
+            partial.unlink(missing_ok=True)
+            raise GoBuildError(
+                f"`go build {package}` dans {module}@{version} a échoué "
+                f"(code {built.returncode}) :\n"
+                + (built.stderr or built.stdout).strip()[-3000:]
+            )
+        partial.replace(target)
+        log(f"{label} construit en {time.monotonic() - started:.0f} s : {target}")
+    return target

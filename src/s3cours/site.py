@@ -27,6 +27,9 @@ SITE_FILES = (
     "index.qmd",
     "aide-memoire.qmd",
     "formation.qmd",
+    "compatibilite.qmd",
+    # Le tableau de « Ce qui marche où », inclus par sa page (./cours compat).
+    "compatibilite",
     "notebooks",
     "site",
 )
