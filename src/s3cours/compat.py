@@ -26,6 +26,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 import ssl
 import tempfile
 import threading
@@ -41,7 +42,7 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
-from . import config, learners, playground
+from . import ceph, config, learners, playground
 
 RESULTS_DIR = config.ROOT / "compatibilite"
 RESULTS = RESULTS_DIR / "resultats.json"
@@ -158,8 +159,26 @@ def _seaweedfs_missing() -> str | None:
     return seaweedfs.missing()
 
 
+def _ceph_missing() -> str | None:
+    """Ceph RGW is installed by the playground itself (as root): missing only where
+    its packages are absent and cannot be installed."""
+    absent = ceph.missing_packages()
+    if absent and os.geteuid() != 0:
+        return "paquets Debian absents : " + " ".join(absent)
+    return None
+
+
 SERVERS: dict[str, Server] = {
     "minio": Server("minio", "MinIO", playground_target("minio")),
+    "ceph": Server(
+        "ceph",
+        "Ceph RGW",
+        # Ceph asks for a real role: the learner's own, made by the playground.
+        playground_target(
+            "ceph", role_arn=ceph.ROLE_ARN.format(config.DEFAULT_LEARNER)
+        ),
+        _ceph_missing,
+    ),
     "moto": Server("moto", "moto", playground_target("moto")),
     "seaweedfs": Server("seaweedfs", "SeaweedFS", _seaweedfs_start, _seaweedfs_missing),
 }
