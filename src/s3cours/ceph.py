@@ -339,11 +339,16 @@ class _Cluster:
             "mgr", "allow rw", "-o", str(keyrings / f"{RGW_NAME}.keyring"),
         )  # fmt: skip
         self.daemon("radosgw", "-n", RGW_NAME)
-        # radosgw-admin makes the pools it needs if radosgw has not yet.
+        # radosgw-admin makes the pools it needs if radosgw has not yet. An admin
+        # user (``--admin``), like MinIO's root, reads what learners write: on RGW an
+        # object belongs to its writer, whose ACL keeps out even the bucket's owner,
+        # and the checks and the trainer's follow-up read it. (``--system`` would too,
+        # but RGW then takes its requests for another zone's: CreateBucket answers
+        # 500.)
         self.run(
             "radosgw-admin", "-c", conf, "user", "create", f"--uid={admin_key}",
             "--display-name=Outillage du cours", f"--access-key={admin_key}",
-            f"--secret-key={admin_secret}", f"--caps={ADMIN_CAPS}",
+            f"--secret-key={admin_secret}", f"--caps={ADMIN_CAPS}", "--admin",
             timeout=300,
         )  # fmt: skip
 
