@@ -68,9 +68,11 @@ RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
         # "Error" key, names the error "Unknown", and refus.response["Error"] raises
         # KeyError: 'Error' (its context, the ClientError, came from botocore).
         (
-            r"KeyError: 'Error'"
-            r"|\(Unknown\) when calling the (?:AssumeRole\w*|GetSessionToken"
-            r"|GetCallerIdentity) operation",
+            (
+                r"KeyError: 'Error'"
+                r"|\(Unknown\) when calling the (?:AssumeRole\w*|GetSessionToken"
+                r"|GetCallerIdentity) operation"
+            ),
             Diagnosis(
                 "Le serveur a refusé la requête STS avec une erreur au format de S3 "
                 "(Ceph RGW le fait) : botocore n'y trouve pas de champ Error, nomme "
