@@ -267,3 +267,61 @@ def test_counts_and_sizes_are_printed_the_french_way(stem: str) -> None:
         )
     }
     assert not found, found
+
+
+# ------------------------------------------------- where Ceph RGW differs (the SSP Cloud)
+
+
+def test_the_checksum_line_of_mc_stat_is_the_one_the_prose_says_ceph_lacks() -> None:
+    stat = _outputs(READ, 'mc("stat"')
+    assert re.search(r"^Checksum  : CRC32:\S+$", stat, re.MULTILINE), stat
+    assert "La ligne `Checksum` est la somme de contrôle CRC32" in READ.read_text()
+    assert "Ceph RGW 16" in READ.read_text()
+
+
+def test_the_checksum_settings_are_shown_as_the_prose_says() -> None:
+    """The setup cell sets when_required (unless the learner did): a client without
+    setting takes it; boto3's own default, when_supported, asks for the response's
+    checksum; when_required does not."""
+    shown = _outputs(TROUBLESHOOTING, "def entetes_de_somme").splitlines()
+    assert shown[:3] == [
+        "sans réglage   when_required []",
+        "when_supported when_supported ['x-amz-checksum-mode']",
+        "when_required  when_required []",
+    ], shown
+    text = TROUBLESHOOTING.read_text()
+    assert "Un client sans réglage prend celui des variables, ici\n`when_required`" in (
+        text
+    )
+    assert "`411 MissingContentLength`" in text
+
+
+def test_the_sts_refusal_is_read_in_both_formats_of_error() -> None:
+    """Ceph RGW answers STS in S3's format, where botocore finds no "Error": the page
+    reads the code where each server puts it, and the status; never ["Error"]."""
+    nb = nbformat.read(notebooks.notebook_path(TROUBLESHOOTING), as_version=4)
+    (cell,) = [c for c in nb.cells if "sts.assume_role(" in c.source]
+    assert 'refus.response.get("Error", refus.response)' in cell.source
+    assert '["HTTPStatusCode"]' in cell.source
+    assert 'response["Error"]' not in cell.source
+    assert _outputs(TROUBLESHOOTING, "sts.assume_role(").startswith(
+        "Le serveur refuse : HTTP 403, AccessDenied"
+    )
+    assert "`KeyError: 'Error'`" in TROUBLESHOOTING.read_text()
+
+
+def test_the_renewal_says_which_server_revokes() -> None:
+    """MinIO's playground revokes the previous credentials, Ceph RGW does not: the two
+    cells that fail here succeed there, with a short output, and the page says so."""
+    nb = nbformat.read(notebooks.notebook_path(TROUBLESHOOTING), as_version=4)
+    old = [
+        c
+        for c in nb.cells
+        if "raises-exception" in c.metadata.get("tags", [])
+        and ("s3_du_matin.list" in c.source or "len(pd.read_csv" in c.source)
+    ]
+    assert len(old) == 2
+    assert old[0].source.endswith('["KeyCount"]')
+    text = " ".join(TROUBLESHOOTING.read_text().split())
+    assert "Ceph RGW 16, lui, ne révoque pas d'identifiants temporaires" in text
+    assert "sur le bac à sable MinIO, les identifiants précédents sont révoqués" in text

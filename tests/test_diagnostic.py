@@ -529,3 +529,95 @@ def test_every_chapters_refusal_check_gets_the_partial_deletion_explanation() ->
             ), (source.name, message)
             found += 1
     assert found >= 4
+
+
+# ----------------------------------------------- Ceph RGW : STS, expiry, missing keys
+
+
+def _sts_refusal(body: bytes) -> Exception:
+    """The ClientError botocore raises for an AssumeRole refused with ``body``: its own
+    query parser reads the body, as when the server sends it."""
+    import botocore.session
+    from botocore import parsers
+    from botocore.exceptions import ClientError
+
+    operation = botocore.session.get_session().get_service_model("sts")
+    shape = operation.operation_model("AssumeRole").output_shape
+    parsed = parsers.create_parser("query").parse(
+        {"status_code": 403, "headers": {}, "body": body}, shape
+    )
+    return ClientError(parsed, "AssumeRole")
+
+
+#: The same refusal of AssumeRole, as STS words it (MinIO, AWS) and as Ceph RGW 16
+#: does, with S3's error body.
+STS_ERROR = (
+    b"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+    b"<Message>Access denied</Message></Error><RequestId>r</RequestId></ErrorResponse>"
+)
+S3_ERROR = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
+    b"<RequestId>tx0</RequestId><HostId>h</HostId></Error>"
+)
+
+
+def test_an_sts_refusal_in_the_format_of_s3_is_explained() -> None:
+    """Ceph RGW answers STS with S3's error body: botocore finds no "Error" in it, says
+    "Unknown", and a learner's ``refus.response["Error"]["Code"]`` raises KeyError:
+    'Error'. Both are explained, with what to read instead; STS's own format keeps
+    the plain explanation of a refusal."""
+    refus = _sts_refusal(S3_ERROR)
+    assert "Error" not in refus.response and "(Unknown)" in str(refus)
+    with pytest.raises(KeyError) as caught:
+        try:
+            raise refus
+        except type(refus) as erreur:
+            erreur.response["Error"]["Code"]
+    for error in (refus, caught.value):
+        found = diagnostic.diagnose(error)
+        assert found is not None and "format de S3" in found.what, error
+        assert "HTTPStatusCode" in found.fix and found.section.startswith("Qui")
+    # What the fix says to read works on both formats.
+    for body in (STS_ERROR, S3_ERROR):
+        response = _sts_refusal(body).response
+        assert response.get("Error", response).get("Code") == "AccessDenied"
+        assert response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert diagnostic.diagnose(_sts_refusal(STS_ERROR)).what.startswith("Accès")
+    # A KeyError of a learner's own dictionary is not an S3 error.
+    with pytest.raises(KeyError) as plain:
+        {}["Error"]
+    assert diagnostic.explain(plain.value) is None
+
+
+def test_a_refusal_names_a_missing_key_and_an_expired_token_on_ceph() -> None:
+    """Ceph RGW (and AWS) refuse a missing key to whom may not list the bucket, and
+    Ceph an expired token, with AccessDenied (measured on Ceph 16.2.15: credentials of
+    900 s, used 16 min later, get 403 AccessDenied for a list and a read): the
+    explanation of a refusal says both; that of ExpiredToken says that Ceph answers
+    AccessDenied."""
+    from botocore.exceptions import ClientError
+
+    denied = diagnostic.diagnose(
+        ClientError({"Error": {"Code": "AccessDenied"}}, "GetObject")
+    )
+    assert denied is not None
+    assert "n'existe pas" in denied.what and "NoSuchKey" in denied.what
+    assert "jeton de session a expiré" in denied.what and "listez" in denied.fix
+    expired = diagnostic.diagnose(
+        ClientError({"Error": {"Code": "ExpiredToken"}}, "ListObjectsV2")
+    )
+    assert expired is not None and "Ceph RGW" in expired.what
+
+
+def test_a_token_that_ceph_cannot_read_is_explained() -> None:
+    """Measured on Ceph RGW 16: a session token with its last characters changed gets
+    400 InvalidArgument (MinIO: InvalidTokenId)."""
+    from botocore.exceptions import ClientError
+
+    found = diagnostic.diagnose(
+        ClientError(
+            {"Error": {"Code": "InvalidArgument", "Message": None}}, "ListObjectsV2"
+        )
+    )
+    assert found is not None and "jeton de session" in found.what
+    assert found.section == "Jeton de session périmé"

@@ -302,14 +302,15 @@ def sans_identifiants(
 
 def verdict(code: int, corps: bytes) -> str:
     """Une ligne : le code HTTP et la taille reçue ; pour un refus, le code d'erreur S3
-    et son message, lus dans le petit XML que renvoie le serveur."""
+    lu dans le petit XML que renvoie le serveur (« HTTP 403 : AccessDenied »). Pas son
+    message : il dépend du serveur (Ceph RGW n'en envoie souvent pas), le code non."""
     if code < 300:
         return f"HTTP {code} : {en_octets(len(corps))} reçus"
     try:
-        erreur = ET.fromstring(corps)
-        return f"HTTP {code} : {erreur.findtext('Code')} ({erreur.findtext('Message')})"
+        erreur = ET.fromstring(corps).findtext("Code")
     except ET.ParseError:
-        return f"HTTP {code}"
+        erreur = None
+    return f"HTTP {code} : {erreur}" if erreur else f"HTTP {code}"
 
 
 def decrire(lien: str) -> None:
@@ -362,7 +363,11 @@ def fin_du_jeton(jeton: str) -> datetime | None:
     """L'heure d'expiration (UTC) écrite dans un jeton de session MinIO, ou None si le
     jeton est d'un autre format. MinIO écrit ses jetons au format JWT : trois morceaux
     séparés par des points, dont le deuxième est un JSON en base64 qui porte ``exp``. On
-    le lit sans vérifier la signature : on ne fait que lire."""
+    le lit sans vérifier la signature : on ne fait que lire.
+
+    Ceph RGW (et AWS) rendent un jeton chiffré, illisible hors du serveur : None. Leur
+    fin est l'``Expiration`` que rend STS avec les identifiants, et, sur le SSP Cloud,
+    le « Expire le… » du profil S3 (Stockage de données › Paramètres du profil)."""
     try:
         charge = jeton.split(".")[1]
         texte = base64.urlsafe_b64decode(charge + "=" * (-len(charge) % 4))

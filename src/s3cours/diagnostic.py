@@ -63,6 +63,29 @@ _REFRESH = (
 RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), diagnosis)
     for pattern, diagnosis in (
+        # Ceph RGW answers an STS request with S3's error body (<Error> alone, where
+        # STS wraps it in <ErrorResponse>): botocore's query parser then finds no
+        # "Error" key, names the error "Unknown", and refus.response["Error"] raises
+        # KeyError: 'Error' (its context, the ClientError, came from botocore).
+        (
+            (
+                r"KeyError: 'Error'"
+                r"|\(Unknown\) when calling the (?:AssumeRole\w*|GetSessionToken"
+                r"|GetCallerIdentity) operation"
+            ),
+            Diagnosis(
+                "Le serveur a refusé la requête STS avec une erreur au format de S3 "
+                "(Ceph RGW le fait) : botocore n'y trouve pas de champ Error, nomme "
+                "l'erreur « Unknown », et refus.response['Error'] n'existe pas "
+                "(KeyError).",
+                "lisez le statut HTTP, toujours là, "
+                "refus.response['ResponseMetadata']['HTTPStatusCode'], et le code "
+                "avec refus.response.get('Error', refus.response).get('Code') ; avec "
+                "des identifiants temporaires (ceux du SSP Cloud), un refus "
+                "d'AssumeRole est attendu.",
+                section="Qui fabrique les identifiants temporaires ?",
+            ),
+        ),
         (
             r"PreconditionFailed|pre-conditions? you specified did not hold"
             r"|\(412\) when calling",
@@ -142,10 +165,26 @@ RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
             r"ExpiredToken|InvalidTokenId|TokenRefreshRequired"
             r"|security token included in the request is invalid",
             Diagnosis(
-                "Le jeton de session (AWS_SESSION_TOKEN) est expiré ou invalide.",
+                "Le jeton de session (AWS_SESSION_TOKEN) est expiré ou invalide (Ceph "
+                "RGW, lui, répond AccessDenied à un jeton expiré).",
                 "remplacez ensemble clé d'accès, clé secrète et jeton ; "
                 f"{_REFRESH} ; hors SSP Cloud, avec des clés permanentes, videz "
                 "AWS_SESSION_TOKEN.",
+                section="Jeton de session périmé",
+            ),
+        ),
+        # Ceph RGW cannot decrypt a session token that is not one of its own (cut,
+        # garbled, from another server): 400 InvalidArgument (measured on RGW 16).
+        (
+            r"InvalidArgument|INVALID_ARGUMENT",
+            Diagnosis(
+                "Le serveur refuse un argument de la requête (400 InvalidArgument) ; "
+                "sur Ceph RGW, c'est aussi la réponse à un jeton de session "
+                "(AWS_SESSION_TOKEN) illisible : mal copié, coupé, ou venu d'un autre "
+                "serveur.",
+                "si même une simple liste le reçoit, c'est le jeton : remplacez "
+                f"ensemble clé d'accès, clé secrète et jeton ; {_REFRESH} ; sinon, "
+                "relisez les paramètres de l'appel.",
                 section="Jeton de session périmé",
             ),
         ),
@@ -224,10 +263,14 @@ RULES: tuple[tuple[re.Pattern[str], Diagnosis], ...] = tuple(
         (
             r"AccessDenied|ACCESS_DENIED|Access Denied|\b403\b|Forbidden",
             Diagnosis(
-                "Accès refusé : ces identifiants n'ont pas de "
-                "droit sur ce bucket ou cette clé.",
-                "écrivez dans votre propre bucket ; pour lire, vérifiez le chemin ; "
-                f"si tout refuse, {_REFRESH}.",
+                "Accès refusé, pour l'une de trois raisons : ces identifiants n'ont "
+                "pas de droit sur ce bucket ou cette clé ; ou la clé n'existe pas, là "
+                "où vous n'avez pas le droit de lister tout le bucket (AWS et Ceph "
+                "RGW répondent alors AccessDenied plutôt que NoSuchKey) ; ou, sur Ceph "
+                "RGW, le jeton de session a expiré (MinIO dit ExpiredToken).",
+                "écrivez dans votre propre bucket ; pour lire, listez le préfixe pour "
+                "vérifier que la clé existe ; si tout refuse, même ce qui marchait, "
+                f"{_REFRESH}.",
             ),
         ),
         # A server that accepted the connection but sends nothing in time: pyarrow (the
