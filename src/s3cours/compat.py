@@ -451,7 +451,15 @@ def probe_multipart(ctx: Context) -> str:
         MultipartUpload={"Parts": done},
     )
     expect(ctx.read(ctx.key("o")) == b"".join(parts), "objet relu différent")
-    expect(complete["ETag"].strip('"').endswith("-2"), f"ETag {complete['ETag']}")
+    answered = complete.get("ETag", "").strip('"')
+    if not answered:  # measured on Ceph RGW 16: the object's own ETag is right
+        kept = ctx.head(ctx.key("o"))["ETag"].strip('"')
+        expect(kept.endswith("-2"), f"ETag relu {kept}")
+        raise Different(
+            "objet relu identique, ETag « …-2 » à la relecture (HeadObject), mais vide "
+            "dans la réponse de CompleteMultipartUpload"
+        )
+    expect(answered.endswith("-2"), f"ETag {answered}")
     return "2 parties, ETag « …-2 », relu identique"
 
 
