@@ -117,9 +117,10 @@ def test_the_clean_up_deletes_key_by_key_and_checks_what_remains() -> None:
 
 def test_the_tuned_s3fs_read_samples_the_footer_as_the_measures_do() -> None:
     # fsspec's default footer sample (1 MB) reads nearly all of the course's 1.2 MB
-    # Parquet file, then its columns again (2 020 051 bytes in 3 requests, measured; with
-    # 64 KiB: 346 112 bytes in 6, the ranges asked for together); the chapter's tab and the measured reader (bench.tuned_readers) sample
-    # the same 64 KiB, which the file's footer fits in.
+    # Parquet file, then its columns again (2 020 051 bytes in 3 requests, measured;
+    # with 64 KiB: 346 112 bytes in 6, the ranges asked for together). The chapter's
+    # tab and the measured reader (bench.tuned_readers) sample the same 64 KiB, which
+    # the file's footer fits in.
     tab = next(c for c in _cells() if "fsspec.parquet.open_parquet_file(" in c.source)
     assert "footer_sample_size=64 * 2**10" in tab.source
     assert bench.FOOTER_SAMPLE == 64 * 2**10
