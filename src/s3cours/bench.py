@@ -46,10 +46,10 @@ COLUMNS = ["CODGEO", "MED14"]
 #: Two neighbouring columns (median income and poverty rate), which the chapter « Gros
 #: volumes » reads in its latency measures (:func:`s3cours.mesures.source`).
 TWO_COLUMNS = ["MED14", "TP6014"]
-#: Bytes from the end of a Parquet file where ``fsspec.parquet.open_parquet_file`` looks
-#: for the footer (the chapter « Gros volumes »: 16 KB on the course's file). Its default,
-#: 1 MB, reads nearly all of that 1.2 MB file, then its columns again: more bytes than
-#: the file's.
+#: Bytes from the end of a Parquet file where ``fsspec.parquet.open_parquet_file``
+#: looks for the footer (the chapter « Gros volumes »; 16 KB on the course's file). Its
+#: default, 1 MB, reads nearly all of that 1.2 MB file, then its columns again: more
+#: bytes than the file's.
 FOOTER_SAMPLE = 64 * 2**10
 #: Name of the partition column (the department, derived from CODGEO).
 PARTITION = "DEP"
