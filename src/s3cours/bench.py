@@ -46,6 +46,11 @@ COLUMNS = ["CODGEO", "MED14"]
 #: Two neighbouring columns (median income and poverty rate), which the chapter « Gros
 #: volumes » reads in its latency measures (:func:`s3cours.mesures.source`).
 TWO_COLUMNS = ["MED14", "TP6014"]
+#: Bytes from the end of a Parquet file where ``fsspec.parquet.open_parquet_file``
+#: looks for the footer (the chapter « Gros volumes »; 16 KB on the course's file). Its
+#: default, 1 MB, reads nearly all of that 1.2 MB file, then its columns again: more
+#: bytes than the file's.
+FOOTER_SAMPLE = 64 * 2**10
 #: Name of the partition column (the department, derived from CODGEO).
 PARTITION = "DEP"
 
@@ -700,7 +705,11 @@ def tuned_readers(src: Source) -> dict[str, Callable[[], int]]:
     def s3fs_() -> int:  # footer, then every needed range at once (concurrent requests)
         fs.invalidate_cache()
         with fsspec.parquet.open_parquet_file(
-            path, fs=fs, columns=columns, engine="pyarrow"
+            path,
+            fs=fs,
+            columns=columns,
+            engine="pyarrow",
+            footer_sample_size=FOOTER_SAMPLE,
         ) as f:
             return pq.read_table(f, columns=columns).num_rows
 
