@@ -269,7 +269,7 @@ def test_counts_and_sizes_are_printed_the_french_way(stem: str) -> None:
     assert not found, found
 
 
-# ------------------------------------------------- where Ceph RGW differs (the SSP Cloud)
+# ----------------------------------------------- where Ceph RGW differs (the SSP Cloud)
 
 
 def test_the_checksum_line_of_mc_stat_is_the_one_the_prose_says_ceph_lacks() -> None:
