@@ -59,9 +59,8 @@ def test_links_are_signed_v4_except_the_default_boto3_client(nb) -> None:
 
 
 def test_expired_and_too_long_links_are_refused(nb) -> None:
-    assert "HTTP 403 : AccessDenied (Request has expired)" in _text(
-        _cell(nb, "ExpiresIn=1\n")
-    )
+    # The error code alone: its message depends on the server (none on Ceph RGW).
+    assert "HTTP 403 : AccessDenied\n" in _text(_cell(nb, "ExpiresIn=1\n"))
     assert "HTTP 400 : AuthorizationQueryParametersError" in _text(
         _cell(nb, "lien_8_jours = ")
     )

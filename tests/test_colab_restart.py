@@ -40,7 +40,9 @@ def setup_cell() -> str:
 
 @pytest.fixture
 def colab(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    """Like Colab: no S3 variables, ``google.colab`` loaded, pip and kill recorded."""
+    """Like Colab: no S3 variables, ``google.colab`` loaded, pip and kill recorded.
+    The environment the cell changes is restored after."""
+    saved = dict(os.environ)
     for name in VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("S3COURS_STATE_DIR", str(tmp_path / "state"))
@@ -64,6 +66,8 @@ def colab(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     yield monkeypatch, record
     monkeypatch.undo()
     playground.stop(tmp_path / "state")
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def run(capsys: pytest.CaptureFixture[str]) -> tuple[dict, str, bool]:

@@ -307,7 +307,6 @@ def head_readers(url: str, secret: str) -> dict[str, Callable[[str, str], object
     }
     return {
         "boto3 head_object": lambda b, k: client.head_object(Bucket=b, Key=k),
-        "boto3 download_file": lambda b, k: client.download_file(b, k, os.devnull),
         "s3fs info": lambda b, k: fs.info(f"{b}/{k}"),
         "pyarrow get_file_info": lambda b, k: arrow.get_file_info(f"{b}/{k}"),
         "pandas read_csv": lambda b, k: pd.read_csv(
@@ -317,6 +316,11 @@ def head_readers(url: str, secret: str) -> dict[str, Callable[[str, str], object
 
 
 HEAD_CALLS = tuple(head_readers("http://127.0.0.1:1", "x"))
+#: The checksum settings of the chapters' setup cell (for Ceph RGW 16).
+COURSE_CHECKSUMS = (
+    "AWS_REQUEST_CHECKSUM_CALCULATION",
+    "AWS_RESPONSE_CHECKSUM_VALIDATION",
+)
 
 
 def _both_causes(what: str) -> None:
@@ -350,6 +354,37 @@ def test_a_403_on_head_for_a_missing_right_names_both_causes(
             lambda: read(config.DATA_BUCKET, "hors-diffusion/FILOSOFI_COM.csv")
         )
     )
+
+
+@pytest.mark.parametrize(
+    ("secret", "key", "cause"),
+    [
+        (None, "hors-diffusion/FILOSOFI_COM.csv", "Accès refusé"),
+        ("mauvais-secret", config.FILOSOFI_CSV_KEY, "clé secrète"),
+    ],
+    ids=["droit manquant", "secret faux"],
+)
+def test_download_file_under_the_course_settings_names_its_cause(
+    secret: str | None,
+    key: str,
+    cause: str,
+    session_endpoint_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the setup cell's checksum settings (``when_required``), boto3's
+    ``download_file`` starts with a GET, not a HEAD (measured with boto3 1.43): its
+    403 carries an error code, and the explanation names the one cause."""
+    for name in COURSE_CHECKSUMS:
+        monkeypatch.setenv(name, "when_required")
+    client = clients(
+        session_endpoint_url,
+        secret or os.environ["AWS_SECRET_ACCESS_KEY"],
+        os.environ.get("AWS_SESSION_TOKEN"),
+    )[0]
+    what = diagnosis_of(
+        lambda: client.download_file(config.DATA_BUCKET, key, os.devnull)
+    )
+    assert cause in what and "sans motif" not in what, what
 
 
 def test_a_403_with_an_error_code_keeps_its_precise_explanation(

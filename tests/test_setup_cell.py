@@ -7,6 +7,7 @@ cell is taken from the sources themselves, so what is tested is what learners ru
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,17 @@ def run_setup(capsys: pytest.CaptureFixture[str]) -> tuple[dict, str]:
     namespace: dict = {}
     exec(setup_cells()[0], namespace)  # noqa: S102 - the chapter's own code
     return namespace, capsys.readouterr().out
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """The cell sets variables (the service's, the checksum settings) in this
+    process: each test leaves the environment as it found it, or a later test of the
+    same worker would run with the cell's settings."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture
