@@ -625,19 +625,6 @@ def role_members(admin: learners.Admin, name: str) -> list[str]:
     return members
 
 
-def ensure_bucket(client, bucket: str) -> None:
-    from botocore.exceptions import ClientError
-
-    try:
-        client.create_bucket(Bucket=bucket)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] not in (
-            "BucketAlreadyOwnedByYou",
-            "BucketAlreadyExists",
-        ):
-            raise
-
-
 def ensure_learner(admin: learners.Admin, learner: str) -> str:
     """A learner as Onyxia would find them on Ceph: an RGW user, the role of their name
     (they alone may assume it), their bucket, and
@@ -649,10 +636,10 @@ def ensure_learner(admin: learners.Admin, learner: str) -> str:
     # The buckets are the tooling's (it lists and empties them, as with MinIO); the
     # roles' policies give their learners every right on them.
     client = playground.s3_client(admin.endpoint_url, ca_file=admin.ca_file)
-    ensure_bucket(client, learner)
+    playground._create_bucket(client, learner)
     members = set(role_members(admin, PROJECT)) | {learner}
     ensure_role(admin, PROJECT, sorted(members), PROJECT)
-    ensure_bucket(client, PROJECT)
+    playground._create_bucket(client, PROJECT)
     return secret
 
 

@@ -10,6 +10,7 @@ version; ``go install`` builds them once per machine into
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -17,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from . import config
@@ -48,6 +50,19 @@ def go_install(package: str, version: str, label: str, log=print) -> Path:
 
     ``package`` is the Go package of the command (its last element names the binary)."""
     binary = package.rsplit("/", 1)[-1]
+    with _build_slot(binary, version, label, log) as (go, target):
+        if target.exists():
+            return target
+        return _build(go, package, version, label, target, log)
+
+
+@contextlib.contextmanager
+def _build_slot(
+    binary: str, version: str, label: str, log
+) -> Iterator[tuple[str, Path]]:
+    """Go and the cached binary's path, while this process alone may build it: another
+    process may be building it (another test worker, a second command started
+    meanwhile); wait for it, then the caller finds its binary there."""
     go = shutil.which("go")
     if go is None:
         raise GoBuildError(
@@ -55,17 +70,13 @@ def go_install(package: str, version: str, label: str, log=print) -> Path:
         )
     target = cached_path(binary, version)
     target.parent.mkdir(parents=True, exist_ok=True)
-    # One build of a tool at a time: another process may be building it (another test
-    # worker, a second command started meanwhile). Wait for it, then take its binary.
     with open(target.with_name(f".{target.name}.lock"), "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             log(f"{label} : une construction est déjà en cours, attente de sa fin…")
             fcntl.flock(lock, fcntl.LOCK_EX)
-        if target.exists():
-            return target
-        return _build(go, package, version, label, target, log)
+        yield go, target
 
 
 def _build(go: str, package: str, version: str, label: str, target: Path, log) -> Path:
@@ -121,19 +132,7 @@ def go_build(
     return its path. For a module whose ``go.mod`` has ``replace`` directives:
     ``go install module@version`` refuses them, ``go build`` in the module applies
     them."""
-    go = shutil.which("go")
-    if go is None:
-        raise GoBuildError(
-            f"{label} introuvable et Go absent : impossible de le construire."
-        )
-    target = cached_path(binary, version)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.with_name(f".{target.name}.lock"), "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log(f"{label} : une construction est déjà en cours, attente de sa fin…")
-            fcntl.flock(lock, fcntl.LOCK_EX)
+    with _build_slot(binary, version, label, log) as (go, target):
         if target.exists():
             return target
         log(

@@ -592,21 +592,7 @@ class Snapshot:
 
 
 def text_table(snapshot: Snapshot) -> str:
-    headers = snapshot.headers()
-    lines = snapshot.rows()
-    widths = [
-        max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
-        for i, h in enumerate(headers)
-    ]
-
-    def fmt(cells: list[str]) -> str:
-        return " | ".join(
-            c.ljust(w) for c, w in zip(cells, widths, strict=True)
-        ).rstrip()
-
-    return "\n".join(
-        [fmt(headers), "-+-".join("-" * w for w in widths), *map(fmt, lines)]
-    )
+    return trainer.text_table(snapshot.headers(), snapshot.rows())
 
 
 TERMINAL_LEGEND = (

@@ -788,6 +788,12 @@ def verify(target: Target, out: Path, workers: int = WORKERS) -> list[Row]:
 def table(rows: list[Row]) -> str:
     headers = ["apprenant", *(HEADERS[c] for c in CHECKS)]
     lines = [[r.name, *(r.cells.get(c, "—") for c in CHECKS)] for r in rows]
+    return text_table(headers, lines)
+
+
+def text_table(headers: list[str], lines: list[list[str]]) -> str:
+    """A table for the terminal: columns as wide as their widest cell, `` | ``
+    between them, a rule under the headers."""
     widths = [
         max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
         for i, h in enumerate(headers)
