@@ -27,6 +27,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from . import learners
+
 if TYPE_CHECKING:
     from collections.abc import Hashable, Mapping
 
@@ -102,13 +104,16 @@ def alias_s3() -> dict[str, str]:
         for nom in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_S3_ENDPOINT")
     ):
         return {}
-    url = env.get("AWS_ENDPOINT_URL", "").rstrip("/")
-    schema, _, hote = url.rpartition("://") if url else ("https", "", "")
-    hote = hote or env["AWS_S3_ENDPOINT"].split("://")[-1].rstrip("/")
-    cles = [env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]]
-    if env.get("AWS_SESSION_TOKEN"):
-        cles.append(env["AWS_SESSION_TOKEN"])
-    return {"MC_HOST_s3": f"{schema}://{':'.join(cles)}@{hote}"}
+    hote = env["AWS_S3_ENDPOINT"].split("://")[-1]
+    url = env.get("AWS_ENDPOINT_URL") or f"https://{hote}"
+    return {
+        "MC_HOST_s3": learners.mc_host(
+            url,
+            env["AWS_ACCESS_KEY_ID"],
+            env["AWS_SECRET_ACCESS_KEY"],
+            env.get("AWS_SESSION_TOKEN"),
+        )
+    }
 
 
 def snakemake(dossier: Path, **config: str) -> None:

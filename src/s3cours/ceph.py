@@ -636,10 +636,10 @@ def ensure_learner(admin: learners.Admin, learner: str) -> str:
     # The buckets are the tooling's (it lists and empties them, as with MinIO); the
     # roles' policies give their learners every right on them.
     client = playground.s3_client(admin.endpoint_url, ca_file=admin.ca_file)
-    playground._create_bucket(client, learner)
+    playground.create_bucket(client, learner)
     members = set(role_members(admin, PROJECT)) | {learner}
     ensure_role(admin, PROJECT, sorted(members), PROJECT)
-    playground._create_bucket(client, PROJECT)
+    playground.create_bucket(client, PROJECT)
     return secret
 
 

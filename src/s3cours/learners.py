@@ -45,6 +45,14 @@ class LearnerError(RuntimeError):
     """A learner could not be created or given credentials; the message says why."""
 
 
+def mc_host(endpoint_url: str, key: str, secret: str, token: str | None = None) -> str:
+    """The value of an ``MC_HOST_<alias>`` variable of the MinIO client, in the form of
+    SSP Cloud's images (``https://KEY:SECRET:TOKEN@HOST``, InseeFrLab/images-datascience
+    0a611ea, base/scripts/onyxia-init.sh); no token, no third field."""
+    scheme, _, host = endpoint_url.rstrip("/").partition("://")
+    return f"{scheme}://{':'.join([key, secret, *filter(None, [token])])}@{host}"
+
+
 def check_name(name: str) -> str:
     if not NAME_PATTERN.match(name) or "--" in name:
         raise LearnerError(
@@ -142,11 +150,10 @@ class Admin:
     ) -> subprocess.CompletedProcess[str]:
         """Run ``mc ARGS`` against the server under the alias ``admin``."""
         assert self.mc is not None
-        scheme, _, hostport = self.endpoint_url.partition("://")
         env = {
             **os.environ,
-            "MC_HOST_admin": (
-                f"{scheme}://{self.access_key}:{self.secret_key}@{hostport}"
+            "MC_HOST_admin": mc_host(
+                self.endpoint_url, self.access_key, self.secret_key
             ),
         }
         if self.ca_file:

@@ -220,9 +220,8 @@ class Playground:
             # the service's namespace, ``user-<name>`` for a personal service.
             "KUBERNETES_NAMESPACE": project or f"user-{learner}",
             # The alias ``s3`` of the MinIO client, as SSP Cloud's images define it.
-            "MC_HOST_s3": (
-                f"{self.scheme}://{session.access_key}:{session.secret_key}:"
-                f"{session.token}@{self.endpoint}"
+            "MC_HOST_s3": learners.mc_host(
+                self.endpoint_url, session.access_key, session.secret_key, session.token
             ),
         }
         if self.ca_file:
@@ -916,7 +915,7 @@ def add_learner(
     except learners.LearnerError as exc:
         raise PlaygroundError(str(exc)) from None
     if playground.server != "Ceph":
-        _create_bucket(
+        create_bucket(
             s3_client(playground.endpoint_url, ca_file=playground.ca_file), learner
         )
         secret = learners.user_secret(admin.secret_key, learner) if admin.mc else "moto"
@@ -932,7 +931,7 @@ def add_learner(
         _write_state(playground)
 
 
-def _create_bucket(client, bucket: str) -> None:
+def create_bucket(client, bucket: str) -> None:
     from botocore.exceptions import ClientError
 
     try:
@@ -963,7 +962,7 @@ def seed(
     from .data import course_objects
 
     client = s3_client(endpoint_url, ca_file=ca_file, checksums=checksums)
-    _create_bucket(client, config.DATA_BUCKET)
+    create_bucket(client, config.DATA_BUCKET)
     uploaded: list[str] = []
     if not shared_data:
         return uploaded

@@ -226,7 +226,7 @@ def _wait(
             )
         try:
             for bucket in (config.DEFAULT_LEARNER, config.DATA_BUCKET):
-                playground._create_bucket(client, bucket)
+                playground.create_bucket(client, bucket)
             client.list_buckets()
             return
         except Exception as exc:  # noqa: BLE001 - not ready yet

@@ -204,7 +204,7 @@ class Target:
             learners.ensure_user(self.admin, learner)
         except learners.LearnerError as exc:
             raise TrainerError(str(exc)) from None
-        playground._create_bucket(self.admin_client(), learner)
+        playground.create_bucket(self.admin_client(), learner)
         with self._lock:
             self.server.learner_keys[learner] = self.user_secret(learner)
 
